@@ -1,0 +1,18 @@
+"""API keys, stored as SHA-256 of their secret part: the key itself is shown once."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, String, Table, Text
+
+from trustable.storage.metadata import data_metadata
+
+api_keys = Table(
+    "api_keys",
+    data_metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),  # space-separated
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)

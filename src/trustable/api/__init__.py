@@ -1,0 +1,1 @@
+"""The HTTP shell: FastAPI app, authentication and error answers."""

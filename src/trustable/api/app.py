@@ -1,0 +1,30 @@
+"""The FastAPI application: the domains' routers behind one error contract."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from trustable import __version__
+from trustable.api import errors
+from trustable.bootstrap import Trustable
+from trustable.consent.routes import router as consent_router
+from trustable.events.routes import router as events_router
+
+
+def create_app(trustable: Trustable) -> FastAPI:
+    app = FastAPI(
+        title="Trustable",
+        version=__version__,
+        summary="Customer data that customers can trust.",
+    )
+    app.state.trustable = trustable
+    errors.install(app)
+    app.include_router(events_router)
+    app.include_router(consent_router)
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, str]:
+        """Liveness: answers without touching any customer's data."""
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,80 @@
+"""The one place that turns settings into a running Trustable.
+
+`bootstrap` opens both stores (migrating them unless told not to), loads and checks
+the policy, opens the vault with the master key and hands back a `Trustable` that
+the shells (HTTP, CLI) use. Nothing in the package does any of this at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from trustable.core.clock import Clock, system_clock
+from trustable.core.settings import Settings
+from trustable.policy.service import Policy, load_policy
+from trustable.storage.engine import make_engine
+from trustable.storage.migrate import upgrade
+from trustable.storage.uow import UnitOfWork
+from trustable.vault.master import load_or_create_master_key
+from trustable.vault.service import Vault
+
+
+@dataclass
+class Trustable:
+    settings: Settings
+    policy: Policy
+    engine: Engine
+    key_engine: Engine
+    vault: Vault
+    clock: Clock
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work on the data store; the caller commits it."""
+        return UnitOfWork(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.key_engine.dispose()
+
+
+def migrate(settings: Settings) -> None:
+    """Bring both stores to the latest schema."""
+    engine = make_engine(settings.database_url)
+    key_engine = make_engine(settings.keystore_url)
+    try:
+        upgrade(engine, "data")
+        upgrade(key_engine, "keys")
+    finally:
+        engine.dispose()
+        key_engine.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = system_clock,
+    run_migrations: bool = True,
+) -> Trustable:
+    settings = settings or Settings.from_env()
+    policy = load_policy(settings.policy_path)
+    if run_migrations:
+        migrate(settings)
+    engine = make_engine(settings.database_url, pool_size=10)
+    key_engine = make_engine(settings.keystore_url)
+    master = load_or_create_master_key(settings.master_key, settings.master_key_file)
+    try:
+        vault = Vault(key_engine, master, clock=clock).open()
+    except Exception:
+        engine.dispose()
+        key_engine.dispose()
+        raise
+    return Trustable(
+        settings=settings,
+        policy=policy,
+        engine=engine,
+        key_engine=key_engine,
+        vault=vault,
+        clock=clock,
+    )

@@ -1,0 +1,197 @@
+"""`trustable`: run the service, check the policy, manage keys, import data.
+
+Every command reads its settings from the environment (`TRUSTABLE_HOME`,
+`TRUSTABLE_DATABASE_URL`, `TRUSTABLE_POLICY`, `TRUSTABLE_MASTER_KEY`, …) when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from trustable.bootstrap import Trustable, bootstrap, migrate
+from trustable.core.errors import TrustableError
+from trustable.core.settings import Settings
+
+app = typer.Typer(
+    help="Trustable: customer data that customers can trust.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+policy_app = typer.Typer(help="Check the policy file.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (write keys for collection, read keys, admin).")
+collection_app = typer.Typer(help="What collection kept and dropped.", no_args_is_help=True)
+db_app = typer.Typer(help="The stores' schemas.", no_args_is_help=True)
+import_app = typer.Typer(help="Load customers and events from a data set.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(keys_app, name="keys")
+app.add_typer(collection_app, name="collection")
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+@contextmanager
+def running(settings: Settings | None = None) -> Iterator[Trustable]:
+    """Bootstrap Trustable for one command, turning its errors into clear messages."""
+    try:
+        trustable = bootstrap(settings)
+    except TrustableError as exc:
+        fail(exc)
+    try:
+        yield trustable
+    except TrustableError as exc:
+        fail(exc)
+    finally:
+        trustable.close()
+
+
+def fail(exc: TrustableError) -> NoReturn:
+    err.print(f"[bold red]error[/]: {exc.message}", highlight=False, markup=True)
+    raise typer.Exit(code=2 if exc.status >= 500 else 1)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except TrustableError as exc:
+        fail(exc)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the HTTP service (Segment-compatible collection and the API)."""
+    from trustable.api.server import run
+
+    settings = Settings.from_env()
+    with running(settings) as trustable:
+        run(trustable, host or settings.host, port or settings.port)
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+) -> None:
+    """Seed a small demo shop, print how to send events, and serve on 127.0.0.1."""
+    from trustable.api.server import run
+    from trustable.demo.shop import explain, seed_demo
+
+    settings = Settings.from_env()
+    with running(settings) as trustable:
+        seeded = seed_demo(trustable)
+        explain(console, trustable, seeded, port or settings.port)
+        if serve_after:
+            run(trustable, settings.host, port or settings.port)
+
+
+@policy_app.command("check")
+def policy_check(
+    file: Annotated[Path, typer.Argument(help="The policy YAML file.", dir_okay=False)],
+) -> None:
+    """Validate a policy against fideslang's taxonomy; exit 1 naming every problem."""
+    from trustable.policy.service import load_policy, unused_categories
+
+    policy = guarded(lambda: load_policy(file))
+    table = Table(title=f"{file}: valid (notice version {policy.notice_version})")
+    for column in ("purpose", "legal basis", "categories", "retention"):
+        table.add_column(column)
+    for key, purpose in policy.purposes.items():
+        table.add_row(
+            key,
+            purpose.spec.legal_basis.value,
+            ", ".join(purpose.spec.categories),
+            f"{purpose.spec.retention_days} days",
+        )
+    console.print(table)
+    console.print(f"tracking plan: {len(policy.spec.tracking_plan)} fields")
+    for path in unused_categories(policy):
+        console.print(
+            f"[yellow]warning[/]: tracking_plan.{path}: no purpose uses its category; "
+            "it will always be dropped"
+        )
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    scope: Annotated[
+        list[str],
+        typer.Option(help="collect, consent:read, consent:write, admin or read:<purpose>; repeat."),
+    ],
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    from trustable.access.service import create_key
+
+    with running() as trustable, trustable.uow() as uow:
+        key, plaintext = create_key(
+            uow, trustable.policy, name=name, scopes=scope, now=trustable.clock()
+        )
+        uow.commit()
+    err.print(
+        f"created key {key.key_id} ({', '.join(sorted(key.scopes))}); "
+        "store it now, it is not shown again:"
+    )
+    print(plaintext)
+
+
+@collection_app.command("drops")
+def collection_drops() -> None:
+    """Fields dropped at the door, by field and reason (counts only, never values)."""
+    from trustable.events.service import drop_counts
+
+    with running() as trustable, trustable.uow() as uow:
+        counts = drop_counts(uow)
+    table = Table(title="Dropped at collection")
+    for column in ("field", "reason", "count", "last seen"):
+        table.add_column(column)
+    for row in counts:
+        table.add_row(row.field, row.reason, str(row.count), f"{row.last_seen_at:%Y-%m-%d %H:%M}")
+    console.print(table if counts else "Nothing has been dropped.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the data store and the key store to the latest schema."""
+    settings = Settings.from_env()
+    guarded(lambda: migrate(settings))
+    console.print("data store and key store are up to date")
+
+
+@import_app.command("movielens")
+def import_movielens(
+    path: Annotated[Path, typer.Argument(help="Folder with ml-100k.user/.item/.inter")],
+    deny_share: Annotated[
+        float,
+        typer.Option(help="Share of people (0–1) recorded as denying personalization."),
+    ] = 0.0,
+    limit: Annotated[int | None, typer.Option(help="Import only this many ratings.")] = None,
+) -> None:
+    """Load MovieLens 100K: 943 customers and their ratings, through collection."""
+    from rich.progress import Progress
+
+    from trustable.demo.movielens import import_movielens as run_import
+
+    with running() as trustable, Progress(console=err) as progress:
+        task = progress.add_task("importing ratings", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        summary = run_import(trustable, path, deny_share=deny_share, limit=limit, progress=advance)
+    console.print(
+        f"imported {summary.customers} customers and {summary.events} ratings "
+        f"({summary.stored} events stored, {summary.fields_dropped} fields dropped)"
+    )

@@ -1,0 +1,1 @@
+"""Customers' decisions per purpose, their history, and the decision `may`."""

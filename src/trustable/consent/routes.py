@@ -1,0 +1,113 @@
+"""Reading and changing a customer's consents over HTTP."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from trustable.access.service import ApiKey
+from trustable.api.deps import needs, trustable
+from trustable.consent import service
+from trustable.consent.schemas import (
+    ConsentByIdentifier,
+    ConsentChange,
+    ConsentHistoryOut,
+    ConsentRecordOut,
+    ConsentsOut,
+    PurposeConsentOut,
+)
+from trustable.core.errors import NotFound
+from trustable.identity.service import customer_exists, normalise
+from trustable.storage.uow import UnitOfWork
+
+router = APIRouter(tags=["consent"])
+reader = Depends(needs("consent:read", "consent:write"))
+writer = Depends(needs("consent:write"))
+
+
+def _live(uow: UnitOfWork, customer_id: str) -> str:
+    live = customer_exists(uow, customer_id)
+    if live is None:
+        raise NotFound("no such customer", code="unknown_customer")
+    return live
+
+
+def _out(record: service.ConsentRecord) -> ConsentRecordOut:
+    return ConsentRecordOut.model_validate(record, from_attributes=True)
+
+
+@router.get("/v1/customers/{customer_id}/consents", response_model=ConsentsOut)
+def get_consents(customer_id: str, request: Request, _: ApiKey = reader) -> ConsentsOut:
+    """Where every purpose of the policy stands for this customer now."""
+    app = trustable(request)
+    with app.uow() as uow:
+        live = _live(uow, customer_id)
+        rows = service.current_consents(uow, app.policy, live)
+    return ConsentsOut(
+        customer_id=live,
+        notice_version=app.policy.notice_version,
+        purposes=[
+            PurposeConsentOut(
+                name=app.policy.purposes[r.purpose].spec.name,
+                **{k: getattr(r, k) for k in PurposeConsentOut.model_fields if k != "name"},
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.get("/v1/customers/{customer_id}/consents/history", response_model=ConsentHistoryOut)
+def get_history(customer_id: str, request: Request, _: ApiKey = reader) -> ConsentHistoryOut:
+    """Every consent decision this customer made, oldest first."""
+    app = trustable(request)
+    with app.uow() as uow:
+        live = _live(uow, customer_id)
+        records = service.consent_history(uow, live)
+    return ConsentHistoryOut(customer_id=live, records=[_out(r) for r in records])
+
+
+@router.put("/v1/customers/{customer_id}/consents/{purpose}", response_model=ConsentRecordOut)
+def put_consent(
+    customer_id: str, purpose: str, change: ConsentChange, request: Request, _: ApiKey = writer
+) -> ConsentRecordOut:
+    """Record a decision; it governs the very next event collected."""
+    app = trustable(request)
+    with app.uow() as uow:
+        record = service.record_consent(
+            uow,
+            app.policy,
+            customer_id=_live(uow, customer_id),
+            purpose=purpose,
+            status=change.status,
+            method=service.ConsentMethod.api,
+            now=app.clock(),
+            jurisdiction=change.jurisdiction,
+        )
+        uow.commit()
+    return _out(record)
+
+
+@router.post("/v1/consents", response_model=ConsentRecordOut)
+def post_consent(
+    change: ConsentByIdentifier, request: Request, _: ApiKey = writer
+) -> ConsentRecordOut:
+    """Record a decision for the customer with these ids (created when new)."""
+    app = trustable(request)
+    idents = [
+        (kind, normalise(kind, value))
+        for kind, value in (("user_id", change.user_id), ("anonymous_id", change.anonymous_id))
+        if value is not None
+    ]
+    with app.uow() as uow:
+        record = service.record_for_identifiers(
+            uow,
+            app.vault,
+            app.policy,
+            idents=idents,
+            purpose=change.purpose,
+            status=change.status,
+            method=service.ConsentMethod.api,
+            now=app.clock(),
+            jurisdiction=change.jurisdiction,
+        )
+        uow.commit()
+    return _out(record)

@@ -1,0 +1,295 @@
+"""Recording consent and deciding what may be used.
+
+A purpose whose legal basis is consent is denied until the customer grants it. A
+decision that cannot be made (unknown purpose, unknown category) is a no: Trustable
+fails closed.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+
+from trustable.consent.tables import consent_records, consent_state
+from trustable.core.errors import InvalidInput
+from trustable.identity.service import Identifier, IdentityBatch
+from trustable.policy.service import Policy
+from trustable.storage.uow import UnitOfWork
+from trustable.storage.upsert import upsert
+from trustable.vault.service import Vault
+
+_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+class ConsentStatus(StrEnum):
+    granted = "granted"
+    denied = "denied"
+    withdrawn = "withdrawn"
+
+
+class ConsentMethod(StrEnum):
+    api = "api"
+    portal = "portal"
+    import_ = "import"
+    gpc = "gpc"
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    receipt_id: str
+    customer_id: str
+    purpose: str
+    status: ConsentStatus
+    method: ConsentMethod
+    notice_version: str
+    jurisdiction: str | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class PurposeConsent:
+    """Where one purpose stands for one customer."""
+
+    purpose: str
+    needs_consent: bool
+    status: ConsentStatus | None  # None: never asked
+    permitted: bool
+    method: ConsentMethod | None
+    recorded_at: datetime | None
+
+
+def parse_status(value: str) -> ConsentStatus:
+    try:
+        return ConsentStatus(value)
+    except ValueError:
+        raise InvalidInput(
+            f"status must be one of {', '.join(s.value for s in ConsentStatus)}",
+            code="invalid_status",
+        ) from None
+
+
+def check_jurisdiction(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _JURISDICTION.match(value):
+        raise InvalidInput(
+            "jurisdiction must be an ISO 3166 code such as 'DE' or 'US-CA'",
+            code="invalid_jurisdiction",
+        )
+    return value
+
+
+def record_consent(
+    uow: UnitOfWork,
+    policy: Policy,
+    *,
+    customer_id: str,
+    purpose: str,
+    status: ConsentStatus,
+    method: ConsentMethod,
+    now: datetime,
+    jurisdiction: str | None = None,
+) -> ConsentRecord:
+    """Append a consent record and make it the current state, in the caller's unit."""
+    if policy.purpose(purpose) is None:
+        raise InvalidInput(f"unknown purpose '{purpose}'", code="unknown_purpose")
+    record = ConsentRecord(
+        receipt_id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        purpose=purpose,
+        status=status,
+        method=method,
+        notice_version=policy.notice_version,
+        jurisdiction=check_jurisdiction(jurisdiction),
+        recorded_at=now,
+    )
+    row = {
+        "customer_id": customer_id,
+        "purpose": purpose,
+        "status": status.value,
+        "method": method.value,
+        "notice_version": record.notice_version,
+        "jurisdiction": record.jurisdiction,
+        "recorded_at": now,
+    }
+    uow.connection.execute(consent_records.insert(), [{**row, "receipt_id": record.receipt_id}])
+    upsert(uow, consent_state, [row], keys=("customer_id", "purpose"))
+    return record
+
+
+def load_states(uow: UnitOfWork, customer_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Current status per purpose for each customer, in as few queries as it takes."""
+    wanted = list(set(customer_ids))
+    states: dict[str, dict[str, str]] = {c: {} for c in wanted}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = uow.connection.execute(
+            select(
+                consent_state.c.customer_id, consent_state.c.purpose, consent_state.c.status
+            ).where(consent_state.c.customer_id.in_(chunk))
+        ).all()
+        for customer_id, purpose, status in rows:
+            states[customer_id][purpose] = status
+    return states
+
+
+class Decisions:
+    """`may(customer, purpose, category)` over consent states loaded in advance.
+
+    Loading is one query for many customers; each decision after that is two
+    dictionary look-ups, so it can sit on every read and every collected field.
+    """
+
+    def __init__(self, policy: Policy, states: dict[str, dict[str, str]]) -> None:
+        self._policy = policy
+        self._states = states
+        self._open = policy.purposes_without_consent()
+        self._permitted: dict[str, frozenset[str]] = {}
+        self._uses: dict[tuple[str, str], bool] = {}
+
+    def permitted(self, customer_id: str) -> frozenset[str]:
+        """The purposes this customer's data may serve now."""
+        found = self._permitted.get(customer_id)
+        if found is None:
+            state = self._states.get(customer_id, {})
+            granted = {p for p, s in state.items() if s == "granted" and p in self._policy.purposes}
+            found = self._open | granted
+            self._permitted[customer_id] = found
+        return found
+
+    def may(self, customer_id: str, purpose: str, category: str) -> bool:
+        if purpose not in self.permitted(customer_id):
+            return False
+        key = (purpose, category)
+        uses = self._uses.get(key)
+        if uses is None:
+            found = self._policy.purpose(purpose)
+            uses = found is not None and found.uses(category)
+            self._uses[key] = uses
+        return uses
+
+    def keeps(self, customer_id: str, category: str) -> bool:
+        """May any permitted purpose use `category` for this customer?"""
+        permitted = self.permitted(customer_id)
+        return any(p in permitted for p in self._policy.purposes_using(category))
+
+
+def decisions_for(uow: UnitOfWork, policy: Policy, customer_ids: Iterable[str]) -> Decisions:
+    return Decisions(policy, load_states(uow, customer_ids))
+
+
+def current_consents(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[PurposeConsent]:
+    """Every purpose of the policy and where it stands for this customer."""
+    rows = {
+        r.purpose: r
+        for r in uow.connection.execute(
+            select(consent_state).where(consent_state.c.customer_id == customer_id)
+        )
+    }
+    decisions = Decisions(policy, {customer_id: {k: r.status for k, r in rows.items()}})
+    permitted = decisions.permitted(customer_id)
+    out = []
+    for key, purpose in policy.purposes.items():
+        row = rows.get(key)
+        out.append(
+            PurposeConsent(
+                purpose=key,
+                needs_consent=purpose.needs_consent,
+                status=ConsentStatus(row.status) if row else None,
+                permitted=key in permitted,
+                method=ConsentMethod(row.method) if row else None,
+                recorded_at=row.recorded_at if row else None,
+            )
+        )
+    return out
+
+
+def consent_history(uow: UnitOfWork, customer_id: str) -> list[ConsentRecord]:
+    rows = uow.connection.execute(
+        select(consent_records)
+        .where(consent_records.c.customer_id == customer_id)
+        .order_by(consent_records.c.id)
+    ).all()
+    return [
+        ConsentRecord(
+            receipt_id=r.receipt_id,
+            customer_id=r.customer_id,
+            purpose=r.purpose,
+            status=ConsentStatus(r.status),
+            method=ConsentMethod(r.method),
+            notice_version=r.notice_version,
+            jurisdiction=r.jurisdiction,
+            recorded_at=r.recorded_at,
+        )
+        for r in rows
+    ]
+
+
+_RANK = {"granted": 0, "withdrawn": 1, "denied": 2}
+
+
+def merge_consents(uow: UnitOfWork, winner: str, loser: str) -> None:
+    """Join `loser`'s consent history into `winner`'s.
+
+    Where both have a current state for a purpose, the more protective one stands (a
+    denial or withdrawal beats a grant), so joining two histories never widens use.
+    """
+    conn = uow.connection
+    states = load_states(uow, [winner, loser])
+    theirs = conn.execute(select(consent_state).where(consent_state.c.customer_id == loser)).all()
+    for row in theirs:
+        mine = states[winner].get(row.purpose)
+        if mine is None or _RANK[row.status] > _RANK[mine]:
+            values = {k: v for k, v in row._mapping.items() if k != "customer_id"}
+            upsert(
+                uow, consent_state, [{**values, "customer_id": winner}], ("customer_id", "purpose")
+            )
+    conn.execute(consent_state.delete().where(consent_state.c.customer_id == loser))
+    conn.execute(
+        update(consent_records)
+        .where(consent_records.c.customer_id == loser)
+        .values(customer_id=winner)
+    )
+
+
+def record_for_identifiers(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    *,
+    idents: list[Identifier],
+    purpose: str,
+    status: ConsentStatus,
+    method: ConsentMethod,
+    now: datetime,
+    jurisdiction: str | None = None,
+) -> ConsentRecord:
+    """Record consent for the customer these identifiers name, creating them if new.
+
+    Consent often comes before the first event (a banner, a sign-up form): the
+    customer then exists from that moment, with nothing but the decision.
+    """
+    if not idents:
+        raise InvalidInput("name the customer by user_id or anonymous_id", code="no_user_anon_id")
+    if policy.purpose(purpose) is None:
+        raise InvalidInput(f"unknown purpose '{purpose}'", code="unknown_purpose")
+    batch = IdentityBatch(uow, vault, now)
+    batch.preload(idents)
+    customer_id = batch.resolve(idents)
+    batch.flush()
+    return record_consent(
+        uow,
+        policy,
+        customer_id=customer_id,
+        purpose=purpose,
+        status=status,
+        method=method,
+        now=now,
+        jurisdiction=jurisdiction,
+    )

@@ -1,0 +1,44 @@
+"""Consent history (append-only) and the current state derived from it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+
+from trustable.storage.metadata import data_metadata
+
+# Append-only: a row is never updated or deleted except by erasing the customer.
+consent_records = Table(
+    "consent_records",
+    data_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("receipt_id", String(36), nullable=False, unique=True),
+    Column("customer_id", String(32), nullable=False, index=True),
+    Column("purpose", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("notice_version", String(64), nullable=False),
+    Column("jurisdiction", String(8), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+# The latest record per customer and purpose, kept beside the history for fast reads.
+consent_state = Table(
+    "consent_state",
+    data_metadata,
+    Column("customer_id", String(32), nullable=False),
+    Column("purpose", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("notice_version", String(64), nullable=False),
+    Column("jurisdiction", String(8), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("customer_id", "purpose"),
+)

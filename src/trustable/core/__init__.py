@@ -1,0 +1,1 @@
+"""Shared plumbing every domain may use: ids, the clock, errors and settings."""

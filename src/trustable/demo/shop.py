@@ -1,0 +1,161 @@
+"""A small shop's customers, consents and events, sent through collection itself."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from rich.console import Console
+
+from trustable.access.service import create_key
+from trustable.bootstrap import Trustable
+from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
+from trustable.events.segment import parse_batch
+from trustable.events.service import ingest
+from trustable.identity.service import count_customers
+
+PERSONALIZE = "personalize.content.profiled"
+EMAIL = "marketing.communications.email"
+ANALYTICS = "analytics.reporting"
+ADS = "marketing.advertising.third_party.targeted"
+
+# (user id, name, email, zip, purposes granted)
+SHOP_CUSTOMERS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
+    ("u-1001", "Ada Lovelace", "ada@example.org", "10115", (PERSONALIZE, EMAIL, ANALYTICS)),
+    ("u-1002", "Grace Hopper", "grace@example.org", "94043", (PERSONALIZE,)),
+    ("u-1003", "Alan Turing", "alan@example.org", "02139", ()),
+    ("u-1004", "Katherine Johnson", "katherine@example.org", "23666", (ANALYTICS,)),
+    ("u-1005", "Edsger Dijkstra", "edsger@example.org", "78712", (EMAIL, ADS)),
+    ("u-1006", "Barbara Liskov", "barbara@example.org", "02142", (PERSONALIZE, ANALYTICS, ADS)),
+    ("u-1007", "Donald Knuth", "donald@example.org", "94305", ()),
+    ("u-1008", "Frances Allen", "frances@example.org", "10598", (PERSONALIZE, EMAIL)),
+]
+PRODUCTS = [("sku-1", "Notebook", 12.5), ("sku-2", "Fountain pen", 48.0), ("sku-3", "Ink", 9.9)]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    write_key: str | None
+    customers: int
+    already: bool
+
+
+def _message(kind: str, user_id: str, ts: str, **body: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "userId": user_id,
+        "anonymousId": None,
+        "messageId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo:{user_id}:{kind}:{ts}:{body}")),
+        "timestamp": ts,
+        "context": {
+            "ip": "203.0.113.7",
+            "library": {"name": "analytics-python", "version": "2.4.0"},
+            "page": {"url": "https://demo-shop.example/"},
+        },
+        **body,
+    }
+
+
+def shop_messages(base_day: str = "2026-11-01") -> list[dict[str, Any]]:
+    """Identify, page views and orders for each demo customer, Segment-shaped."""
+    out: list[dict[str, Any]] = []
+    for n, (user_id, name, email, zip_code, _) in enumerate(SHOP_CUSTOMERS):
+        first, last = name.split(" ", 1)
+        ts = f"{base_day}T09:{n:02d}:00+00:00"
+        out.append(
+            _message(
+                "identify",
+                user_id,
+                ts,
+                traits={
+                    "email": email,
+                    "firstName": first,
+                    "lastName": last,
+                    "zip": zip_code,
+                    "favouriteColour": "blue",
+                },
+            )
+        )
+        sku, product, price = PRODUCTS[n % len(PRODUCTS)]
+        out.append(
+            _message(
+                "page",
+                user_id,
+                f"{base_day}T10:{n:02d}:00+00:00",
+                name=product,
+                properties={"path": f"/p/{sku}"},
+            )
+        )
+        out.append(
+            _message(
+                "track",
+                user_id,
+                f"{base_day}T11:{n:02d}:00+00:00",
+                event="Order Completed",
+                properties={
+                    "order_id": f"o-{n}",
+                    "products": [{"sku": sku, "price": price}],
+                    "total": price,
+                    "currency": "EUR",
+                    "coupon": "WELCOME",
+                },
+            )
+        )
+    return out
+
+
+def seed_demo(trustable: Trustable) -> Seeded:
+    """Seed once: consents as imported, events through collection. Idempotent."""
+    now = trustable.clock()
+    with trustable.uow() as uow:
+        if count_customers(uow) > 0:
+            return Seeded(write_key=None, customers=count_customers(uow), already=True)
+        for user_id, *_rest, granted in SHOP_CUSTOMERS:
+            for purpose in (PERSONALIZE, EMAIL, ANALYTICS, ADS):
+                record_for_identifiers(
+                    uow,
+                    trustable.vault,
+                    trustable.policy,
+                    idents=[("user_id", user_id)],
+                    purpose=purpose,
+                    status=ConsentStatus.granted if purpose in granted else ConsentStatus.denied,
+                    method=ConsentMethod.import_,
+                    now=now - timedelta(days=30),
+                )
+        batch = parse_batch({"batch": shop_messages()}, single_type=None, received_at=now)
+        ingest(uow, trustable.vault, trustable.policy, batch.messages, now=now)
+        _key, write_key = create_key(
+            uow, trustable.policy, name="demo write key", scopes=["collect"], now=now
+        )
+        uow.commit()
+    return Seeded(write_key=write_key, customers=len(SHOP_CUSTOMERS), already=False)
+
+
+def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -> None:
+    url = f"http://127.0.0.1:{port}"
+    key = seeded.write_key or "<run: trustable keys create --name shop --scope collect>"
+    state = "already seeded" if seeded.already else "seeded"
+    console.print(
+        f"[bold]Trustable demo[/] ({state}: {seeded.customers} customers) "
+        f"— data in {trustable.settings.home}/"
+    )
+    console.print(f"  API docs:     {url}/docs")
+    console.print(f"  Write key:    {key}", soft_wrap=True)
+    console.print("  Send events with Segment's Python SDK (pip install segment-analytics-python):")
+    console.print(
+        "    import segment.analytics as analytics\n"
+        f"    analytics.write_key = '{key}'; analytics.host = '{url}'\n"
+        "    analytics.identify('u-1', {'email': 'you@example.org'}); analytics.flush()",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"  Or curl:      curl -u '{key}:' {url}/v1/track -H 'Content-Type: "
+        'application/json\' -d \'{"userId":"u-1","event":"Signed In",'
+        '"messageId":"m-1"}\'',
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("  See drops:    .venv/bin/trustable collection drops")

@@ -1,0 +1,1 @@
+"""Segment-spec collection and minimization at the door."""

@@ -1,0 +1,106 @@
+"""Segment's HTTP Tracking API: `/v1/batch` and the single-message endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from trustable.access.service import authenticate, require
+from trustable.api.deps import trustable
+from trustable.bootstrap import Trustable
+from trustable.core.errors import InvalidInput
+from trustable.events.schemas import CollectResponse
+from trustable.events.segment import (
+    MAX_BATCH_BYTES,
+    TYPES,
+    basic_auth_user,
+    batch_too_large,
+    decode_body,
+    parse_batch,
+    parse_document,
+)
+from trustable.events.service import ingest
+
+router = APIRouter(tags=["collection"])
+
+
+async def _read_capped(request: Request) -> bytes:
+    """The raw body, refused as soon as it passes the batch limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BATCH_BYTES:
+        raise batch_too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BATCH_BYTES:
+            raise batch_too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _collect(
+    app: Trustable,
+    raw: bytes,
+    *,
+    encoding: str | None,
+    authorization: str | None,
+    single_type: str | None,
+) -> CollectResponse:
+    header_key = basic_auth_user(authorization)
+    with app.uow() as uow:
+        if header_key is not None:
+            require(authenticate(uow, header_key), "collect")
+        now = app.clock()
+        batch = parse_batch(
+            parse_document(decode_body(raw, encoding)), single_type=single_type, received_at=now
+        )
+        if header_key is None:
+            require(authenticate(uow, batch.write_key), "collect")
+        result = ingest(uow, app.vault, app.policy, batch.messages, now=now)
+        uow.commit()
+    return CollectResponse(
+        received=result.received,
+        stored=result.stored,
+        duplicates=result.duplicates,
+        fields_kept=result.fields_kept,
+        fields_dropped=result.fields_dropped,
+    )
+
+
+async def _endpoint(request: Request, single_type: str | None) -> CollectResponse:
+    if "json" not in request.headers.get("content-type", "application/json"):
+        raise InvalidInput("send Content-Type: application/json", code="invalid_content_type")
+    raw = await _read_capped(request)
+    return await run_in_threadpool(
+        _collect,
+        trustable(request),
+        raw,
+        encoding=request.headers.get("content-encoding"),
+        authorization=request.headers.get("authorization"),
+        single_type=single_type,
+    )
+
+
+@router.post("/v1/batch", response_model=CollectResponse)
+async def collect_batch(request: Request) -> CollectResponse:
+    """Many messages at once: what the SDKs call. All are stored, or none."""
+    return await _endpoint(request, None)
+
+
+def _single(kind: str) -> None:
+    async def collect_one(request: Request) -> CollectResponse:
+        return await _endpoint(request, kind)
+
+    collect_one.__doc__ = f"One `{kind}` message."
+    router.add_api_route(
+        f"/v1/{kind}",
+        collect_one,
+        methods=["POST"],
+        response_model=CollectResponse,
+        name=f"collect_{kind}",
+    )
+
+
+for _kind in TYPES:
+    _single(_kind)

@@ -1,0 +1,273 @@
+"""Collection: from validated Segment messages to stored, minimized, sealed rows.
+
+For one batch, in the caller's unit of work:
+1. every identifier is looked up at once (blind index), then each message is given
+   its customer in order, joining histories on alias / identify-with-both-ids;
+2. consent states of all those customers are loaded at once;
+3. each field is kept only when the tracking plan gives it a category that some
+   purpose permitted for that customer now may use; the rest is counted, by field
+   and reason, without its value;
+4. kept values are sealed under the customer's key and written together with the
+   message ids (so a retried batch stores nothing twice) and the drop counters.
+The caller commits once: all of it lands, or none.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select, tuple_
+
+from trustable.consent.service import Decisions, decisions_for
+from trustable.events.merge import merge_histories
+from trustable.events.segment import Message
+from trustable.events.tables import collection_drops, events, received_messages, traits
+from trustable.identity.service import Identifier, IdentityBatch, normalise
+from trustable.identity.tables import identifiers
+from trustable.policy.service import Policy
+from trustable.storage.uow import UnitOfWork
+from trustable.storage.upsert import insert_ignoring_conflicts, upsert
+from trustable.vault.service import Vault
+
+NOT_IN_PLAN = "not_in_tracking_plan"
+NOT_PERMITTED = "not_permitted"
+_TRAIT_IDENTIFIERS = {"traits.email": "email", "traits.phone": "phone"}
+_MAX_FIELD_NAME = 200
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    stored: int
+    duplicates: int
+    fields_kept: int
+    fields_dropped: int
+    customers_created: int
+    customers_merged: int
+
+
+def _identifiers_of(message: Message) -> list[Identifier]:
+    out: list[Identifier] = []
+    if message.user_id is not None:
+        out.append(("user_id", normalise("user_id", message.user_id)))
+    if message.anonymous_id is not None:
+        out.append(("anonymous_id", normalise("anonymous_id", message.anonymous_id)))
+    return out
+
+
+def _assign_customers(batch: IdentityBatch, messages: Sequence[Message]) -> list[str]:
+    wanted: list[Identifier] = []
+    for m in messages:
+        wanted.extend(_identifiers_of(m))
+        if m.previous_id is not None:
+            wanted.append(("user_id", normalise("user_id", m.previous_id)))
+            wanted.append(("anonymous_id", normalise("anonymous_id", m.previous_id)))
+    batch.preload(wanted)
+    assigned: list[str] = []
+    for m in messages:
+        if m.type == "alias" and m.previous_id is not None and m.user_id is not None:
+            user: Identifier = ("user_id", normalise("user_id", m.user_id))
+            as_user: Identifier = ("user_id", normalise("user_id", m.previous_id))
+            previous = (
+                as_user
+                if batch.find(as_user)
+                else (
+                    "anonymous_id",
+                    normalise("anonymous_id", m.previous_id),
+                )
+            )
+            customer = batch.join(user, previous)
+            if m.anonymous_id is not None:
+                batch.attach(customer, ("anonymous_id", normalise("anonymous_id", m.anonymous_id)))
+        elif m.type == "identify" and m.user_id is not None and m.anonymous_id is not None:
+            customer = batch.join(*_identifiers_of(m))
+        else:
+            customer = batch.resolve(_identifiers_of(m))
+        assigned.append(customer)
+    return assigned
+
+
+def ingest(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    messages: Sequence[Message],
+    *,
+    now: datetime,
+) -> IngestResult:
+    """Collect `messages` into the caller's unit of work (which the caller commits)."""
+    conn = uow.connection
+    batch = IdentityBatch(uow, vault, now)
+    assigned = _assign_customers(batch, messages)
+    merges = batch.flush()
+    for merge in merges:
+        merge_histories(uow, vault, winner=merge.winner, loser=merge.loser)
+    owners = [batch.canonical(c) for c in assigned]
+
+    pairs = {(c, m.message_id) for c, m in zip(owners, messages, strict=True)}
+    seen = _already_received(uow, pairs)
+    decisions = decisions_for(uow, policy, set(owners))
+    vault.load_keys(set(owners))
+
+    drops: Counter[tuple[str, str]] = Counter()
+    event_rows: list[dict[str, Any]] = []
+    trait_rows: dict[tuple[str, str], dict[str, Any]] = {}
+    contact_rows: list[dict[str, Any]] = []
+    received_rows: list[dict[str, Any]] = []
+    kept_total = 0
+    duplicates = 0
+    for customer_id, message in zip(owners, messages, strict=True):
+        key = (customer_id, message.message_id)
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        received_rows.append(
+            {"customer_id": customer_id, "message_id": message.message_id, "received_at": now}
+        )
+        kept, categories = _minimize(policy, decisions, customer_id, message, drops)
+        if not kept:
+            continue
+        kept_total += len(kept)
+        event_rows.append(
+            {
+                "customer_id": customer_id,
+                "message_id": message.message_id,
+                "type": message.type,
+                "occurred_at": message.occurred_at,
+                "received_at": now,
+                "categories": " ".join(sorted(categories)),
+                "payload": vault.encrypt(
+                    customer_id, "event:" + message.message_id, orjson.dumps(kept)
+                ),
+            }
+        )
+        if message.type == "identify":
+            for path, value in kept.items():
+                if not path.startswith("traits."):
+                    continue
+                trait_rows[(customer_id, path[7:])] = {
+                    "customer_id": customer_id,
+                    "name": path[7:],
+                    "category": policy.category_of(path) or "",
+                    "value": vault.encrypt(customer_id, "trait:" + path[7:], orjson.dumps(value)),
+                    "updated_at": now,
+                }
+                kind = _TRAIT_IDENTIFIERS.get(path)
+                if kind is not None and isinstance(value, str) and value.strip():
+                    contact_rows.append(
+                        _contact_identifier(batch, vault, customer_id, kind, value, now)
+                    )
+
+    if received_rows:
+        conn.execute(insert(received_messages), received_rows)
+    if event_rows:
+        conn.execute(insert(events), event_rows)
+    if trait_rows:
+        upsert(uow, traits, list(trait_rows.values()), keys=("customer_id", "name"))
+    # An email or phone already held by another customer stays theirs: no guessing.
+    insert_ignoring_conflicts(uow, identifiers, _unique_by_index(contact_rows))
+    _count_drops(uow, drops, now)
+    return IngestResult(
+        received=len(messages),
+        stored=len(event_rows),
+        duplicates=duplicates,
+        fields_kept=kept_total,
+        fields_dropped=sum(drops.values()),
+        customers_created=len(batch.new_customers),
+        customers_merged=len(merges),
+    )
+
+
+def _minimize(
+    policy: Policy,
+    decisions: Decisions,
+    customer_id: str,
+    message: Message,
+    drops: Counter[tuple[str, str]],
+) -> tuple[dict[str, Any], set[str]]:
+    kept: dict[str, Any] = {}
+    categories: set[str] = set()
+    for path, value in message.fields.items():
+        category = policy.category_of(path)
+        if category is None:
+            drops[(path[:_MAX_FIELD_NAME], NOT_IN_PLAN)] += 1
+        elif decisions.keeps(customer_id, category):
+            kept[path] = value
+            categories.add(category)
+        else:
+            drops[(path[:_MAX_FIELD_NAME], NOT_PERMITTED)] += 1
+    return kept, categories
+
+
+def _already_received(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    wanted = list(pairs)
+    for start in range(0, len(wanted), 400):
+        chunk = wanted[start : start + 400]
+        rows = uow.connection.execute(
+            select(received_messages.c.customer_id, received_messages.c.message_id).where(
+                tuple_(received_messages.c.customer_id, received_messages.c.message_id).in_(chunk)
+            )
+        ).all()
+        found.update((r[0], r[1]) for r in rows)
+    return found
+
+
+def _contact_identifier(
+    batch: IdentityBatch, vault: Vault, customer_id: str, kind: str, value: str, now: datetime
+) -> dict[str, Any]:
+    ident = (kind, normalise(kind, value))
+    return {
+        "customer_id": customer_id,
+        "kind": kind,
+        "blind_index": batch.blind(ident),
+        "value": vault.encrypt(customer_id, "identifier", ident[1].encode()),
+        "created_at": now,
+    }
+
+
+def _unique_by_index(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        unique.setdefault((row["kind"], row["blind_index"]), row)
+    return list(unique.values())
+
+
+def _count_drops(uow: UnitOfWork, drops: Counter[tuple[str, str]], now: datetime) -> None:
+    rows = [
+        {"field": f, "reason": r, "count": n, "last_seen_at": now}
+        for (f, r), n in sorted(drops.items())
+    ]
+    upsert(
+        uow,
+        collection_drops,
+        rows,
+        keys=("field", "reason"),
+        update=lambda stmt: {
+            "count": collection_drops.c["count"] + stmt.excluded["count"],
+            "last_seen_at": stmt.excluded["last_seen_at"],
+        },
+    )
+
+
+@dataclass(frozen=True)
+class DropCount:
+    field: str
+    reason: str
+    count: int
+    last_seen_at: datetime
+
+
+def drop_counts(uow: UnitOfWork) -> list[DropCount]:
+    rows = uow.connection.execute(
+        select(collection_drops).order_by(
+            collection_drops.c["count"].desc(), collection_drops.c.field
+        )
+    ).all()
+    return [DropCount(r.field, r.reason, r._mapping["count"], r.last_seen_at) for r in rows]

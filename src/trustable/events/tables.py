@@ -1,0 +1,69 @@
+"""Events, traits, received message ids and the drop counters.
+
+Personal values live only in `payload` / `value` columns, sealed under the
+customer's key. Drop counters name a field and a reason, never a value.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+from trustable.storage.metadata import data_metadata
+
+events = Table(
+    "events",
+    data_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("customer_id", String(32), nullable=False),
+    Column("message_id", String(100), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    # Categories of the kept fields, space-separated: what retention and reads filter on.
+    Column("categories", Text, nullable=False),
+    # The kept fields as JSON {path: value}, sealed with AES-GCM under the customer key.
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_events_customer_occurred", "customer_id", "occurred_at"),
+)
+
+traits = Table(
+    "traits",
+    data_metadata,
+    Column("customer_id", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("category", String(128), nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("customer_id", "name"),
+)
+
+# Every message id seen per customer, kept or not, so a retried batch stores nothing twice.
+received_messages = Table(
+    "received_messages",
+    data_metadata,
+    Column("customer_id", String(32), nullable=False),
+    Column("message_id", String(100), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("customer_id", "message_id"),
+)
+
+collection_drops = Table(
+    "collection_drops",
+    data_metadata,
+    Column("field", String(200), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("field", "reason"),
+)

@@ -1,0 +1,1 @@
+"""Customers and the identifiers that recognise them."""

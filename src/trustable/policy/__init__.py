@@ -1,0 +1,1 @@
+"""The company's declaration: purposes, tracking plan, notice version."""

@@ -1,0 +1,48 @@
+"""The shape of `trustable.yaml`, as pydantic models.
+
+These models check types and required keys; `policy.service` then checks meaning
+(fideslang keys, cross references) and names the place of every problem.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LegalBasis(StrEnum):
+    consent = "consent"
+    contract = "contract"
+    legal_obligation = "legal_obligation"
+    legitimate_interest = "legitimate_interest"
+
+
+class PurposeSpec(BaseModel):
+    """One purpose: a fideslang data use, explained to the customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(min_length=1, description="plain-language text for customers")
+    benefit: str = Field(min_length=1, description="what the customer gets in return")
+    legal_basis: LegalBasis
+    categories: list[str] = Field(min_length=1)
+    retention_days: int = Field(gt=0, le=36500)
+
+
+class OrganizationSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    contact: str = Field(min_length=1, description="where customers reach the privacy team")
+
+
+class PolicySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(1, ge=1, le=1, description="format version of this file")
+    notice_version: str = Field(min_length=1, max_length=64)
+    organization: OrganizationSpec
+    purposes: dict[str, PurposeSpec] = Field(min_length=1)
+    tracking_plan: dict[str, str] = Field(default_factory=dict)

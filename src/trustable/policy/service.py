@@ -1,0 +1,197 @@
+"""Loading and checking the policy, and the questions the rest of Trustable asks of it.
+
+The taxonomy is fideslang's default one, read from the `fideslang` package: a purpose
+must be a fideslang data-use key and a category a fideslang data-category key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from trustable.core.errors import PolicyError
+from trustable.policy.schemas import LegalBasis, PolicySpec, PurposeSpec
+
+# Where an event field may come from; anything else in the tracking plan is a typo.
+FIELD_ROOTS = ("traits", "properties", "context", "event", "name", "category", "groupId")
+_FIELD_PATH = re.compile(r"^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)*$")
+
+
+@cache
+def fideslang_taxonomy() -> tuple[frozenset[str], frozenset[str]]:
+    """(data-category keys, data-use keys) of fideslang's default taxonomy."""
+    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+
+    categories = frozenset(c.fides_key for c in DEFAULT_TAXONOMY.data_category)
+    uses = frozenset(u.fides_key for u in DEFAULT_TAXONOMY.data_use)
+    return categories, uses
+
+
+def _covers(general: str, specific: str) -> bool:
+    """True when `general` is `specific` or one of its ancestors in the taxonomy."""
+    return specific == general or specific.startswith(general + ".")
+
+
+@dataclass(frozen=True)
+class Purpose:
+    key: str
+    spec: PurposeSpec
+
+    @property
+    def needs_consent(self) -> bool:
+        return self.spec.legal_basis is LegalBasis.consent
+
+    def uses(self, category: str) -> bool:
+        return any(_covers(c, category) for c in self.spec.categories)
+
+
+@dataclass
+class Policy:
+    """A checked policy, with the lookups the hot paths need memoized."""
+
+    spec: PolicySpec
+    source: str = "<memory>"
+    purposes: dict[str, Purpose] = field(init=False)
+    _field_cache: dict[str, str | None] = field(init=False, default_factory=dict)
+    _users_cache: dict[str, tuple[str, ...]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.purposes = {k: Purpose(k, v) for k, v in self.spec.purposes.items()}
+
+    @property
+    def notice_version(self) -> str:
+        return self.spec.notice_version
+
+    def purpose(self, key: str) -> Purpose | None:
+        return self.purposes.get(key)
+
+    def category_of(self, path: str) -> str | None:
+        """The category of an event field: the tracking plan's entry for the path or
+        for its nearest declared parent (`context.page` covers `context.page.url`)."""
+        try:
+            return self._field_cache[path]
+        except KeyError:
+            pass
+        plan = self.spec.tracking_plan
+        probe = path
+        found: str | None = None
+        while True:
+            if probe in plan:
+                found = plan[probe]
+                break
+            if "." not in probe:
+                break
+            probe = probe.rsplit(".", 1)[0]
+        if len(self._field_cache) < 100_000:
+            self._field_cache[path] = found
+        return found
+
+    def purposes_using(self, category: str) -> tuple[str, ...]:
+        """Keys of the purposes that use `category` (or one of its ancestors)."""
+        cached = self._users_cache.get(category)
+        if cached is None:
+            cached = tuple(k for k, p in self.purposes.items() if p.uses(category))
+            self._users_cache[category] = cached
+        return cached
+
+    def purposes_without_consent(self) -> frozenset[str]:
+        return frozenset(k for k, p in self.purposes.items() if not p.needs_consent)
+
+
+def load_policy(path: Path) -> Policy:
+    """Read, parse and check a policy file; raise `PolicyError` naming each problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise PolicyError(f"{path}: no such policy file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot be read ({exc.__class__.__name__})") from exc
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise PolicyError(f"{source}: {where}: {problem}") from exc
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{source}: the policy must be a mapping at the top level")
+    try:
+        spec = PolicySpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{_dotted(err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)]
+        raise PolicyError(_report(source, problems)) from exc
+    problems = check_meaning(spec)
+    if problems:
+        raise PolicyError(_report(source, problems))
+    return Policy(spec, source=source)
+
+
+def check_meaning(spec: PolicySpec) -> list[str]:
+    """Problems of meaning: unknown fideslang keys, bad field paths, unused categories."""
+    categories, uses = fideslang_taxonomy()
+    problems: list[str] = []
+    for key, purpose in spec.purposes.items():
+        if key not in uses:
+            problems.append(
+                f"purposes.{key}: '{key}' is not a fideslang data use{_hint(key, uses)}"
+            )
+        for i, category in enumerate(purpose.categories):
+            if category not in categories:
+                problems.append(
+                    f"purposes.{key}.categories[{i}]: '{category}' is not a fideslang "
+                    f"data category{_hint(category, categories)}"
+                )
+    for path, category in spec.tracking_plan.items():
+        if not _FIELD_PATH.match(path) or path.split(".", 1)[0] not in FIELD_ROOTS:
+            problems.append(
+                f"tracking_plan.{path}: not an event field path; it must start with one of "
+                + ", ".join(FIELD_ROOTS)
+            )
+        if category not in categories:
+            problems.append(
+                f"tracking_plan.{path}: '{category}' is not a fideslang data category"
+                f"{_hint(category, categories)}"
+            )
+    return problems
+
+
+def unused_categories(policy: Policy) -> list[str]:
+    """Tracking-plan fields whose category no purpose uses: always dropped at the door."""
+    return sorted(
+        path
+        for path, category in policy.spec.tracking_plan.items()
+        if not policy.purposes_using(category)
+    )
+
+
+def _hint(value: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _report(source: str, problems: list[str]) -> str:
+    lines = "\n".join(f"  - {p}" for p in problems)
+    noun = "problem" if len(problems) == 1 else "problems"
+    return f"{source}: {len(problems)} {noun}:\n{lines}"

@@ -1,0 +1,1 @@
+"""Engines, the unit of work and the schema migrations of both stores."""

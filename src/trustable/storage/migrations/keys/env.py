@@ -1,0 +1,5 @@
+"""Alembic environment: see `trustable.storage.migrate`."""
+
+from trustable.storage.migrate import run_env
+
+run_env()

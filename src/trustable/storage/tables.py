@@ -1,0 +1,17 @@
+"""Every table of both stores, for migrations and tests that need the whole schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+
+def all_tables(store: str) -> MetaData:
+    """Import each domain's tables so the store's metadata is complete."""
+    import trustable.access.tables
+    import trustable.consent.tables
+    import trustable.events.tables
+    import trustable.identity.tables
+    import trustable.vault.tables  # noqa: F401
+    from trustable.storage.metadata import data_metadata, keys_metadata
+
+    return keys_metadata if store == "keys" else data_metadata

@@ -1,0 +1,1 @@
+"""The keys: one data key per customer, wrapped by a master key, stored apart."""

@@ -1,0 +1,150 @@
+"""Fixtures: a store on SQLite and on PostgreSQL, a bootstrapped Trustable, a live server.
+
+Every test that asks for `settings` (or anything built on it) runs twice: on a SQLite
+file in a temporary folder and on PostgreSQL in schemas of its own, dropped after.
+Under CI=true an unreachable PostgreSQL fails those tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import text
+
+from trustable.access.service import create_key
+from trustable.api.app import create_app
+from trustable.bootstrap import Trustable, bootstrap
+from trustable.core.settings import Settings, example_policy_path
+from trustable.storage.engine import drop_schema, make_engine
+from trustable.vault.master import encode_key
+
+POSTGRES_URL = os.environ.get(
+    "TRUSTABLE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MOVIELENS = Path(os.environ.get("TRUSTABLE_MOVIELENS", SHARED / "data" / "ml-100k"))
+
+
+def _postgres_reachable() -> str | None:
+    engine = make_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return None
+    except Exception as exc:  # any failure to connect means "not here"
+        return f"{exc.__class__.__name__}"
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    problem = _postgres_reachable()
+    if problem is None:
+        return True
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable ({problem}) and CI=true")
+    return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
+) -> Iterator[Settings]:
+    base = Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'home' / 'data.db'}",
+        keystore_url=f"sqlite:///{tmp_path / 'home' / 'keys.db'}",
+        policy_path=example_policy_path(),
+        master_key=encode_key(secrets.token_bytes(32)),
+    )
+    if request.param == "sqlite":
+        yield base
+        return
+    if not postgres_available:
+        pytest.skip("PostgreSQL is not reachable here (CI requires it)")
+    tag = secrets.token_hex(6)
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    pg = replace(
+        base,
+        database_url=f"{POSTGRES_URL}{sep}schema=t_{tag}",
+        keystore_url=f"{POSTGRES_URL}{sep}schema=t_{tag}_keys",
+    )
+    yield pg
+    for url in (pg.database_url, pg.keystore_url):
+        engine = make_engine(url)
+        drop_schema(engine)
+        engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Trustable]:
+    trustable = bootstrap(settings)
+    yield trustable
+    trustable.close()
+
+
+def make_key(app: Trustable, *scopes: str, name: str = "test") -> str:
+    with app.uow() as uow:
+        _, plaintext = create_key(uow, app.policy, name=name, scopes=list(scopes), now=app.clock())
+        uow.commit()
+    return plaintext
+
+
+@pytest.fixture
+def write_key(app: Trustable) -> str:
+    return make_key(app, "collect", name="write")
+
+
+@pytest.fixture
+def admin_key(app: Trustable) -> str:
+    return make_key(app, "admin", name="admin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, app: Trustable) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(app),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app: Trustable) -> Iterator[LiveServer]:
+    with LiveServer(app) as server:
+        yield server
