@@ -31,7 +31,7 @@ demo: $(STAMP_RUN)
 ## make test: the whole suite, then ruff, mypy (strict) and the import contracts
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from trustable.bootstrap import Trustable, bootstrap, migrate
@@ -56,7 +57,7 @@ def running(settings: Settings | None = None) -> Iterator[Trustable]:
 
 
 def fail(exc: TrustableError) -> NoReturn:
-    err.print(f"[bold red]error[/]: {exc.message}", highlight=False, markup=True)
+    err.print(f"[bold red]error[/]: {escape(exc.message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2 if exc.status >= 500 else 1)
 
 

@@ -271,3 +271,39 @@ def drop_counts(uow: UnitOfWork) -> list[DropCount]:
         )
     ).all()
     return [DropCount(r.field, r.reason, r._mapping["count"], r.last_seen_at) for r in rows]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    message_id: str
+    type: str
+    occurred_at: datetime
+    categories: tuple[str, ...]
+    fields: dict[str, Any]
+
+
+def customer_events(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[StoredEvent]:
+    """A customer's kept events, opened with their key, oldest first."""
+    rows = uow.connection.execute(
+        select(events)
+        .where(events.c.customer_id == customer_id)
+        .order_by(events.c.occurred_at, events.c.id)
+    ).all()
+    return [
+        StoredEvent(
+            message_id=r.message_id,
+            type=r.type,
+            occurred_at=r.occurred_at,
+            categories=tuple(r.categories.split()),
+            fields=orjson.loads(vault.decrypt(customer_id, "event:" + r.message_id, r.payload)),
+        )
+        for r in rows
+    ]
+
+
+def customer_traits(uow: UnitOfWork, vault: Vault, customer_id: str) -> dict[str, Any]:
+    """A customer's current traits, opened with their key."""
+    rows = uow.connection.execute(select(traits).where(traits.c.customer_id == customer_id)).all()
+    return {
+        r.name: orjson.loads(vault.decrypt(customer_id, "trait:" + r.name, r.value)) for r in rows
+    }

@@ -225,3 +225,14 @@ def count_customers(uow: UnitOfWork) -> int:
             select(func.count()).select_from(customers).where(customers.c.merged_into.is_(None))
         ).scalar_one()
     )
+
+
+def find_customer(uow: UnitOfWork, vault: Vault, kind: str, value: str) -> str | None:
+    """The customer holding this identifier, through the blind index."""
+    index = vault.blind_index(kind, normalise(kind, value))
+    row = uow.connection.execute(
+        select(identifiers.c.customer_id).where(
+            identifiers.c.kind == kind, identifiers.c.blind_index == index
+        )
+    ).first()
+    return None if row is None else str(row[0])

@@ -1,0 +1,109 @@
+"""The command line, run as a user runs it, against a store of its own."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import MOVIELENS
+from trustable.cli.main import app
+from trustable.core.settings import Settings, example_policy_path
+from trustable.vault.master import encode_key
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    return {
+        "TRUSTABLE_HOME": str(settings.home),
+        "TRUSTABLE_DATABASE_URL": settings.database_url,
+        "TRUSTABLE_KEYSTORE_URL": settings.keystore_url,
+        "TRUSTABLE_MASTER_KEY": settings.master_key or "",
+        "TRUSTABLE_POLICY": str(settings.policy_path),
+    }
+
+
+def test_every_command_has_help() -> None:
+    for args in (
+        [],
+        ["serve"],
+        ["demo"],
+        ["policy", "check"],
+        ["keys", "create"],
+        ["collection", "drops"],
+        ["db", "upgrade"],
+        ["import", "movielens"],
+    ):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, (args, result.output)
+        assert "Usage" in result.output
+
+
+def test_policy_check_accepts_the_example_and_names_problems(tmp_path: Path) -> None:
+    good = runner.invoke(app, ["policy", "check", str(example_policy_path())])
+    assert good.exit_code == 0, good.output
+    assert "valid" in good.output
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text(
+        example_policy_path().read_text().replace("user.job_title\n", "user.job_titel\n", 1)
+    )
+    bad = runner.invoke(app, ["policy", "check", str(bad_file)])
+    assert bad.exit_code == 2
+    assert "user.job_titel" in bad.output and "did you mean 'user.job_title'" in bad.output
+
+
+def test_keys_are_printed_once_and_scopes_checked(env: dict[str, str]) -> None:
+    made = runner.invoke(app, ["keys", "create", "--name", "shop", "--scope", "collect"], env=env)
+    assert made.exit_code == 0, made.output
+    assert made.stdout.strip().startswith("tk_key_")
+    wrong = runner.invoke(app, ["keys", "create", "--name", "x", "--scope", "read:nope"], env=env)
+    assert wrong.exit_code == 1
+    assert "unknown scope 'read:nope'" in wrong.output
+
+
+def test_db_upgrade_and_collection_drops(env: dict[str, str]) -> None:
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    empty = runner.invoke(app, ["collection", "drops"], env=env)
+    assert empty.exit_code == 0 and "Nothing has been dropped" in empty.output
+
+
+def test_demo_seeds_once_and_shows_how_to_send_events(env: dict[str, str]) -> None:
+    first = runner.invoke(app, ["demo", "--no-serve"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "seeded: 8 customers" in first.output
+    assert "analytics.host = 'http://127.0.0.1:8000'" in first.output
+    again = runner.invoke(app, ["demo", "--no-serve"], env=env)
+    assert "already seeded: 8 customers" in again.output
+    drops = runner.invoke(app, ["collection", "drops"], env=env)
+    assert "traits.favouriteColour" in drops.output and "not_in_tracking_plan" in drops.output
+
+
+def test_a_wrong_master_key_is_a_clear_cli_error(env: dict[str, str]) -> None:
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    assert runner.invoke(app, ["collection", "drops"], env=env).exit_code == 0
+    wrong = {**env, "TRUSTABLE_MASTER_KEY": encode_key(secrets.token_bytes(32))}
+    result = runner.invoke(app, ["collection", "drops"], env=wrong)
+    assert result.exit_code == 2
+    assert "master key does not open this key store" in result.output
+
+
+@pytest.mark.skipif(not MOVIELENS.exists(), reason="MovieLens 100K is not beside the project")
+def test_import_movielens_loads_people_and_ratings(env: dict[str, str]) -> None:
+    result = runner.invoke(
+        app, ["import", "movielens", str(MOVIELENS), "--limit", "2000", "--deny-share", "0.3"],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "imported 943 customers and 2000 ratings" in result.output
+
+
+def test_import_movielens_from_a_wrong_folder_is_a_clear_error(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["import", "movielens", str(tmp_path)], env=env)
+    assert result.exit_code == 1
+    assert "not found (expected MovieLens 100K files)" in result.output

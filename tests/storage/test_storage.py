@@ -1,0 +1,53 @@
+"""Both stores migrate to head, stay apart, and every per-customer table names its customer."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from trustable.bootstrap import Trustable
+from trustable.core.settings import Settings
+from trustable.storage.engine import make_engine
+from trustable.storage.migrate import current_revision, head_revision, upgrade
+from trustable.storage.tables import all_tables
+
+# Tables that hold nothing about any one customer.
+NOT_PER_CUSTOMER = {"api_keys", "collection_drops", "alembic_version", "vault_secrets"}
+
+
+def test_both_stores_are_at_the_latest_revision(app: Trustable) -> None:
+    assert current_revision(app.engine) == head_revision("data")
+    assert current_revision(app.key_engine) == head_revision("keys")
+    # Upgrading again is a no-op, not an error.
+    upgrade(app.engine, "data")
+    assert current_revision(app.engine) == head_revision("data")
+
+
+def test_the_migrations_build_exactly_the_declared_tables(app: Trustable) -> None:
+    for engine, store in ((app.engine, "data"), (app.key_engine, "keys")):
+        found = set(inspect(engine).get_table_names()) - {"alembic_version"}
+        assert found == set(all_tables(store).tables)
+
+
+def test_keys_never_sit_in_the_data_store(app: Trustable) -> None:
+    data_tables = set(inspect(app.engine).get_table_names())
+    assert "customer_keys" not in data_tables and "vault_secrets" not in data_tables
+    assert "events" not in set(inspect(app.key_engine).get_table_names())
+
+
+def test_every_per_customer_table_carries_customer_id(settings: Settings) -> None:
+    for store in ("data", "keys"):
+        for name, table in all_tables(store).tables.items():
+            if name in NOT_PER_CUSTOMER:
+                continue
+            assert "customer_id" in table.c, name
+
+
+def test_an_unsupported_database_is_refused() -> None:
+    import pytest
+
+    from trustable.core.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="unsupported database 'mysql'"):
+        make_engine("mysql://root@localhost/test")
+    with pytest.raises(ConfigurationError, match="schema must be"):
+        make_engine("postgresql://postgres@127.0.0.1/test?schema=Robert');DROP")

@@ -1,0 +1,49 @@
+"""At rest, every personal value is ciphertext: a copy of the stores shows none in clear."""
+
+from __future__ import annotations
+
+import re
+
+from tests.helpers import raw_dump
+from trustable.bootstrap import Trustable
+from trustable.demo.shop import SHOP_CUSTOMERS, seed_demo
+
+
+def personal_values() -> list[str]:
+    """The demo's ids, emails, zip codes and names (names of 4+ letters: shorter ones
+    turn up by chance inside random ids and ciphertext)."""
+    values = []
+    for user_id, name, email, zip_code, _ in SHOP_CUSTOMERS:
+        values += [user_id, email, zip_code]
+        values += [part for part in name.split(" ") if len(part) >= 4]
+    return values
+
+
+def found_in(value: str, dump: bytes) -> bool:
+    """Is `value` in the bytes? A number counts only whole (a zip code inside the
+    digits of a timestamp is no hit); any other text counts anywhere."""
+    if not value.isdigit():
+        return value.encode() in dump
+    pattern = rb"(?<![0-9])" + re.escape(value.encode()) + rb"(?![0-9])"
+    return re.search(pattern, dump) is not None
+
+
+def test_the_raw_stores_hold_no_demo_email_name_or_zip_in_clear(app: Trustable) -> None:
+    seeded = seed_demo(app)
+    assert seeded.customers == len(SHOP_CUSTOMERS)
+    dump = raw_dump(app.engine) + raw_dump(app.key_engine)
+    assert len(dump) > 10_000  # the stores really hold the demo
+    assert found_in("demo write key", dump)  # the search itself works
+    leaked = [value for value in personal_values() if found_in(value, dump)]
+    assert leaked == []
+
+
+def test_sqlite_files_hold_no_personal_value_in_clear(app: Trustable) -> None:
+    if app.engine.dialect.name != "sqlite":
+        return  # the PostgreSQL copy is read through `raw_dump` above
+    seed_demo(app)
+    app.engine.dispose()
+    app.key_engine.dispose()
+    blob = b"".join(p.read_bytes() for p in app.settings.home.iterdir() if p.is_file())
+    assert found_in("demo write key", blob)
+    assert [value for value in personal_values() if found_in(value, blob)] == []
