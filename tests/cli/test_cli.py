@@ -94,7 +94,8 @@ def test_a_wrong_master_key_is_a_clear_cli_error(env: dict[str, str]) -> None:
 @pytest.mark.skipif(not MOVIELENS.exists(), reason="MovieLens 100K is not beside the project")
 def test_import_movielens_loads_people_and_ratings(env: dict[str, str]) -> None:
     result = runner.invoke(
-        app, ["import", "movielens", str(MOVIELENS), "--limit", "2000", "--deny-share", "0.3"],
+        app,
+        ["import", "movielens", str(MOVIELENS), "--limit", "2000", "--deny-share", "0.3"],
         env=env,
     )
     assert result.exit_code == 0, result.output

@@ -51,3 +51,26 @@ def test_an_unsupported_database_is_refused() -> None:
         make_engine("mysql://root@localhost/test")
     with pytest.raises(ConfigurationError, match="schema must be"):
         make_engine("postgresql://postgres@127.0.0.1/test?schema=Robert');DROP")
+
+
+def test_times_come_back_aware_and_in_utc(app: Trustable) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from tests.helpers import msg
+    from trustable.events.segment import parse_batch
+    from trustable.events.service import customer_events, ingest
+    from trustable.identity.service import find_customer
+
+    paris = datetime(2026, 11, 20, 11, 0, tzinfo=timezone(timedelta(hours=1)))
+    message = msg("track", "t-1", event="E", properties={"order_id": "1"})
+    message["timestamp"] = paris.isoformat()
+    batch = parse_batch({"batch": [message]}, single_type=None, received_at=paris)
+    with app.uow() as uow:
+        ingest(uow, app.vault, app.policy, batch.messages, now=paris)
+        uow.commit()
+    with app.uow() as uow:
+        customer = find_customer(uow, app.vault, "user_id", "t-1")
+        assert customer is not None
+        (event,) = customer_events(uow, app.vault, customer)
+    assert event.occurred_at == paris
+    assert event.occurred_at.utcoffset() == timedelta(0)

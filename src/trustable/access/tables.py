@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, String, Table, Text
+from sqlalchemy import Column, String, Table, Text
 
 from trustable.storage.metadata import data_metadata
+from trustable.storage.types import UtcDateTime
 
 api_keys = Table(
     "api_keys",
@@ -13,6 +14,6 @@ api_keys = Table(
     Column("name", String(120), nullable=False),
     Column("secret_hash", String(64), nullable=False),
     Column("scopes", Text, nullable=False),  # space-separated
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
 )

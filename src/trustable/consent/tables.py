@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Integer,
     PrimaryKeyConstraint,
     String,
@@ -13,6 +12,7 @@ from sqlalchemy import (
 )
 
 from trustable.storage.metadata import data_metadata
+from trustable.storage.types import UtcDateTime
 
 # Append-only: a row is never updated or deleted except by erasing the customer.
 consent_records = Table(
@@ -26,7 +26,7 @@ consent_records = Table(
     Column("method", String(16), nullable=False),
     Column("notice_version", String(64), nullable=False),
     Column("jurisdiction", String(8), nullable=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
 # The latest record per customer and purpose, kept beside the history for fast reads.
@@ -39,6 +39,6 @@ consent_state = Table(
     Column("method", String(16), nullable=False),
     Column("notice_version", String(64), nullable=False),
     Column("jurisdiction", String(8), nullable=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("customer_id", "purpose"),
 )

@@ -37,7 +37,7 @@ PRODUCTS = [("sku-1", "Notebook", 12.5), ("sku-2", "Fountain pen", 48.0), ("sku-
 
 @dataclass(frozen=True)
 class Seeded:
-    write_key: str | None
+    write_key: str
     customers: int
     already: bool
 
@@ -107,11 +107,21 @@ def shop_messages(base_day: str = "2026-11-01") -> list[dict[str, Any]]:
 
 
 def seed_demo(trustable: Trustable) -> Seeded:
-    """Seed once: consents as imported, events through collection. Idempotent."""
+    """Seed once (consents as imported, events through collection), then make a new
+    write key for this run: only its hash is stored, so an old one cannot be shown."""
     now = trustable.clock()
     with trustable.uow() as uow:
-        if count_customers(uow) > 0:
-            return Seeded(write_key=None, customers=count_customers(uow), already=True)
+        _key, write_key = create_key(
+            uow,
+            trustable.policy,
+            name=f"demo write key {now:%Y-%m-%d %H:%M}",
+            scopes=["collect"],
+            now=now,
+        )
+        existing = count_customers(uow)
+        if existing > 0:
+            uow.commit()
+            return Seeded(write_key=write_key, customers=existing, already=True)
         for user_id, *_rest, granted in SHOP_CUSTOMERS:
             for purpose in (PERSONALIZE, EMAIL, ANALYTICS, ADS):
                 record_for_identifiers(
@@ -126,16 +136,13 @@ def seed_demo(trustable: Trustable) -> Seeded:
                 )
         batch = parse_batch({"batch": shop_messages()}, single_type=None, received_at=now)
         ingest(uow, trustable.vault, trustable.policy, batch.messages, now=now)
-        _key, write_key = create_key(
-            uow, trustable.policy, name="demo write key", scopes=["collect"], now=now
-        )
         uow.commit()
     return Seeded(write_key=write_key, customers=len(SHOP_CUSTOMERS), already=False)
 
 
 def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -> None:
     url = f"http://127.0.0.1:{port}"
-    key = seeded.write_key or "<run: trustable keys create --name shop --scope collect>"
+    key = seeded.write_key
     state = "already seeded" if seeded.already else "seeded"
     console.print(
         f"[bold]Trustable demo[/] ({state}: {seeded.customers} customers) "

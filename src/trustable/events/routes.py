@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from trustable.access.service import authenticate, require
@@ -22,6 +23,7 @@ from trustable.events.segment import (
 from trustable.events.service import ingest
 
 router = APIRouter(tags=["collection"])
+CONFLICT_RETRIES = 3
 
 
 async def _read_capped(request: Request) -> bytes:
@@ -48,6 +50,27 @@ def _collect(
     single_type: str | None,
 ) -> CollectResponse:
     header_key = basic_auth_user(authorization)
+    for attempt in range(1, CONFLICT_RETRIES + 1):
+        try:
+            return _collect_once(
+                app, raw, encoding=encoding, header_key=header_key, single_type=single_type
+            )
+        except IntegrityError:
+            # Two batches created the same new customer at once: the loser of that race
+            # starts over and now finds the customer the other one made.
+            if attempt == CONFLICT_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _collect_once(
+    app: Trustable,
+    raw: bytes,
+    *,
+    encoding: str | None,
+    header_key: str | None,
+    single_type: str | None,
+) -> CollectResponse:
     with app.uow() as uow:
         if header_key is not None:
             require(authenticate(uow, header_key), "collect")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -20,6 +19,7 @@ from sqlalchemy import (
 )
 
 from trustable.storage.metadata import data_metadata
+from trustable.storage.types import UtcDateTime
 
 events = Table(
     "events",
@@ -28,8 +28,8 @@ events = Table(
     Column("customer_id", String(32), nullable=False),
     Column("message_id", String(100), nullable=False),
     Column("type", String(16), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     # Categories of the kept fields, space-separated: what retention and reads filter on.
     Column("categories", Text, nullable=False),
     # The kept fields as JSON {path: value}, sealed with AES-GCM under the customer key.
@@ -44,7 +44,7 @@ traits = Table(
     Column("name", String(200), nullable=False),
     Column("category", String(128), nullable=False),
     Column("value", LargeBinary, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("customer_id", "name"),
 )
 
@@ -54,7 +54,7 @@ received_messages = Table(
     data_metadata,
     Column("customer_id", String(32), nullable=False),
     Column("message_id", String(100), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("customer_id", "message_id"),
 )
 
@@ -64,6 +64,6 @@ collection_drops = Table(
     Column("field", String(200), nullable=False),
     Column("reason", String(32), nullable=False),
     Column("count", BigInteger, nullable=False),
-    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("field", "reason"),
 )

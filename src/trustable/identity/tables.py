@@ -6,7 +6,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Integer,
     LargeBinary,
     String,
@@ -15,12 +14,13 @@ from sqlalchemy import (
 )
 
 from trustable.storage.metadata import data_metadata
+from trustable.storage.types import UtcDateTime
 
 customers = Table(
     "customers",
     data_metadata,
     Column("customer_id", String(32), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     # Set when this customer's history was joined into another (alias/identify).
     Column("merged_into", String(32), nullable=True),
 )
@@ -33,6 +33,6 @@ identifiers = Table(
     Column("kind", String(16), nullable=False),
     Column("blind_index", String(64), nullable=False),
     Column("value", LargeBinary, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("kind", "blind_index"),
 )

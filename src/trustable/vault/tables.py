@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, LargeBinary, String, Table
+from sqlalchemy import Column, LargeBinary, String, Table
 
 from trustable.storage.metadata import keys_metadata
+from trustable.storage.types import UtcDateTime
 
 # Store-wide secrets (the blind-index key, the master-key check), each wrapped.
 vault_secrets = Table(
@@ -12,7 +13,7 @@ vault_secrets = Table(
     keys_metadata,
     Column("name", String(64), primary_key=True),
     Column("wrapped", LargeBinary, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # One AES-256 data key per customer, wrapped (AES-GCM) by the master key with the
@@ -22,5 +23,5 @@ customer_keys = Table(
     keys_metadata,
     Column("customer_id", String(32), primary_key=True),
     Column("wrapped", LargeBinary, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
