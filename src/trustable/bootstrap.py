@@ -34,6 +34,10 @@ class Trustable:
         """A new unit of work on the data store; the caller commits it."""
         return UnitOfWork(self.engine)
 
+    def reader(self) -> UnitOfWork:
+        """A unit of work that only reads (it never blocks writers on SQLite)."""
+        return UnitOfWork(self.engine, read_only=True)
+
     def close(self) -> None:
         self.engine.dispose()
         self.key_engine.dispose()

@@ -30,7 +30,7 @@ def bearer_or_basic(request: Request) -> str | None:
 def caller(request: Request) -> ApiKey:
     """Authenticate the request's key (401 when missing or wrong)."""
     app = trustable(request)
-    with app.uow() as uow:
+    with app.reader() as uow:
         return authenticate(uow, bearer_or_basic(request))
 
 

@@ -153,7 +153,7 @@ def collection_drops() -> None:
     """Fields dropped at the door, by field and reason (counts only, never values)."""
     from trustable.events.service import drop_counts
 
-    with running() as trustable, trustable.uow() as uow:
+    with running() as trustable, trustable.reader() as uow:
         counts = drop_counts(uow)
     table = Table(title="Dropped at collection")
     for column in ("field", "reason", "count", "last seen"):

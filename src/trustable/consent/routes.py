@@ -39,7 +39,7 @@ def _out(record: service.ConsentRecord) -> ConsentRecordOut:
 def get_consents(customer_id: str, request: Request, _: ApiKey = reader) -> ConsentsOut:
     """Where every purpose of the policy stands for this customer now."""
     app = trustable(request)
-    with app.uow() as uow:
+    with app.reader() as uow:
         live = _live(uow, customer_id)
         rows = service.current_consents(uow, app.policy, live)
     return ConsentsOut(
@@ -59,7 +59,7 @@ def get_consents(customer_id: str, request: Request, _: ApiKey = reader) -> Cons
 def get_history(customer_id: str, request: Request, _: ApiKey = reader) -> ConsentHistoryOut:
     """Every consent decision this customer made, oldest first."""
     app = trustable(request)
-    with app.uow() as uow:
+    with app.reader() as uow:
         live = _live(uow, customer_id)
         records = service.consent_history(uow, live)
     return ConsentHistoryOut(customer_id=live, records=[_out(r) for r in records])

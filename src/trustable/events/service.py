@@ -169,7 +169,9 @@ def ingest(
     if event_rows:
         conn.execute(insert(events), event_rows)
     if trait_rows:
-        upsert(uow, traits, list(trait_rows.values()), keys=("customer_id", "name"))
+        # In key order, so concurrent batches lock rows in the same order (no deadlock).
+        ordered = [trait_rows[key] for key in sorted(trait_rows)]
+        upsert(uow, traits, ordered, keys=("customer_id", "name"))
     # An email or phone already held by another customer stays theirs: no guessing.
     insert_ignoring_conflicts(uow, identifiers, _unique_by_index(contact_rows))
     _count_drops(uow, drops, now)

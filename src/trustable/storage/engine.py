@@ -69,9 +69,13 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock at once, so two writers queue instead of
-        # failing later with "database is locked" on lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the write lock at once (IMMEDIATE), so two writers queue
+        # instead of failing later with "database is locked" on lock upgrade; a
+        # reader (`read_only` execution option) does not take it at all.
+        if conn.get_execution_options().get("read_only"):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

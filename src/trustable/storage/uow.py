@@ -14,8 +14,9 @@ from sqlalchemy import Connection, Engine
 
 
 class UnitOfWork:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
+        self.read_only = read_only
         self._connection: Connection | None = None
 
     @property
@@ -29,11 +30,16 @@ class UnitOfWork:
         return self.engine.dialect.name
 
     def __enter__(self) -> UnitOfWork:
-        self._connection = self.engine.connect()
-        self._connection.begin()
+        connection = self.engine.connect()
+        if self.read_only:
+            connection = connection.execution_options(read_only=True)
+        self._connection = connection
+        connection.begin()
         return self
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self.connection.commit()
 
     def rollback(self) -> None:
