@@ -244,3 +244,14 @@ def test_unknown_routes_and_methods_answer_in_json(live_server: LiveServer) -> N
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     wrong = httpx.get(f"{live_server.url}/v1/batch")
     assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+
+
+def test_a_value_hidden_in_a_field_name_is_not_counted_under_that_name(
+    app: Trustable, live_server: LiveServer, write_key: str
+) -> None:
+    body = {"batch": [msg("track", "u9", event="E", properties={"ada@example.org": True})]}
+    assert post(live_server, "/v1/batch", body, headers=basic(write_key)).status_code == 200
+    with app.reader() as uow:
+        names = [d.field for d in drop_counts(uow)]
+    assert "properties.*" in names
+    assert not any("ada" in name for name in names)

@@ -14,10 +14,12 @@ The caller commits once: all of it lands, or none.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -186,6 +188,26 @@ def ingest(
     )
 
 
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$")
+
+
+@lru_cache(maxsize=65_536)
+def counted_name(path: str) -> str:
+    """The name a dropped field is counted under.
+
+    Field names are chosen by whoever sends events, and a careless sender may put a
+    value in a name (`properties.ada@example.org`); from the first segment that is not
+    a plain identifier on, the name is counted as `*`, so no value reaches the counters.
+    """
+    segments: list[str] = []
+    for segment in path.split("."):
+        if not _SAFE_SEGMENT.match(segment):
+            segments.append("*")
+            break
+        segments.append(segment)
+    return ".".join(segments)[:_MAX_FIELD_NAME]
+
+
 def _minimize(
     policy: Policy,
     decisions: Decisions,
@@ -198,12 +220,12 @@ def _minimize(
     for path, value in message.fields.items():
         category = policy.category_of(path)
         if category is None:
-            drops[(path[:_MAX_FIELD_NAME], NOT_IN_PLAN)] += 1
+            drops[(counted_name(path), NOT_IN_PLAN)] += 1
         elif decisions.keeps(customer_id, category):
             kept[path] = value
             categories.add(category)
         else:
-            drops[(path[:_MAX_FIELD_NAME], NOT_PERMITTED)] += 1
+            drops[(counted_name(path), NOT_PERMITTED)] += 1
     return kept, categories
 
 
