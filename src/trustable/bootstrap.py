@@ -7,16 +7,18 @@ the shells (HTTP, CLI) use. Nothing in the package does any of this at import ti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from trustable.core.clock import Clock, system_clock
 from trustable.core.settings import Settings
 from trustable.policy.service import Policy, load_policy
+from trustable.storage.checkpoint import WalCheckpointer
 from trustable.storage.engine import make_engine
 from trustable.storage.migrate import upgrade
-from trustable.storage.uow import UnitOfWork
+from trustable.storage.uow import UnitOfWork, WriterLock
 from trustable.vault.master import load_or_create_master_key
 from trustable.vault.service import Vault
 
@@ -29,16 +31,29 @@ class Trustable:
     key_engine: Engine
     vault: Vault
     clock: Clock
+    _checkpointers: list[WalCheckpointer] = field(default_factory=list)
+    _write_lock: AbstractContextManager[object] = field(default_factory=nullcontext)
+
+    def __post_init__(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            # SQLite has one writer at a time; waiting on a lock in-process wakes the
+            # next writer at once, where SQLite's own busy handler sleeps and polls.
+            self._write_lock = WriterLock()
+        for engine in (self.engine, self.key_engine):
+            if engine.dialect.name == "sqlite":
+                self._checkpointers.append(WalCheckpointer(engine).start())
 
     def uow(self) -> UnitOfWork:
         """A new unit of work on the data store; the caller commits it."""
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, lock=self._write_lock)
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads (it never blocks writers on SQLite)."""
         return UnitOfWork(self.engine, read_only=True)
 
     def close(self) -> None:
+        for checkpointer in self._checkpointers:
+            checkpointer.stop()
         self.engine.dispose()
         self.key_engine.dispose()
 

@@ -58,3 +58,11 @@ def test_a_reader_open_during_a_write_does_not_block_it(app: Trustable) -> None:
 def test_a_reader_cannot_commit(app: Trustable) -> None:
     with app.reader() as uow, pytest.raises(RuntimeError, match="read-only"):
         uow.commit()
+
+
+def test_a_second_writer_in_the_same_thread_fails_instead_of_hanging() -> None:
+    from trustable.storage.uow import StoreBusy, WriterLock
+
+    lock = WriterLock(timeout=0.05)
+    with lock, pytest.raises(StoreBusy, match="busy"), lock:
+        pass

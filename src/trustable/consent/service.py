@@ -176,8 +176,7 @@ class Decisions:
 
     def keeps(self, customer_id: str, category: str) -> bool:
         """May any permitted purpose use `category` for this customer?"""
-        permitted = self.permitted(customer_id)
-        return any(p in permitted for p in self._policy.purposes_using(category))
+        return self._policy.serves(self.permitted(customer_id), category)
 
 
 def decisions_for(uow: UnitOfWork, policy: Policy, customer_ids: Iterable[str]) -> Decisions:

@@ -12,8 +12,13 @@ _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def new_id(prefix: str, length: int = 20) -> str:
-    """Return `prefix_` followed by `length` random base-36 characters (~103 bits)."""
-    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """Return `prefix_` followed by `length` random base-36 characters (20: 103 bits)."""
+    number = secrets.randbelow(36**length)
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, 36)
+        chars.append(_ALPHABET[digit])
+    return f"{prefix}_" + "".join(chars)
 
 
 def new_customer_id() -> str:

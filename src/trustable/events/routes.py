@@ -71,15 +71,19 @@ def _collect_once(
     header_key: str | None,
     single_type: str | None,
 ) -> CollectResponse:
-    with app.uow() as uow:
-        if header_key is not None:
+    # Authentication and parsing need no write lock: only `ingest` holds it.
+    if header_key is not None:
+        with app.reader() as uow:
             require(authenticate(uow, header_key), "collect")
-        now = app.clock()
-        batch = parse_batch(
-            parse_document(decode_body(raw, encoding)), single_type=single_type, received_at=now
-        )
-        if header_key is None:
+    now = app.clock()
+    body = decode_body(raw, encoding)
+    batch = parse_batch(
+        parse_document(body), single_type=single_type, received_at=now, body_size=len(body)
+    )
+    if header_key is None:
+        with app.reader() as uow:
             require(authenticate(uow, batch.write_key), "collect")
+    with app.uow() as uow:
         result = ingest(uow, app.vault, app.policy, batch.messages, now=now)
         uow.commit()
     return CollectResponse(

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 
 from trustable.consent.service import Decisions, decisions_for
 from trustable.events.merge import merge_histories
@@ -33,7 +33,7 @@ from trustable.identity.service import Identifier, IdentityBatch, normalise
 from trustable.identity.tables import identifiers
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
-from trustable.storage.upsert import insert_ignoring_conflicts, upsert
+from trustable.storage.upsert import insert_for, insert_ignoring_conflicts, upsert
 from trustable.vault.service import Vault
 
 NOT_IN_PLAN = "not_in_tracking_plan"
@@ -111,8 +111,8 @@ def ingest(
         merge_histories(uow, vault, winner=merge.winner, loser=merge.loser)
     owners = [batch.canonical(c) for c in assigned]
 
-    pairs = {(c, m.message_id) for c, m in zip(owners, messages, strict=True)}
-    seen = _already_received(uow, pairs)
+    fresh = _first_receipts(uow, owners, messages, now)
+    duplicates = len(messages) - len(fresh)
     decisions = decisions_for(uow, policy, set(owners))
     vault.load_keys(set(owners))
 
@@ -120,18 +120,11 @@ def ingest(
     event_rows: list[dict[str, Any]] = []
     trait_rows: dict[tuple[str, str], dict[str, Any]] = {}
     contact_rows: list[dict[str, Any]] = []
-    received_rows: list[dict[str, Any]] = []
     kept_total = 0
-    duplicates = 0
     for customer_id, message in zip(owners, messages, strict=True):
-        key = (customer_id, message.message_id)
-        if key in seen:
-            duplicates += 1
+        if (customer_id, message.message_id) not in fresh:
             continue
-        seen.add(key)
-        received_rows.append(
-            {"customer_id": customer_id, "message_id": message.message_id, "received_at": now}
-        )
+        fresh.discard((customer_id, message.message_id))
         kept, categories = _minimize(policy, decisions, customer_id, message, drops)
         if not kept:
             continue
@@ -166,8 +159,6 @@ def ingest(
                         _contact_identifier(batch, vault, customer_id, kind, value, now)
                     )
 
-    if received_rows:
-        conn.execute(insert(received_messages), received_rows)
     if event_rows:
         conn.execute(insert(events), event_rows)
     if trait_rows:
@@ -217,30 +208,41 @@ def _minimize(
 ) -> tuple[dict[str, Any], set[str]]:
     kept: dict[str, Any] = {}
     categories: set[str] = set()
+    permitted = decisions.permitted(customer_id)
     for path, value in message.fields.items():
-        category = policy.category_of(path)
-        if category is None:
-            drops[(counted_name(path), NOT_IN_PLAN)] += 1
-        elif decisions.keeps(customer_id, category):
+        category = policy.kept_category(permitted, path)
+        if category is not None:
             kept[path] = value
             categories.add(category)
         else:
-            drops[(counted_name(path), NOT_PERMITTED)] += 1
+            reason = NOT_IN_PLAN if policy.category_of(path) is None else NOT_PERMITTED
+            drops[(counted_name(path), reason)] += 1
     return kept, categories
 
 
-def _already_received(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    found: set[tuple[str, str]] = set()
-    wanted = list(pairs)
-    for start in range(0, len(wanted), 400):
-        chunk = wanted[start : start + 400]
-        rows = uow.connection.execute(
-            select(received_messages.c.customer_id, received_messages.c.message_id).where(
-                tuple_(received_messages.c.customer_id, received_messages.c.message_id).in_(chunk)
-            )
-        ).all()
-        found.update((r[0], r[1]) for r in rows)
-    return found
+def _first_receipts(
+    uow: UnitOfWork, owners: Sequence[str], messages: Sequence[Message], now: datetime
+) -> set[tuple[str, str]]:
+    """Record each (customer, message id) as received; return those seen for the first time.
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING`: the rows that come back are new,
+    the others were stored by an earlier delivery of the same message (a retry).
+    """
+    rows = {
+        (customer_id, m.message_id): {
+            "customer_id": customer_id,
+            "message_id": m.message_id,
+            "received_at": now,
+        }
+        for customer_id, m in zip(owners, messages, strict=True)
+    }
+    stmt = (
+        insert_for(uow, received_messages)
+        .on_conflict_do_nothing()
+        .returning(received_messages.c.customer_id, received_messages.c.message_id)
+    )
+    result = uow.connection.execute(stmt, list(rows.values()))
+    return {(r[0], r[1]) for r in result}
 
 
 def _contact_identifier(
@@ -263,21 +265,19 @@ def _unique_by_index(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(unique.values())
 
 
+def _add_counts(stmt: Any) -> dict[str, Any]:
+    return {
+        "count": collection_drops.c["count"] + stmt.excluded["count"],
+        "last_seen_at": stmt.excluded["last_seen_at"],
+    }
+
+
 def _count_drops(uow: UnitOfWork, drops: Counter[tuple[str, str]], now: datetime) -> None:
     rows = [
         {"field": f, "reason": r, "count": n, "last_seen_at": now}
         for (f, r), n in sorted(drops.items())
     ]
-    upsert(
-        uow,
-        collection_drops,
-        rows,
-        keys=("field", "reason"),
-        update=lambda stmt: {
-            "count": collection_drops.c["count"] + stmt.excluded["count"],
-            "last_seen_at": stmt.excluded["last_seen_at"],
-        },
-    )
+    upsert(uow, collection_drops, rows, keys=("field", "reason"), update=_add_counts)
 
 
 @dataclass(frozen=True)

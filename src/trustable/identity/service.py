@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, insert, select, update
 
 from trustable.core.ids import new_customer_id
 from trustable.identity.tables import customers, identifiers
@@ -70,19 +70,28 @@ class IdentityBatch:
         return index
 
     def preload(self, wanted: Iterable[Identifier]) -> None:
+        """Look every identifier up at once.
+
+        The query names kinds and indexes as two IN lists (which the unique index on
+        (kind, blind_index) serves) and keeps the exact pairs here: a row-value IN
+        makes SQLite scan the whole table.
+        """
         by_index: dict[tuple[str, str], Identifier] = {}
         for ident in set(wanted):
             by_index[(ident[0], self.blind(ident))] = ident
-        keys = list(by_index)
-        for start in range(0, len(keys), 400):
-            chunk = keys[start : start + 400]
+        kinds = sorted({kind for kind, _ in by_index})
+        indexes = sorted({index for _, index in by_index})
+        for start in range(0, len(indexes), 500):
+            chunk = indexes[start : start + 500]
             rows = self.uow.connection.execute(
                 select(
                     identifiers.c.kind, identifiers.c.blind_index, identifiers.c.customer_id
-                ).where(tuple_(identifiers.c.kind, identifiers.c.blind_index).in_(chunk))
+                ).where(identifiers.c.kind.in_(kinds), identifiers.c.blind_index.in_(chunk))
             ).all()
             for kind, index, customer_id in rows:
-                self.owner[by_index[(kind, index)]] = customer_id
+                found = by_index.get((kind, index))
+                if found is not None:
+                    self.owner[found] = customer_id
 
     def canonical(self, customer_id: str) -> str:
         while customer_id in self._parent:

@@ -62,6 +62,8 @@ class Policy:
     purposes: dict[str, Purpose] = field(init=False)
     _field_cache: dict[str, str | None] = field(init=False, default_factory=dict)
     _users_cache: dict[str, tuple[str, ...]] = field(init=False, default_factory=dict)
+    _serves_cache: dict[tuple[frozenset[str], str], bool] = field(init=False, default_factory=dict)
+    _verdicts: dict[frozenset[str], dict[str, str | None]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.purposes = {k: Purpose(k, v) for k, v in self.spec.purposes.items()}
@@ -101,6 +103,33 @@ class Policy:
             cached = tuple(k for k, p in self.purposes.items() if p.uses(category))
             self._users_cache[category] = cached
         return cached
+
+    def serves(self, permitted: frozenset[str], category: str) -> bool:
+        """Does one of the `permitted` purposes use `category`? (memoized: customers
+        share a handful of permitted sets, so this is one dictionary look-up.)"""
+        key = (permitted, category)
+        found = self._serves_cache.get(key)
+        if found is None:
+            found = any(p in permitted for p in self.purposes_using(category))
+            if len(self._serves_cache) < 100_000:
+                self._serves_cache[key] = found
+        return found
+
+    def kept_category(self, permitted: frozenset[str], path: str) -> str | None:
+        """The category under which an event field is kept, given the purposes
+        permitted; None when it is not kept. One dictionary look-up once warm."""
+        verdicts = self._verdicts.get(permitted)
+        if verdicts is None:
+            verdicts = self._verdicts.setdefault(permitted, {})
+        try:
+            return verdicts[path]
+        except KeyError:
+            pass
+        category = self.category_of(path)
+        kept = category if category is not None and self.serves(permitted, category) else None
+        if len(verdicts) < 100_000:
+            verdicts[path] = kept
+        return kept
 
     def purposes_without_consent(self) -> frozenset[str]:
         return frozenset(k for k, p in self.purposes.items() if not p.needs_consent)

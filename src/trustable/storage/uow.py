@@ -8,15 +8,53 @@ everything back, so a piece of work and its records land together or not at all.
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from trustable.core.errors import TrustableError
+
+
+class StoreBusy(TrustableError):
+    """The store stayed locked by other work for too long; try again."""
+
+    code = "store_busy"
+    status = 503
+
+
+class WriterLock:
+    """One writer at a time, in arrival order, for a store that allows only one.
+
+    Gives up after `timeout` seconds with `StoreBusy` rather than wait for ever (a
+    writer that opened a second writer in the same thread would otherwise hang).
+    """
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self._lock = threading.Lock()
+        self._timeout = timeout
+
+    def __enter__(self) -> WriterLock:
+        if not self._lock.acquire(timeout=self._timeout):
+            raise StoreBusy("the store is busy with other writes; try again shortly")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
 
 class UnitOfWork:
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        read_only: bool = False,
+        lock: AbstractContextManager[object] | None = None,
+    ) -> None:
         self.engine = engine
         self.read_only = read_only
+        self._lock = lock if lock is not None else nullcontext()
         self._connection: Connection | None = None
 
     @property
@@ -30,6 +68,14 @@ class UnitOfWork:
         return self.engine.dialect.name
 
     def __enter__(self) -> UnitOfWork:
+        self._lock.__enter__()
+        try:
+            return self._open()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+
+    def _open(self) -> UnitOfWork:
         connection = self.engine.connect()
         if self.read_only:
             connection = connection.execution_options(read_only=True)
@@ -58,3 +104,4 @@ class UnitOfWork:
         finally:
             connection.close()
             self._connection = None
+            self._lock.__exit__(exc_type, exc, tb)

@@ -1,15 +1,21 @@
-"""Insert-or-update in the dialect at hand (SQLite and PostgreSQL share the syntax)."""
+"""Insert-or-update in the dialect at hand (SQLite and PostgreSQL share the syntax).
+
+Built statements are cached, so SQLAlchemy's compiled-statement cache serves them
+and the hot collection path does not rebuild them for every batch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from trustable.storage.uow import UnitOfWork
+
+UpdateBuilder = Callable[[Any], dict[str, Any]]
 
 
 def insert_for(uow: UnitOfWork, table: Table) -> Any:
@@ -19,26 +25,44 @@ def insert_for(uow: UnitOfWork, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+@lru_cache(maxsize=256)
+def _upsert_statement(
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+    update: UpdateBuilder | None,
+) -> Any:
+    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    if update is None:
+        values = {c: stmt.excluded[c] for c in columns if c not in keys}
+    else:
+        values = update(stmt)
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
+
+
 def upsert(
     uow: UnitOfWork,
     table: Table,
     rows: Sequence[dict[str, Any]],
     keys: Sequence[str],
-    update: Callable[[Any], dict[str, Any]] | None = None,
+    update: UpdateBuilder | None = None,
 ) -> None:
     """Insert `rows`; on a conflict over `keys`, set what `update(stmt)` returns.
 
-    By default the conflicting row takes the new values (`stmt.excluded`).
+    By default the conflicting row takes the new values (`stmt.excluded`). Pass a
+    module-level function as `update`, so the built statement can be cached.
     """
     if not rows:
         return
-    stmt = insert_for(uow, table)
-    if update is None:
-        values = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    else:
-        values = update(stmt)
-    final: Insert = stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
-    uow.connection.execute(final, list(rows))
+    stmt = _upsert_statement(uow.dialect, table, tuple(keys), tuple(rows[0]), update)
+    uow.connection.execute(stmt, list(rows))
+
+
+@lru_cache(maxsize=256)
+def _ignoring_statement(dialect: str, table: Table) -> Any:
+    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return stmt.on_conflict_do_nothing()
 
 
 def insert_ignoring_conflicts(
@@ -46,5 +70,4 @@ def insert_ignoring_conflicts(
 ) -> None:
     if not rows:
         return
-    stmt = insert_for(uow, table).on_conflict_do_nothing()
-    uow.connection.execute(stmt, list(rows))
+    uow.connection.execute(_ignoring_statement(uow.dialect, table), list(rows))

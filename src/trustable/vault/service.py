@@ -13,7 +13,6 @@ secret key, so equality can be tested without storing the value in clear.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import threading
@@ -222,4 +221,4 @@ class Vault:
         if not self._index_key:
             raise VaultError("the vault was used before it was opened")
         message = kind.encode() + b"\x00" + value.encode("utf-8")
-        return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._index_key, message, "sha256").hex()
