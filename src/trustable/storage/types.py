@@ -21,6 +21,9 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+    # The last conversion: a batch stamps hundreds of rows with the same `now`.
+    # Datetimes are immutable, so the same object always converts the same way.
+    _last: tuple[datetime | None, str, Any] = (None, "", None)
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -30,12 +33,17 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        last = self._last
+        if last[0] is value and last[1] == dialect.name:
+            return last[2]
         if value.tzinfo is None:
             raise ValueError("a naive datetime cannot be stored: give it a timezone")
-        value = value.astimezone(UTC)
+        utc = value.astimezone(UTC)
+        out: Any = utc
         if dialect.name == "sqlite":
-            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        return value
+            out = utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        self._last = (value, dialect.name, out)
+        return out
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
