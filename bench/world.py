@@ -124,6 +124,7 @@ def seed(store: Store, users: list[User], rng: random.Random) -> Seeded:
                         status=status,
                         method=ConsentMethod.api,
                         now=now,
+                        actor="bench",
                     )
                     consents[f"{purpose} {status.value}"] += 1
             uow.commit()

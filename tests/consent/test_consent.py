@@ -36,6 +36,7 @@ def new_customer(app: Trustable) -> str:
             status=ConsentStatus.denied,
             method=ConsentMethod.import_,
             now=T0,
+            actor="test",
         )
         uow.commit()
     return record.customer_id
@@ -63,6 +64,8 @@ def test_history_is_append_only_and_the_latest_decision_counts(app: Trustable) -
             record_consent(
                 uow,
                 app.policy,
+                vault=app.vault,
+                actor="test",
                 customer_id=customer,
                 purpose=PERSONALIZE,
                 status=status,
@@ -90,6 +93,8 @@ def test_bad_consent_input_is_refused(app: Trustable) -> None:
         record_consent(
             uow,
             app.policy,
+            vault=app.vault,
+            actor="test",
             customer_id=customer,
             purpose="nope",
             status=ConsentStatus.granted,
@@ -100,6 +105,8 @@ def test_bad_consent_input_is_refused(app: Trustable) -> None:
         record_consent(
             uow,
             app.policy,
+            vault=app.vault,
+            actor="test",
             customer_id=customer,
             purpose=PERSONALIZE,
             status=ConsentStatus.granted,

@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 def collect(app: Trustable, *messages: dict[str, Any]) -> None:
     batch = parse_batch({"batch": list(messages)}, single_type=None, received_at=NOW)
     with app.uow() as uow:
-        ingest(uow, app.vault, app.policy, batch.messages, now=NOW)
+        ingest(uow, app.vault, app.policy, batch.messages, now=NOW, actor="test")
         uow.commit()
 
 
@@ -38,6 +38,7 @@ def consent(app: Trustable, kind: str, value: str, purpose: str, status: Consent
             status=status,
             method=ConsentMethod.api,
             now=NOW,
+            actor="test",
         )
         uow.commit()
 

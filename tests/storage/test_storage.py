@@ -11,7 +11,15 @@ from trustable.storage.migrate import current_revision, head_revision, upgrade
 from trustable.storage.tables import all_tables
 
 # Tables that hold nothing about any one customer.
-NOT_PER_CUSTOMER = {"api_keys", "collection_drops", "alembic_version", "vault_secrets"}
+NOT_PER_CUSTOMER = {
+    "api_keys",
+    "collection_drops",
+    "alembic_version",
+    "vault_secrets",
+    "ledger_nodes",
+    "ledger_state",
+    "ledger_heads",
+}
 
 
 def test_both_stores_are_at_the_latest_revision(app: Trustable) -> None:
@@ -66,7 +74,7 @@ def test_times_come_back_aware_and_in_utc(app: Trustable) -> None:
     message["timestamp"] = paris.isoformat()
     batch = parse_batch({"batch": [message]}, single_type=None, received_at=paris)
     with app.uow() as uow:
-        ingest(uow, app.vault, app.policy, batch.messages, now=paris)
+        ingest(uow, app.vault, app.policy, batch.messages, now=paris, actor="test")
         uow.commit()
     with app.uow() as uow:
         customer = find_customer(uow, app.vault, "user_id", "t-1")

@@ -67,7 +67,7 @@ def get_history(customer_id: str, request: Request, _: ApiKey = reader) -> Conse
 
 @router.put("/v1/customers/{customer_id}/consents/{purpose}", response_model=ConsentRecordOut)
 def put_consent(
-    customer_id: str, purpose: str, change: ConsentChange, request: Request, _: ApiKey = writer
+    customer_id: str, purpose: str, change: ConsentChange, request: Request, key: ApiKey = writer
 ) -> ConsentRecordOut:
     """Record a decision; it governs the very next event collected."""
     app = trustable(request)
@@ -75,6 +75,8 @@ def put_consent(
         record = service.record_consent(
             uow,
             app.policy,
+            vault=app.vault,
+            actor=key.key_id,
             customer_id=_live(uow, customer_id),
             purpose=purpose,
             status=change.status,
@@ -88,7 +90,7 @@ def put_consent(
 
 @router.post("/v1/consents", response_model=ConsentRecordOut)
 def post_consent(
-    change: ConsentByIdentifier, request: Request, _: ApiKey = writer
+    change: ConsentByIdentifier, request: Request, key: ApiKey = writer
 ) -> ConsentRecordOut:
     """Record a decision for the customer with these ids (created when new)."""
     app = trustable(request)
@@ -107,6 +109,7 @@ def post_consent(
             status=change.status,
             method=service.ConsentMethod.api,
             now=app.clock(),
+            actor=key.key_id,
             jurisdiction=change.jurisdiction,
         )
         uow.commit()

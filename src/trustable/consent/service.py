@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from trustable.consent.tables import consent_records, consent_state
 from trustable.core.errors import InvalidInput
 from trustable.identity.service import Identifier, IdentityBatch
+from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import upsert
@@ -89,6 +90,8 @@ def record_consent(
     uow: UnitOfWork,
     policy: Policy,
     *,
+    vault: Vault,
+    actor: str,
     customer_id: str,
     purpose: str,
     status: ConsentStatus,
@@ -96,7 +99,8 @@ def record_consent(
     now: datetime,
     jurisdiction: str | None = None,
 ) -> ConsentRecord:
-    """Append a consent record and make it the current state, in the caller's unit."""
+    """Append a consent record, make it the current state and log it in the ledger,
+    all in the caller's unit of work."""
     if policy.purpose(purpose) is None:
         raise InvalidInput(f"unknown purpose '{purpose}'", code="unknown_purpose")
     record = ConsentRecord(
@@ -120,6 +124,26 @@ def record_consent(
     }
     uow.connection.execute(consent_records.insert(), [{**row, "receipt_id": record.receipt_id}])
     upsert(uow, consent_state, [row], keys=("customer_id", "purpose"))
+    ledger.append(
+        uow,
+        vault,
+        [
+            ledger.Record(
+                kind="consent",
+                customer_id=customer_id,
+                actor=actor,
+                detail={
+                    "purpose": purpose,
+                    "status": status.value,
+                    "method": method.value,
+                    "notice_version": record.notice_version,
+                    "jurisdiction": record.jurisdiction,
+                    "receipt": record.receipt_id,
+                },
+            )
+        ],
+        now=now,
+    )
     return record
 
 
@@ -267,6 +291,7 @@ def record_for_identifiers(
     status: ConsentStatus,
     method: ConsentMethod,
     now: datetime,
+    actor: str,
     jurisdiction: str | None = None,
 ) -> ConsentRecord:
     """Record consent for the customer these identifiers name, creating them if new.
@@ -285,6 +310,8 @@ def record_for_identifiers(
     return record_consent(
         uow,
         policy,
+        vault=vault,
+        actor=actor,
         customer_id=customer_id,
         purpose=purpose,
         status=status,

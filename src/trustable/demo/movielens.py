@@ -26,6 +26,7 @@ from trustable.identity.service import IdentityBatch
 
 PERSONALIZE = "personalize.content.profiled"
 BATCH = 1000
+ACTOR = "import:movielens"
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ def import_movielens(
             record_consent(
                 uow,
                 trustable.policy,
+                vault=trustable.vault,
+                actor=ACTOR,
                 customer_id=customer_id,
                 purpose=PERSONALIZE,
                 status=ConsentStatus.denied if user_id in denied else ConsentStatus.granted,
@@ -110,6 +113,7 @@ def import_movielens(
             trustable.policy,
             parse_batch({"batch": identify}, single_type=None, received_at=now).messages,
             now=now,
+            actor=ACTOR,
         )
         uow.commit()
     stored, dropped, done = result.stored, result.fields_dropped, len(users)
@@ -140,6 +144,7 @@ def import_movielens(
                 trustable.policy,
                 parse_batch({"batch": messages}, single_type=None, received_at=now).messages,
                 now=now,
+                actor=ACTOR,
             )
             uow.commit()
         stored += result.stored

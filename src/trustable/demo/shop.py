@@ -133,9 +133,10 @@ def seed_demo(trustable: Trustable) -> Seeded:
                     status=ConsentStatus.granted if purpose in granted else ConsentStatus.denied,
                     method=ConsentMethod.import_,
                     now=now - timedelta(days=30),
+                    actor="demo",
                 )
         batch = parse_batch({"batch": shop_messages()}, single_type=None, received_at=now)
-        ingest(uow, trustable.vault, trustable.policy, batch.messages, now=now)
+        ingest(uow, trustable.vault, trustable.policy, batch.messages, now=now, actor="demo")
         uow.commit()
     return Seeded(write_key=write_key, customers=len(SHOP_CUSTOMERS), already=False)
 

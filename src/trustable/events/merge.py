@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from trustable.consent.service import merge_consents
 from trustable.events.tables import events, received_messages, traits
 from trustable.identity.service import mark_merged, move_identifiers
+from trustable.ledger import service as ledger
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_ignoring_conflicts
 from trustable.vault.service import Vault
@@ -66,4 +67,5 @@ def merge_histories(uow: UnitOfWork, vault: Vault, *, winner: str, loser: str) -
         [{"customer_id": winner, "message_id": m, "received_at": t} for m, t in received],
     )
     conn.execute(delete(received_messages).where(received_messages.c.customer_id == loser))
+    ledger.move_entries(uow, winner, loser)
     mark_merged(uow, winner, loser)

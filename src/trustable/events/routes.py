@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from trustable.access.service import authenticate, require
+from trustable.access.service import ApiKey, authenticate, require
 from trustable.api.deps import trustable
 from trustable.bootstrap import Trustable
 from trustable.core.errors import InvalidInput
@@ -72,19 +72,22 @@ def _collect_once(
     single_type: str | None,
 ) -> CollectResponse:
     # Authentication and parsing need no write lock: only `ingest` holds it.
+    key: ApiKey | None = None
     if header_key is not None:
         with app.reader() as uow:
-            require(authenticate(uow, header_key), "collect")
+            key = authenticate(uow, header_key)
+        require(key, "collect")
     now = app.clock()
     body = decode_body(raw, encoding)
     batch = parse_batch(
         parse_document(body), single_type=single_type, received_at=now, body_size=len(body)
     )
-    if header_key is None:
+    if key is None:
         with app.reader() as uow:
-            require(authenticate(uow, batch.write_key), "collect")
+            key = authenticate(uow, batch.write_key)
+        require(key, "collect")
     with app.uow() as uow:
-        result = ingest(uow, app.vault, app.policy, batch.messages, now=now)
+        result = ingest(uow, app.vault, app.policy, batch.messages, now=now, actor=key.key_id)
         uow.commit()
     return CollectResponse(
         received=result.received,

@@ -31,6 +31,7 @@ from trustable.events.segment import Message
 from trustable.events.tables import collection_drops, events, received_messages, traits
 from trustable.identity.service import Identifier, IdentityBatch, normalise
 from trustable.identity.tables import identifiers
+from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_for, insert_ignoring_conflicts, upsert
@@ -101,13 +102,27 @@ def ingest(
     messages: Sequence[Message],
     *,
     now: datetime,
+    actor: str,
 ) -> IngestResult:
-    """Collect `messages` into the caller's unit of work (which the caller commits)."""
+    """Collect `messages` into the caller's unit of work (which the caller commits).
+
+    `actor` names who sent them (an API key id) for the ledger, which gets one entry
+    per message collected and one per pair of histories joined.
+    """
     conn = uow.connection
     batch = IdentityBatch(uow, vault, now)
     assigned = _assign_customers(batch, messages)
     merges = batch.flush()
+    records: list[ledger.Record] = []
     for merge in merges:
+        records.append(
+            ledger.Record(
+                kind="merge",
+                customer_id=merge.winner,
+                actor=actor,
+                detail={"absorbed": vault.pseudonym(merge.loser)},
+            )
+        )
         merge_histories(uow, vault, winner=merge.winner, loser=merge.loser)
     owners = [batch.canonical(c) for c in assigned]
 
@@ -125,7 +140,21 @@ def ingest(
         if (customer_id, message.message_id) not in fresh:
             continue
         fresh.discard((customer_id, message.message_id))
-        kept, categories = _minimize(policy, decisions, customer_id, message, drops)
+        kept, categories, refused, unknown = _minimize(
+            policy, decisions, customer_id, message, drops
+        )
+        records.append(
+            ledger.Record(
+                kind="collect",
+                customer_id=customer_id,
+                actor=actor,
+                detail={
+                    "type": message.type,
+                    "kept": sorted(categories),
+                    "dropped": {NOT_PERMITTED: sorted(refused), NOT_IN_PLAN: unknown},
+                },
+            )
+        )
         if not kept:
             continue
         kept_total += len(kept)
@@ -168,6 +197,7 @@ def ingest(
     # An email or phone already held by another customer stays theirs: no guessing.
     insert_ignoring_conflicts(uow, identifiers, _unique_by_index(contact_rows))
     _count_drops(uow, drops, now)
+    ledger.append(uow, vault, records, now=now)  # last: it holds the log's lock to commit
     return IngestResult(
         received=len(messages),
         stored=len(event_rows),
@@ -205,19 +235,27 @@ def _minimize(
     customer_id: str,
     message: Message,
     drops: Counter[tuple[str, str]],
-) -> tuple[dict[str, Any], set[str]]:
+) -> tuple[dict[str, Any], set[str], set[str], int]:
+    """(kept fields, their categories, categories refused, count of unknown fields)."""
     kept: dict[str, Any] = {}
     categories: set[str] = set()
+    refused: set[str] = set()
+    unknown = 0
     permitted = decisions.permitted(customer_id)
     for path, value in message.fields.items():
         category = policy.kept_category(permitted, path)
         if category is not None:
             kept[path] = value
             categories.add(category)
+            continue
+        declared = policy.category_of(path)
+        if declared is None:
+            unknown += 1
+            drops[(counted_name(path), NOT_IN_PLAN)] += 1
         else:
-            reason = NOT_IN_PLAN if policy.category_of(path) is None else NOT_PERMITTED
-            drops[(counted_name(path), reason)] += 1
-    return kept, categories
+            refused.add(declared)
+            drops[(counted_name(path), NOT_PERMITTED)] += 1
+    return kept, categories, refused, unknown
 
 
 def _first_receipts(

@@ -11,6 +11,7 @@ def all_tables(store: str) -> MetaData:
     import trustable.consent.tables
     import trustable.events.tables
     import trustable.identity.tables
+    import trustable.ledger.tables
     import trustable.vault.tables  # noqa: F401
     from trustable.storage.metadata import data_metadata, keys_metadata
 

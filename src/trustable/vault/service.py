@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, delete, insert, select
 
@@ -29,6 +30,18 @@ from trustable.vault.tables import customer_keys, vault_secrets
 
 NONCE_BYTES = 12
 _CHECK_PLAINTEXT = b"trustable master key check v1"
+_PSEUDONYM_LABEL = b"trustable ledger pseudonym v1"
+
+
+class _CustomerKey:
+    """An opened data key: the cipher, and the ledger pseudonym derived from the key
+    (so the pseudonym can no longer be computed once the key is destroyed)."""
+
+    __slots__ = ("aead", "pseudonym")
+
+    def __init__(self, key: bytes) -> None:
+        self.aead = AESGCM(key)
+        self.pseudonym = hmac.digest(key, _PSEUDONYM_LABEL, "sha256")[:16].hex()
 
 
 class KeyMissing(TrustableError):
@@ -56,10 +69,11 @@ class Vault:
         self.engine = engine
         self._master = AESGCM(master_key)
         self._clock = clock
-        self._cache: OrderedDict[str, AESGCM] = OrderedDict()
+        self._cache: OrderedDict[str, _CustomerKey] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._index_key = b""
+        self._signing: Ed25519PrivateKey | None = None
 
     # -- opening -----------------------------------------------------------------
     def open(self) -> Vault:
@@ -74,6 +88,7 @@ class Vault:
                 now = self._clock()
                 check = self._wrap(_CHECK_PLAINTEXT, b"secret:check")
                 index_key = os.urandom(32)
+                signing = Ed25519PrivateKey.generate().private_bytes_raw()
                 conn.execute(
                     insert(vault_secrets),
                     [
@@ -81,6 +96,11 @@ class Vault:
                         {
                             "name": "blind_index",
                             "wrapped": self._wrap(index_key, b"secret:blind_index"),
+                            "created_at": now,
+                        },
+                        {
+                            "name": "ledger_signing",
+                            "wrapped": self._wrap(signing, b"secret:ledger_signing"),
                             "created_at": now,
                         },
                     ],
@@ -117,7 +137,7 @@ class Vault:
         a key whose data never landed is harmless; data without a key would be lost.
         """
         rows = []
-        fresh: dict[str, AESGCM] = {}
+        fresh: dict[str, _CustomerKey] = {}
         now = self._clock()
         for customer_id in customer_ids:
             key = AESGCM.generate_key(bit_length=256)
@@ -128,14 +148,14 @@ class Vault:
                     "created_at": now,
                 }
             )
-            fresh[customer_id] = AESGCM(key)
+            fresh[customer_id] = _CustomerKey(key)
         if not rows:
             return
         with self.engine.begin() as conn:
             conn.execute(insert(customer_keys), rows)
         with self._lock:
-            for customer_id, aead in fresh.items():
-                self._remember(customer_id, aead)
+            for customer_id, opened in fresh.items():
+                self._remember(customer_id, opened)
 
     def has_key(self, customer_id: str) -> bool:
         with self.engine.connect() as conn:
@@ -161,9 +181,9 @@ class Vault:
                     )
                 ).all()
                 for customer_id, wrapped in rows:
-                    aead = self._open_wrapped(customer_id, wrapped)
+                    opened = self._open_wrapped(customer_id, wrapped)
                     with self._lock:
-                        self._remember(customer_id, aead)
+                        self._remember(customer_id, opened)
 
     def destroy_key(self, customer_id: str) -> bool:
         """Delete a customer's data key for good; True when there was one."""
@@ -178,40 +198,45 @@ class Vault:
         with self._lock:
             self._cache.pop(customer_id, None)
 
-    def _remember(self, customer_id: str, aead: AESGCM) -> None:
-        self._cache[customer_id] = aead
+    def _remember(self, customer_id: str, opened: _CustomerKey) -> None:
+        self._cache[customer_id] = opened
         self._cache.move_to_end(customer_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _open_wrapped(self, customer_id: str, wrapped: bytes) -> AESGCM:
+    def _open_wrapped(self, customer_id: str, wrapped: bytes) -> _CustomerKey:
         try:
-            return AESGCM(self._unwrap(wrapped, b"customer:" + customer_id.encode()))
+            return _CustomerKey(self._unwrap(wrapped, b"customer:" + customer_id.encode()))
         except InvalidTag as exc:
             raise VaultError("a customer data key is damaged or was moved") from exc
 
-    def _key(self, customer_id: str) -> AESGCM:
+    def _key(self, customer_id: str) -> _CustomerKey:
         with self._lock:
-            aead = self._cache.get(customer_id)
-        if aead is not None:
-            return aead
+            opened = self._cache.get(customer_id)
+        if opened is not None:
+            return opened
         self.load_keys([customer_id])
         with self._lock:
-            aead = self._cache.get(customer_id)
-        if aead is None:
+            opened = self._cache.get(customer_id)
+        if opened is None:
             raise KeyMissing("this customer's data key does not exist")
-        return aead
+        return opened
+
+    def pseudonym(self, customer_id: str) -> str:
+        """How the ledger names this customer: derived from their data key, so it
+        cannot be tied to them any more once the key is destroyed."""
+        return self._key(customer_id).pseudonym
 
     # -- sealing -----------------------------------------------------------------
     def encrypt(self, customer_id: str, field: str, plaintext: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         aad = f"{customer_id}|{field}".encode()
-        return nonce + self._key(customer_id).encrypt(nonce, plaintext, aad)
+        return nonce + self._key(customer_id).aead.encrypt(nonce, plaintext, aad)
 
     def decrypt(self, customer_id: str, field: str, blob: bytes) -> bytes:
         aad = f"{customer_id}|{field}".encode()
         try:
-            return self._key(customer_id).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+            return self._key(customer_id).aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
         except InvalidTag as exc:
             raise VaultError("a stored value does not open under its customer's key") from exc
 
@@ -222,3 +247,25 @@ class Vault:
             raise VaultError("the vault was used before it was opened")
         message = kind.encode() + b"\x00" + value.encode("utf-8")
         return hmac.digest(self._index_key, message, "sha256").hex()
+
+    # -- ledger signing ------------------------------------------------------------
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The ledger's Ed25519 key. Missing or damaged, it stops signing loudly:
+        signing with any other key would make every head unverifiable."""
+        if self._signing is not None:
+            return self._signing
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(vault_secrets.c.wrapped).where(vault_secrets.c.name == "ledger_signing")
+            ).first()
+        if row is None:
+            raise VaultError("the ledger signing key is missing from the key store")
+        try:
+            raw = self._unwrap(row[0], b"secret:ledger_signing")
+            self._signing = Ed25519PrivateKey.from_private_bytes(raw)
+        except (InvalidTag, ValueError) as exc:
+            raise VaultError("the ledger signing key in the key store is damaged") from exc
+        return self._signing
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self.signing_key().public_key()

@@ -1,0 +1,64 @@
+"""The ledger's tables, in the data store so an entry commits with the work it records.
+
+`ledger_entries.body` is the canonical entry (see docs/ledger.md) and holds no
+personal value: the customer appears only as a pseudonym that dies with their key.
+`customer_id` beside it is a look-up for "my entries", outside the hashed body, and
+is cleared when the customer is erased.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+)
+
+from trustable.storage.metadata import data_metadata
+from trustable.storage.types import UtcDateTime
+
+ledger_entries = Table(
+    "ledger_entries",
+    data_metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(24), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Column("customer_id", String(32), nullable=True),
+    Index("ix_ledger_entries_customer", "customer_id", "idx"),
+)
+
+# Perfect subtrees of level >= 1 (level 0 is `ledger_entries.leaf_hash`): what makes
+# appending and proofs O(log n) look-ups instead of a walk over every entry.
+ledger_nodes = Table(
+    "ledger_nodes",
+    data_metadata,
+    Column("level", SmallInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+
+# One row: the tree size. Appenders lock it (SELECT … FOR UPDATE on PostgreSQL) at
+# the end of their transaction, so indices are dense and never handed out twice.
+ledger_state = Table(
+    "ledger_state",
+    data_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+)
+
+ledger_heads = Table(
+    "ledger_heads",
+    data_metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("signed_at", UtcDateTime(), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
