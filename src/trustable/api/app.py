@@ -9,6 +9,7 @@ from trustable.api import errors
 from trustable.bootstrap import Trustable
 from trustable.consent.routes import router as consent_router
 from trustable.events.routes import router as events_router
+from trustable.ledger.routes import router as ledger_router
 
 
 def create_app(trustable: Trustable) -> FastAPI:
@@ -21,6 +22,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     errors.install(app)
     app.include_router(events_router)
     app.include_router(consent_router)
+    app.include_router(ledger_router)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

@@ -30,11 +30,13 @@ keys_app = typer.Typer(help="API keys (write keys for collection, read keys, adm
 collection_app = typer.Typer(help="What collection kept and dropped.", no_args_is_help=True)
 db_app = typer.Typer(help="The stores' schemas.", no_args_is_help=True)
 import_app = typer.Typer(help="Load customers and events from a data set.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The transparency ledger.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(keys_app, name="keys")
 app.add_typer(collection_app, name="collection")
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(ledger_app, name="ledger")
 
 console = Console()
 err = Console(stderr=True)
@@ -196,3 +198,33 @@ def import_movielens(
         f"imported {summary.customers} customers and {summary.events} ratings "
         f"({summary.stored} events stored, {summary.fields_dropped} fields dropped)"
     )
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Recompute the whole tree from storage and check every signed head.
+
+    Exits 1 naming the first entry that was altered, removed or reordered.
+    """
+    from trustable.ledger.service import verify
+
+    with running() as trustable, trustable.reader() as uow:
+        result = verify(uow, trustable.vault.public_key())
+    if result.ok:
+        console.print(
+            f"ledger intact: {result.entries} entries, {result.heads_checked} signed heads checked"
+        )
+        return
+    err.print(f"[bold red]ledger damaged[/]: {escape(result.problem or '')}", soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+@ledger_app.command("sign")
+def ledger_sign() -> None:
+    """Sign a tree head for the log as it is now."""
+    from trustable.ledger.service import sign_head
+
+    with running() as trustable, trustable.uow() as uow:
+        head = sign_head(uow, trustable.vault, now=trustable.clock())
+        uow.commit()
+    console.print(f"signed head: {head.size} entries, root {head.root.hex()}")

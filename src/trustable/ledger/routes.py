@@ -1,0 +1,84 @@
+"""The ledger over HTTP: signed heads, proofs, entries and the public key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi import APIRouter, Depends, Query, Request
+
+from trustable.access.service import ApiKey
+from trustable.api.deps import caller, needs, trustable
+from trustable.core.errors import NotFound
+from trustable.identity.service import customer_exists
+from trustable.ledger import service
+from trustable.ledger.schemas import (
+    ConsistencyOut,
+    CustomerEntriesOut,
+    EntryOut,
+    HeadOut,
+    InclusionOut,
+    PublicKeyOut,
+    b64,
+)
+
+router = APIRouter(tags=["ledger"])
+anyone_with_a_key = Depends(caller)
+admin = Depends(needs("admin"))
+Position = Annotated[int, Query(ge=0, le=service.MAX_INDEX)]
+
+
+@router.get("/v1/ledger/head", response_model=HeadOut)
+def head(request: Request, _: ApiKey = anyone_with_a_key) -> HeadOut:
+    """The latest signed tree head; a new one is signed when the log has grown."""
+    app = trustable(request)
+    with app.uow() as uow:
+        signed = service.sign_head(uow, app.vault, now=app.clock())
+        uow.commit()
+    return HeadOut.of(signed)
+
+
+@router.get("/v1/ledger/public-key", response_model=PublicKeyOut)
+def public_key(request: Request, _: ApiKey = anyone_with_a_key) -> PublicKeyOut:
+    """The Ed25519 key that signs tree heads."""
+    raw = trustable(request).vault.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return PublicKeyOut(public_key=b64(raw))
+
+
+@router.get("/v1/ledger/entries/{index}", response_model=EntryOut)
+def get_entry(index: Position, request: Request, _: ApiKey = anyone_with_a_key) -> EntryOut:
+    """One entry: its canonical bytes (what the leaf hash covers) and their reading."""
+    with trustable(request).reader() as uow:
+        return EntryOut.of(service.entry(uow, index))
+
+
+@router.get("/v1/ledger/proof/inclusion", response_model=InclusionOut)
+def inclusion(
+    index: Position, size: Position, request: Request, _: ApiKey = anyone_with_a_key
+) -> InclusionOut:
+    """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
+    with trustable(request).reader() as uow:
+        path = service.inclusion_proof(uow, index, size)
+        leaf = service.entry(uow, index).leaf_hash
+    return InclusionOut(index=index, size=size, leaf_hash=b64(leaf), path=[b64(p) for p in path])
+
+
+@router.get("/v1/ledger/proof/consistency", response_model=ConsistencyOut)
+def consistency(
+    first: Position, second: Position, request: Request, _: ApiKey = anyone_with_a_key
+) -> ConsistencyOut:
+    """RFC 9162 consistency proof: the tree of `first` entries is a prefix of `second`'s."""
+    with trustable(request).reader() as uow:
+        proof = service.consistency_proof(uow, first, second)
+    return ConsistencyOut(first=first, second=second, proof=[b64(p) for p in proof])
+
+
+@router.get("/v1/customers/{customer_id}/ledger", response_model=CustomerEntriesOut)
+def customer_ledger(customer_id: str, request: Request, _: ApiKey = admin) -> CustomerEntriesOut:
+    """Every entry about one customer, with its index for proofs."""
+    with trustable(request).reader() as uow:
+        live = customer_exists(uow, customer_id)
+        if live is None:
+            raise NotFound("no such customer", code="unknown_customer")
+        entries = service.customer_entries(uow, live)
+    return CustomerEntriesOut(customer_id=live, entries=[EntryOut.of(e) for e in entries])
