@@ -37,6 +37,8 @@ def test_every_command_has_help() -> None:
         ["collection", "drops"],
         ["db", "upgrade"],
         ["import", "movielens"],
+        ["ledger", "verify"],
+        ["ledger", "sign"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
@@ -108,3 +110,27 @@ def test_import_movielens_from_a_wrong_folder_is_a_clear_error(
     result = runner.invoke(app, ["import", "movielens", str(tmp_path)], env=env)
     assert result.exit_code == 1
     assert "not found (expected MovieLens 100K files)" in result.output
+
+
+def test_ledger_verify_passes_on_an_intact_log_and_names_a_tampered_entry(
+    env: dict[str, str], settings: Settings
+) -> None:
+    from sqlalchemy import update
+
+    from trustable.ledger.tables import ledger_entries
+    from trustable.storage.engine import make_engine
+
+    assert runner.invoke(app, ["demo", "--no-serve"], env=env).exit_code == 0
+    signed = runner.invoke(app, ["ledger", "sign"], env=env)
+    assert signed.exit_code == 0 and "signed head" in signed.output
+    intact = runner.invoke(app, ["ledger", "verify"], env=env)
+    assert intact.exit_code == 0, intact.output
+    assert "ledger intact" in intact.output and "1 signed heads checked" in intact.output
+
+    engine = make_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(update(ledger_entries).where(ledger_entries.c.idx == 3).values(body=b"{}"))
+    engine.dispose()
+    damaged = runner.invoke(app, ["ledger", "verify"], env=env)
+    assert damaged.exit_code == 1
+    assert "entry 3 was altered" in damaged.output

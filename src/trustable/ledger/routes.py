@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from trustable.access.service import ApiKey
 from trustable.api.deps import caller, needs, trustable
@@ -26,6 +26,7 @@ router = APIRouter(tags=["ledger"])
 anyone_with_a_key = Depends(caller)
 admin = Depends(needs("admin"))
 Position = Annotated[int, Query(ge=0, le=service.MAX_INDEX)]
+EntryIndex = Annotated[int, Path(ge=0, le=service.MAX_INDEX)]
 
 
 @router.get("/v1/ledger/head", response_model=HeadOut)
@@ -46,7 +47,7 @@ def public_key(request: Request, _: ApiKey = anyone_with_a_key) -> PublicKeyOut:
 
 
 @router.get("/v1/ledger/entries/{index}", response_model=EntryOut)
-def get_entry(index: Position, request: Request, _: ApiKey = anyone_with_a_key) -> EntryOut:
+def get_entry(index: EntryIndex, request: Request, _: ApiKey = anyone_with_a_key) -> EntryOut:
     """One entry: its canonical bytes (what the leaf hash covers) and their reading."""
     with trustable(request).reader() as uow:
         return EntryOut.of(service.entry(uow, index))
