@@ -283,3 +283,16 @@ def test_a_damaged_signing_key_stops_signing(app: Trustable, settings: Settings)
             ledger.sign_head(uow, fresh.vault, now=NOW)
     finally:
         fresh.close()
+
+
+def test_a_damaged_stored_subtree_is_found(logged: Trustable) -> None:
+    from trustable.ledger.tables import ledger_nodes
+
+    tamper(
+        logged,
+        update(ledger_nodes)
+        .where(ledger_nodes.c.level == 2, ledger_nodes.c.idx == 1)
+        .values(hash=bytes(32)),
+    )
+    result = verify(logged)
+    assert "stored subtree over entries 4–7 does not match them" in (result.problem or "")

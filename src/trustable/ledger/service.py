@@ -128,6 +128,23 @@ class LedgerDamaged(TrustableError):
     status = 500
 
 
+def _stored_nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
+    """Interior nodes as stored (missing ones are simply absent), one query per level."""
+    by_level: dict[int, list[int]] = {}
+    for level, idx in wanted:
+        by_level.setdefault(level, []).append(idx)
+    found: dict[Node, bytes] = {}
+    for level, indexes in by_level.items():
+        rows = uow.connection.execute(
+            select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+                ledger_nodes.c.level == level,
+                ledger_nodes.c.idx.between(min(indexes), max(indexes)),
+            )
+        )
+        found.update(((level, idx), digest) for idx, digest in rows)
+    return found
+
+
 def _source(uow: UnitOfWork) -> merkle.NodeSource:
     return lambda wanted: _nodes(uow, wanted)
 
@@ -367,8 +384,25 @@ def verify(uow: UnitOfWork, public_key: Ed25519PublicKey) -> Verification:
     frontier: dict[int, bytes] = {}
     count = 0
 
+    computed: dict[Node, bytes] = {}
+
     def failure(message: str, index: int | None) -> Verification:
         return Verification(count, checked, message, index)
+
+    def stored_nodes_problem() -> Verification | None:
+        """Compare the interior nodes proofs are served from with the recomputed ones."""
+        stored = _stored_nodes(uow, computed)
+        for node in sorted(computed):
+            if stored.get(node) != computed[node]:
+                level, idx = node
+                first, last = idx << level, ((idx + 1) << level) - 1
+                return failure(
+                    f"the stored subtree over entries {first}–{last} does not match them: "
+                    "proofs for those entries would fail",
+                    None,
+                )
+        computed.clear()
+        return None
 
     while next_head is not None and next_head.size == 0:
         if next_head.root != merkle.EMPTY_ROOT or not verify_head(next_head, public_key):
@@ -396,8 +430,11 @@ def verify(uow: UnitOfWork, public_key: Ed25519PublicKey) -> Verification:
             acc = merkle.node_hash(frontier.pop(level), acc)
             level += 1
             position >>= 1
+            computed[(level, position)] = acc
         frontier[level] = acc
         count += 1
+        if len(computed) >= 5000 and (problem := stored_nodes_problem()) is not None:
+            return problem
         while next_head is not None and next_head.size == count:
             root = acc
             for lvl in sorted(frontier):
@@ -418,6 +455,8 @@ def verify(uow: UnitOfWork, public_key: Ed25519PublicKey) -> Verification:
             f"entries from {count} on are missing: a signed head covers {signed[-1].size} entries",
             count,
         )
+    if (problem := stored_nodes_problem()) is not None:
+        return problem
     stated = tree_size(uow)
     if stated != count:
         return failure(f"the log says it holds {stated} entries but {count} remain", count)
