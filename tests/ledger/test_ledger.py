@@ -291,8 +291,8 @@ def test_a_damaged_stored_subtree_is_found(logged: Trustable) -> None:
     tamper(
         logged,
         update(ledger_nodes)
-        .where(ledger_nodes.c.level == 2, ledger_nodes.c.idx == 1)
+        .where(ledger_nodes.c.level == 4, ledger_nodes.c.idx == 0)
         .values(hash=bytes(32)),
     )
     result = verify(logged)
-    assert "stored subtree over entries 4–7 does not match them" in (result.problem or "")
+    assert "stored subtree over entries 0–15 does not match them" in (result.problem or "")

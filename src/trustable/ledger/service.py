@@ -30,6 +30,10 @@ from trustable.vault.service import Vault
 
 FORMAT_VERSION = 1
 HEAD_ORIGIN = "trustable.ledger/v1"
+# Interior nodes are stored from this level up (subtrees of 16 entries and larger);
+# smaller ones are recomputed from at most 8 leaf hashes when a proof needs them, so
+# an append writes one node row per 16 entries instead of one per entry.
+STORED_FROM = 4
 MAX_INDEX = 2**62
 
 
@@ -89,36 +93,38 @@ def tree_size(uow: UnitOfWork) -> int:
     return int(uow.connection.execute(select(ledger_state.c.size)).scalar_one())
 
 
-def _nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
-    """Stored perfect subtrees: leaves from the entries, higher levels from the nodes."""
-    wanted = set(wanted)
-    found: dict[Node, bytes] = {}
-    leaves = sorted(i for level, i in wanted if level == 0)
-    for start in range(0, len(leaves), 500):
-        chunk = leaves[start : start + 500]
-        for idx, digest in uow.connection.execute(
+def _leaf_hashes(uow: UnitOfWork, indexes: Iterable[int]) -> dict[int, bytes]:
+    wanted = sorted(set(indexes))
+    found: dict[int, bytes] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = uow.connection.execute(
             select(ledger_entries.c.idx, ledger_entries.c.leaf_hash).where(
                 ledger_entries.c.idx.in_(chunk)
             )
-        ):
-            found[(0, idx)] = digest
-    upper = [node for node in wanted if node[0] > 0]
-    if upper:
-        levels = sorted({level for level, _ in upper})
-        indexes = sorted({i for _, i in upper})
-        for start in range(0, len(indexes), 500):
-            chunk = indexes[start : start + 500]
-            for level, idx, digest in uow.connection.execute(
-                select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                    ledger_nodes.c.level.in_(levels), ledger_nodes.c.idx.in_(chunk)
-                )
-            ):
-                if (level, idx) in wanted:
-                    found[(level, idx)] = digest
+        )
+        found.update((idx, digest) for idx, digest in rows)
+    return found
+
+
+def _nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
+    """Perfect subtrees: from the stored nodes at `STORED_FROM` and above, from the
+    leaf hashes below (at most 2^(STORED_FROM - 1) leaves each)."""
+    wanted = set(wanted)
+    low = [node for node in wanted if node[0] < STORED_FROM]
+    leaves = _leaf_hashes(
+        uow, (i for level, idx in low for i in range(idx << level, (idx + 1) << level))
+    )
+    found: dict[Node, bytes] = {}
+    for level, idx in low:
+        span = range(idx << level, (idx + 1) << level)
+        if all(i in leaves for i in span):
+            found[(level, idx)] = merkle.root_of([leaves[i] for i in span])
+    found.update(_stored_nodes(uow, (node for node in wanted if node[0] >= STORED_FROM)))
     missing = wanted - set(found)
     if missing:
         raise LedgerDamaged(f"the ledger is missing {len(missing)} stored node(s)")
-    return found
+    return {node: found[node] for node in wanted}
 
 
 class LedgerDamaged(TrustableError):
@@ -130,9 +136,9 @@ class LedgerDamaged(TrustableError):
 
 def _stored_nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
     """Interior nodes as stored (missing ones are simply absent), one query per level."""
-    by_level: dict[int, list[int]] = {}
+    by_level: dict[int, set[int]] = {}
     for level, idx in wanted:
-        by_level.setdefault(level, []).append(idx)
+        by_level.setdefault(level, set()).add(idx)
     found: dict[Node, bytes] = {}
     for level, indexes in by_level.items():
         rows = uow.connection.execute(
@@ -141,7 +147,7 @@ def _stored_nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
                 ledger_nodes.c.idx.between(min(indexes), max(indexes)),
             )
         )
-        found.update(((level, idx), digest) for idx, digest in rows)
+        found.update(((level, idx), digest) for idx, digest in rows if idx in indexes)
     return found
 
 
@@ -212,7 +218,8 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
             acc = merkle.node_hash(frontier.pop(level), acc)
             level += 1
             position >>= 1
-            node_rows.append({"level": level, "idx": position, "hash": acc})
+            if level >= STORED_FROM:
+                node_rows.append({"level": level, "idx": position, "hash": acc})
         frontier[level] = acc
     conn = uow.connection
     conn.execute(insert(ledger_entries), entry_rows)
@@ -430,10 +437,11 @@ def verify(uow: UnitOfWork, public_key: Ed25519PublicKey) -> Verification:
             acc = merkle.node_hash(frontier.pop(level), acc)
             level += 1
             position >>= 1
-            computed[(level, position)] = acc
+            if level >= STORED_FROM:
+                computed[(level, position)] = acc
         frontier[level] = acc
         count += 1
-        if len(computed) >= 5000 and (problem := stored_nodes_problem()) is not None:
+        if len(computed) >= 1000 and (problem := stored_nodes_problem()) is not None:
             return problem
         while next_head is not None and next_head.size == count:
             root = acc
