@@ -3,7 +3,10 @@
 One run, in order: seed a store (write key, 5,000 users' consents), then
 1. collection over HTTP against a server process on a copy of that store;
 2. the in-process pipeline and plain inserts on another copy;
-3. `Decisions.may` with 100,000 customers on a store of its own.
+3. `Decisions.may` with 100,000 customers on a store of its own;
+4. the ledger's cost inside collection: the in-process pipeline with and without
+   `ledger.append`, alternating, on two more copies (see bench/ledger.py);
+5. ledger proofs at 1,000,000 entries, on a log built in a store of its own.
 Every figure is printed beside its target with PASS or MISS (and by how much), and
 the whole report, with the machine it ran on, replaces bench/RESULTS.md. All state
 lives in a temporary directory that is removed at the end, server included.
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench import decisions, http_load, pipeline
+from bench import decisions, http_load, ledger, pipeline
 from bench.report import Figure, Machine, figures_table, machine, table, write
 from bench.traffic import NEW_VISITOR_SHARE, Traffic, make_users
 from bench.world import Seeded, new_store, seed
@@ -32,6 +35,10 @@ BATCH = 100  # events per `/v1/batch` request and per pipeline unit of work
 TARGET_HTTP_EVENTS_S = 10_000.0
 TARGET_PIPELINE_SHARE = 25.0  # pipeline events/s as % of plain inserts
 TARGET_MAY_P99_US = 20.0
+TARGET_LEDGER_COST = 15.0  # % of in-process ingest throughput the ledger may take
+TARGET_PROOF_MS = 5.0  # inclusion proof generation at 10^6 entries
+TARGET_PROOF_HASHES = 20.0
+LEDGER_CHUNK = 10_000  # entries per unit of work when building the big log
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,10 @@ class Options:
     pipeline_batches: int
     customers: int
     calls: int
+    ledger_batches: int
+    ledger_rounds: int
+    ledger_entries: int
+    proofs: int
     seed: int
     output: Path
 
@@ -56,6 +67,16 @@ def options(argv: list[str]) -> Options:
     parser.add_argument("--pipeline-batches", type=int, default=400, help="timed batches")
     parser.add_argument("--customers", type=int, default=100_000, help="for may()")
     parser.add_argument("--calls", type=int, default=300_000, help="timed may() calls")
+    parser.add_argument(
+        "--ledger-batches", type=int, default=600, help="timed batches per side, ledger on/off"
+    )
+    parser.add_argument(
+        "--ledger-rounds", type=int, default=20, help="alternations of ledger on and off"
+    )
+    parser.add_argument(
+        "--ledger-entries", type=int, default=1_000_000, help="log size for the proofs"
+    )
+    parser.add_argument("--proofs", type=int, default=2_000, help="timed inclusion proofs")
     parser.add_argument("--seed", type=int, default=20261101)
     parser.add_argument(
         "--quick",
@@ -65,7 +86,21 @@ def options(argv: list[str]) -> Options:
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     if args.quick:
-        return Options(500, 2, 1.0, 3.0, 20, 10_000, 20_000, args.seed, HERE / "out" / "quick.md")
+        return Options(
+            users=500,
+            clients=2,
+            warmup_s=1.0,
+            duration_s=3.0,
+            pipeline_batches=20,
+            customers=10_000,
+            calls=20_000,
+            ledger_batches=20,
+            ledger_rounds=4,
+            ledger_entries=50_000,
+            proofs=200,
+            seed=args.seed,
+            output=HERE / "out" / "quick.md",
+        )
     return Options(
         users=args.users,
         clients=args.clients,
@@ -74,6 +109,10 @@ def options(argv: list[str]) -> Options:
         pipeline_batches=args.pipeline_batches,
         customers=args.customers,
         calls=args.calls,
+        ledger_batches=args.ledger_batches,
+        ledger_rounds=args.ledger_rounds,
+        ledger_entries=args.ledger_entries,
+        proofs=args.proofs,
         seed=args.seed,
         output=args.output,
     )
@@ -177,6 +216,41 @@ def main(argv: list[str]) -> int:
             app.close()
         say(f"  p50 {may.all_calls.p50_us:.2f} µs, p99 {may.all_calls.p99_us:.2f} µs")
 
+        say(
+            f"4. ledger cost inside collection ({opts.ledger_batches * BATCH:,} events each "
+            f"with and without the ledger, {opts.ledger_rounds} alternating rounds)"
+        )
+        cost = ledger.measure_cost(
+            seeded.store.clone(tmp / "ledger-on"),
+            seeded.store.clone(tmp / "ledger-off"),
+            traffic,
+            batches=opts.ledger_batches,
+            warmup=max(10, opts.ledger_batches // 20),
+            rounds=opts.ledger_rounds,
+            size=BATCH,
+        )
+        say(
+            f"  with {cost.with_per_s:,.0f} events/s, without {cost.without_per_s:,.0f} "
+            f"events/s: the ledger costs {cost.cost:.1%}; {cost.entries_per_s:,.0f} "
+            f"appends/s in ingest ({cost.append_entries_per_s:,.0f}/s inside append)"
+        )
+
+        say(f"5. ledger proofs: building a log of {opts.ledger_entries:,} entries")
+        proofs = ledger.measure_proofs(
+            new_store(tmp / "ledger-proofs"),
+            entries=opts.ledger_entries,
+            chunk=LEDGER_CHUNK,
+            proofs=opts.proofs,
+            seed=opts.seed,
+            progress=say,
+        )
+        timings = proofs.timings
+        say(
+            f"  built in {proofs.build_s:.1f} s ({proofs.build_per_s:,.0f} appends/s); "
+            f"inclusion proof p50 {timings.inclusion.p50_ms:.2f} ms, p99 "
+            f"{timings.inclusion.p99_ms:.2f} ms, {timings.inclusion_hashes_max} hashes at most"
+        )
+
     figures = [
         Figure(
             "events/s over HTTP (POST /v1/batch)",
@@ -199,9 +273,37 @@ def main(argv: list[str]) -> int:
             "µs",
             higher_is_better=False,
         ),
+        Figure(
+            "ledger cost: ingest throughput lost",
+            100 * cost.cost,
+            TARGET_LEDGER_COST,
+            "%",
+            higher_is_better=False,
+        ),
+        Figure(
+            f"inclusion proof p50 ({entries_label(proofs.size)} entries)",
+            timings.inclusion.p50_ms,
+            TARGET_PROOF_MS,
+            "ms",
+            higher_is_better=False,
+        ),
+        Figure(
+            f"inclusion proof p99 ({entries_label(proofs.size)} entries)",
+            timings.inclusion.p99_ms,
+            TARGET_PROOF_MS,
+            "ms",
+            higher_is_better=False,
+        ),
+        Figure(
+            f"hashes per inclusion proof, max ({entries_label(proofs.size)})",
+            timings.inclusion_hashes_max,
+            TARGET_PROOF_HASHES,
+            "hashes",
+            higher_is_better=False,
+        ),
     ]
     elapsed = time.perf_counter() - started
-    lines = render(box, opts, figures, seeded, http, pipe, may, elapsed)
+    lines = render(box, opts, figures, seeded, http, pipe, may, cost, proofs, elapsed)
     say("")
     for line in figures_table(figures):
         say(line)
@@ -220,6 +322,8 @@ def render(
     http: HttpOutcome,
     pipe: pipeline.PipelineResult,
     may: decisions.DecisionsResult,
+    cost: ledger.CostResult,
+    proofs: ledger.ProofResult,
     elapsed_s: float,
 ) -> list[str]:
     load = http.load
@@ -311,6 +415,93 @@ def render(
         f"subtracted from every sample. {may.yes_share:.0%} of the answers were yes.",
         "",
         *table(("calls", "count", "p50 µs", "p99 µs", "p99.9 µs", "max µs"), percentile_rows),
+        "",
+        *render_ledger(cost, proofs),
+    ]
+
+
+def entries_label(count: int) -> str:
+    """`10^6` for the standard run, the plain number for any other (a quick run)."""
+    return "10^6" if count == 1_000_000 else f"{count:,}"
+
+
+def render_ledger(cost: ledger.CostResult, proofs: ledger.ProofResult) -> list[str]:
+    """Sections 4 and 5: what a reader needs to judge the ledger's figures."""
+    meter = cost.meter
+    spread = sorted(cost.round_costs)
+    t = proofs.timings
+
+    def ms(timing: ledger.Timing, digits: int = 2) -> tuple[str, str, str, str]:
+        return (
+            f"{timing.count:,}",
+            f"{timing.p50_ms:.{digits}f}",
+            f"{timing.p99_ms:.{digits}f}",
+            f"{timing.max_ms:.{digits}f}",
+        )
+
+    proof_rows = [
+        ("inclusion proof, generated", *ms(t.inclusion), f"{t.inclusion_hashes_max}"),
+        (
+            "inclusion proof, in a reader unit of work of its own",
+            *ms(t.inclusion_own_uow),
+            f"{t.inclusion_hashes_max}",
+        ),
+        ("inclusion proof, verified (`merkle.verify_inclusion`)", *ms(t.inclusion_verify, 4), ""),
+        ("consistency proof, generated", *ms(t.consistency), f"{t.consistency_hashes_max}"),
+        (
+            "consistency proof, verified (`merkle.verify_consistency`)",
+            *ms(t.consistency_verify, 4),
+            "",
+        ),
+        ("signed head, Ed25519 signature verified", *ms(t.head_verify, 4), ""),
+    ]
+    label = entries_label(proofs.size)
+    return [
+        "## 4. The ledger's cost inside collection",
+        "",
+        "`events.service.ingest` appends one ledger entry per collected message "
+        "(`ledger.append`, last in its unit of work). The same parsed batches (100 events, "
+        "one committed unit of work each) are ingested into two fresh copies of the seeded "
+        "store, one with the ledger and one without, in alternating rounds (with then "
+        "without, then without then with, …) so drift falls on both sides alike. "
+        '**"Without" is a benchmark-only switch**: for those rounds '
+        "`trustable.ledger.service.append` is replaced by a no-op returning `[]` and "
+        "restored right after (the ledger of that copy is checked not to have grown). "
+        "`ingest` still builds its ledger `Record`s on both sides, so the cost measured is "
+        "`append` and the extra rows it commits. With the ledger, `append` is wrapped by a "
+        "timer (two clock reads per batch), which gives the time spent inside it.",
+        "",
+        f"- with the ledger: {cost.events:,} events in {cost.with_s:.2f} s = "
+        f"**{cost.with_per_s:,.0f} events/s**",
+        f"- without the ledger: {cost.events:,} events in {cost.without_s:.2f} s = "
+        f"**{cost.without_per_s:,.0f} events/s**",
+        f"- cost of transparency, 1 − with / without: **{cost.cost:.1%}** of ingest "
+        f"throughput; per round ({cost.rounds} rounds) median "
+        f"{spread[len(spread) // 2]:.1%}, from {spread[0]:.1%} to {spread[-1]:.1%}",
+        f"- ledger appends: {meter.entries:,} entries in {meter.calls:,} calls (log grew "
+        f"from {cost.log_before:,} to {cost.log_after:,}): **{cost.entries_per_s:,.0f} "
+        f"appends/s** at the pipeline's pace; {meter.seconds:.2f} s inside `append` = "
+        f"{cost.append_entries_per_s:,.0f} entries/s, {cost.append_share:.1%} of ingest "
+        f"time ({1000 * meter.seconds / meter.calls:.2f} ms per 100-message batch)",
+        "",
+        f"## 5. Ledger proofs at {proofs.size:,} entries",
+        "",
+        f"A log of {proofs.size:,} entries built in a fresh SQLite store through "
+        f"`ledger.append` itself, {proofs.chunk:,} records per committed unit of work (kind "
+        "`collect`, no customer, a small detail), then one head signed. Proofs are for "
+        "random indices (and random earlier sizes for consistency) against that signed "
+        "head, generated in one reader unit of work after 50 untimed ones, each timed "
+        "alone; every proof is checked against the signed root.",
+        "",
+        f"- build: {proofs.build_s:.1f} s appending and committing (making the records "
+        f"not counted) = **{proofs.build_per_s:,.0f} appends/s**; head signed in "
+        f"{1000 * proofs.sign_s:.1f} ms; database with its WAL "
+        f"{proofs.db_mib:,.0f} MiB",
+        f"- inclusion proofs: {t.inclusion_hashes_max} hashes at most, "
+        f"{t.inclusion_hashes_mean:.2f} on average (⌈log2 {label}⌉ = "
+        f"{(proofs.size - 1).bit_length()})",
+        "",
+        *table(("what", "count", "p50 ms", "p99 ms", "max ms", "hashes (max)"), proof_rows),
         "",
     ]
 

@@ -28,6 +28,7 @@ class Machine:
     sqlite: str
     storage: str
     packages: str
+    code: str
     when: datetime
 
     def rows(self) -> list[tuple[str, str]]:
@@ -41,6 +42,7 @@ class Machine:
             ("SQLite", self.sqlite),
             ("temp storage", self.storage),
             ("packages", self.packages),
+            ("code", self.code),
         ]
 
 
@@ -57,8 +59,27 @@ def machine(when: datetime) -> Machine:
             f"{name} {metadata.version(name)}"
             for name in ("sqlalchemy", "fastapi", "starlette", "uvicorn", "httpx", "cryptography")
         ),
+        code=_code_version(),
         when=when,
     )
+
+
+def _code_version() -> str:
+    """The commit measured, and whether src/ differed from it: others commit to src/
+    while benchmarks run, so a figure must say which code it belongs to."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        head = git("log", "-1", "--format=%h %s")
+        dirty = git("status", "--porcelain", "--", "src")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" (with uncommitted changes in src/)" if dirty else "")
 
 
 def _storage_of(path: Path) -> str:
@@ -125,6 +146,8 @@ class Figure:
             return f"{value:.1f}%"
         if self.unit == "µs":
             return f"{value:,.2f} µs"
+        if self.unit == "ms":
+            return f"{value:,.2f} ms"
         return f"{value:,.0f} {self.unit}"
 
     @property
