@@ -296,3 +296,11 @@ def test_a_damaged_stored_subtree_is_found(logged: Trustable) -> None:
     )
     result = verify(logged)
     assert "stored subtree over entries 0–15 does not match them" in (result.problem or "")
+
+
+def test_a_damaged_right_edge_is_found_before_it_spoils_new_entries(logged: Trustable) -> None:
+    from trustable.ledger.tables import ledger_state
+
+    tamper(logged, update(ledger_state).values(frontier=bytes(33)))
+    result = verify(logged)
+    assert "stored right edge of the tree does not match" in (result.problem or "")

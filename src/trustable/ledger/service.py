@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from trustable.core.errors import InvalidInput, NotFound, TrustableError
 from trustable.ledger import merkle
@@ -135,19 +135,23 @@ class LedgerDamaged(TrustableError):
 
 
 def _stored_nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
-    """Interior nodes as stored (missing ones are simply absent), one query per level."""
-    by_level: dict[int, set[int]] = {}
-    for level, idx in wanted:
-        by_level.setdefault(level, set()).add(idx)
+    """Interior nodes as stored (missing ones are simply absent), in one query.
+
+    `(level = ? AND idx = ?) OR …` in plain SQL: SQLite answers it with one probe of
+    the primary key per node, where a row-value IN scans the table and a range per
+    level reads every node between the extremes.
+    """
+    nodes = sorted(set(wanted))
     found: dict[Node, bytes] = {}
-    for level, indexes in by_level.items():
-        rows = uow.connection.execute(
-            select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                ledger_nodes.c.level == level,
-                ledger_nodes.c.idx.between(min(indexes), max(indexes)),
-            )
+    mark = "?" if uow.connection.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(nodes), 200):
+        chunk = nodes[start : start + 200]
+        condition = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(chunk))
+        params = tuple(value for node in chunk for value in node)
+        rows = uow.connection.exec_driver_sql(
+            f"SELECT level, idx, hash FROM ledger_nodes WHERE {condition}", params
         )
-        found.update(((level, idx), digest) for idx, digest in rows if idx in indexes)
+        found.update(((level, idx), bytes(digest)) for level, idx, digest in rows)
     return found
 
 
@@ -171,11 +175,35 @@ def root_at(uow: UnitOfWork, size: int) -> bytes:
 # -- appending -------------------------------------------------------------------
 
 
-def _locked_size(uow: UnitOfWork) -> int:
-    stmt = select(ledger_state.c.size).where(ledger_state.c.id == 1)
-    if uow.dialect == "postgresql":
-        stmt = stmt.with_for_update()
-    return int(uow.connection.execute(stmt).scalar_one())
+# Built once: the append path runs them for every collected batch.
+_STATE = select(ledger_state.c.size, ledger_state.c.frontier).where(ledger_state.c.id == 1)
+_STATE_LOCKED = _STATE.with_for_update()
+_INSERT_ENTRIES = insert(ledger_entries)
+_INSERT_NODES = insert(ledger_nodes)
+_UPDATE_STATE = (
+    update(ledger_state)
+    .where(ledger_state.c.id == 1)
+    .values(size=bindparam("new_size"), frontier=bindparam("new_frontier"))
+)
+
+
+def pack_frontier(frontier: dict[int, bytes]) -> bytes:
+    """The right edge as bytes: per perfect subtree, one level byte and its hash."""
+    return b"".join(bytes([level]) + digest for level, digest in sorted(frontier.items()))
+
+
+def unpack_frontier(packed: bytes) -> dict[int, bytes]:
+    return {packed[i]: packed[i + 1 : i + 33] for i in range(0, len(packed), 33)}
+
+
+def _locked_state(uow: UnitOfWork) -> tuple[int, dict[int, bytes]]:
+    """The tree size and its right edge, locked until commit (PostgreSQL: FOR UPDATE;
+    SQLite's writer already holds the database)."""
+    stmt = _STATE_LOCKED if uow.dialect == "postgresql" else _STATE
+    size, packed = uow.connection.execute(stmt).one()
+    if packed is None:  # a log written before the edge was kept beside the size
+        return int(size), _frontier(uow, int(size))
+    return int(size), unpack_frontier(packed)
 
 
 def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: datetime) -> list[int]:
@@ -185,8 +213,7 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
     """
     if not records:
         return []
-    size = _locked_size(uow)
-    frontier = _frontier(uow, size)
+    size, frontier = _locked_state(uow)
     at = stamp(now)
     entry_rows: list[dict[str, Any]] = []
     node_rows: list[dict[str, Any]] = []
@@ -222,11 +249,12 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
                 node_rows.append({"level": level, "idx": position, "hash": acc})
         frontier[level] = acc
     conn = uow.connection
-    conn.execute(insert(ledger_entries), entry_rows)
+    conn.execute(_INSERT_ENTRIES, entry_rows)
     if node_rows:
-        conn.execute(insert(ledger_nodes), node_rows)
+        conn.execute(_INSERT_NODES, node_rows)
     conn.execute(
-        update(ledger_state).where(ledger_state.c.id == 1).values(size=size + len(records))
+        _UPDATE_STATE,
+        {"new_size": size + len(records), "new_frontier": pack_frontier(frontier)},
     )
     return [size + i for i in range(len(records))]
 
@@ -465,7 +493,13 @@ def verify(uow: UnitOfWork, public_key: Ed25519PublicKey) -> Verification:
         )
     if (problem := stored_nodes_problem()) is not None:
         return problem
-    stated = tree_size(uow)
+    stated, packed = uow.connection.execute(_STATE).one()
     if stated != count:
         return failure(f"the log says it holds {stated} entries but {count} remain", count)
+    if packed is not None and packed != pack_frontier(frontier):
+        return failure(
+            "the stored right edge of the tree does not match the entries: "
+            "the next entries would be appended to a wrong tree",
+            None,
+        )
     return Verification(count, checked, None, None)

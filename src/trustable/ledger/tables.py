@@ -26,7 +26,10 @@ from trustable.storage.types import UtcDateTime
 ledger_entries = Table(
     "ledger_entries",
     data_metadata,
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    # On SQLite an INTEGER primary key is the rowid itself: one index less to write.
+    Column(
+        "idx", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("kind", String(24), nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
@@ -43,6 +46,7 @@ ledger_nodes = Table(
     Column("idx", BigInteger, nullable=False),
     Column("hash", LargeBinary, nullable=False),
     PrimaryKeyConstraint("level", "idx"),
+    sqlite_with_rowid=False,
 )
 
 # One row: the tree size. Appenders lock it (SELECT … FOR UPDATE on PostgreSQL) at
@@ -52,6 +56,9 @@ ledger_state = Table(
     data_metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
+    # The right edge of the tree (see `service.pack_frontier`), kept with the size so
+    # an append reads one row instead of O(log n) nodes.
+    Column("frontier", LargeBinary, nullable=True),
 )
 
 ledger_heads = Table(

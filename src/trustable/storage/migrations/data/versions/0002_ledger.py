@@ -19,7 +19,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "ledger_entries",
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "idx",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(), nullable=False),
@@ -41,14 +46,16 @@ def upgrade() -> None:
         sa.Column("idx", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_ledger_nodes")),
+        sqlite_with_rowid=False,
     )
     state = op.create_table(
         "ledger_state",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("frontier", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_state")),
     )
-    op.bulk_insert(state, [{"id": 1, "size": 0}])
+    op.bulk_insert(state, [{"id": 1, "size": 0, "frontier": b""}])
 
 
 def downgrade() -> None:
