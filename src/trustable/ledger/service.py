@@ -18,12 +18,12 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from trustable.core.errors import InvalidInput, NotFound, TrustableError
 from trustable.ledger import merkle
 from trustable.ledger.merkle import Node
-from trustable.ledger.tables import ledger_entries, ledger_heads, ledger_nodes, ledger_state
+from trustable.ledger.tables import ledger_entries, ledger_heads, ledger_state
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_ignoring_conflicts
 from trustable.vault.service import Vault
@@ -178,8 +178,7 @@ def root_at(uow: UnitOfWork, size: int) -> bytes:
 # Built once: the append path runs them for every collected batch.
 _STATE = select(ledger_state.c.size, ledger_state.c.frontier).where(ledger_state.c.id == 1)
 _STATE_LOCKED = _STATE.with_for_update()
-_INSERT_ENTRIES = insert(ledger_entries)
-_INSERT_NODES = insert(ledger_nodes)
+_ENTRY_COLUMNS = "idx, kind, body, leaf_hash, customer_id"
 _UPDATE_STATE = (
     update(ledger_state)
     .where(ledger_state.c.id == 1)
@@ -215,8 +214,8 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
         return []
     size, frontier = _locked_state(uow)
     at = stamp(now)
-    entry_rows: list[dict[str, Any]] = []
-    node_rows: list[dict[str, Any]] = []
+    entry_rows: list[tuple[Any, ...]] = []
+    node_rows: list[tuple[int, int, bytes]] = []
     for offset, record in enumerate(records):
         index = size + offset
         body = encode(
@@ -231,27 +230,27 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
             }
         )
         digest = merkle.leaf_hash(body)
-        entry_rows.append(
-            {
-                "idx": index,
-                "kind": record.kind,
-                "body": body,
-                "leaf_hash": digest,
-                "customer_id": record.customer_id,
-            }
-        )
+        entry_rows.append((index, record.kind, body, digest, record.customer_id))
         level, position, acc = 0, index, digest
         while position & 1:
             acc = merkle.node_hash(frontier.pop(level), acc)
             level += 1
             position >>= 1
             if level >= STORED_FROM:
-                node_rows.append({"level": level, "idx": position, "hash": acc})
+                node_rows.append((level, position, acc))
         frontier[level] = acc
+    # Straight to the driver: these rows are plain values, and this runs per batch.
     conn = uow.connection
-    conn.execute(_INSERT_ENTRIES, entry_rows)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO ledger_entries ({_ENTRY_COLUMNS}) VALUES ({', '.join([mark] * 5)})",
+        entry_rows,
+    )
     if node_rows:
-        conn.execute(_INSERT_NODES, node_rows)
+        conn.exec_driver_sql(
+            f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
+            node_rows,
+        )
     conn.execute(
         _UPDATE_STATE,
         {"new_size": size + len(records), "new_frontier": pack_frontier(frontier)},
