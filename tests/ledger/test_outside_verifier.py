@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.conftest import LiveServer, make_key
 from tests.helpers import msg
+from tests.ledger.test_merkle import LEAVES
 from trustable.bootstrap import Trustable
 from trustable.identity.service import find_customer
 
@@ -118,19 +119,6 @@ def proven(outsider: Outsider, entry: dict[str, Any], head: dict[str, Any]) -> b
 
 # -- the verifier itself ---------------------------------------------------------------
 
-LEAVES = [
-    bytes.fromhex(h)
-    for h in [
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    ]
-]
 ROOTS = {
     n: bytes.fromhex(h)
     for n, h in {

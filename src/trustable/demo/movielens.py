@@ -21,8 +21,9 @@ from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_consent
 from trustable.core.errors import InvalidInput
 from trustable.events.segment import parse_batch
-from trustable.events.service import ingest
+from trustable.events.service import IngestResult, ingest
 from trustable.identity.service import IdentityBatch
+from trustable.storage.uow import UnitOfWork
 
 PERSONALIZE = "personalize.content.profiled"
 BATCH = 1000
@@ -48,6 +49,14 @@ def _rows(path: Path) -> Iterator[dict[str, str]]:
         header = [h.split(":", 1)[0] for h in next(reader)]
         for values in reader:
             yield dict(zip(header, values, strict=False))
+
+
+def _collect(
+    trustable: Trustable, uow: UnitOfWork, messages: list[dict[str, Any]], now: datetime
+) -> IngestResult:
+    """Segment-shaped messages through the same parsing and collection as an SDK's."""
+    parsed = parse_batch({"batch": messages}, single_type=None, received_at=now).messages
+    return ingest(uow, trustable.vault, trustable.policy, parsed, now=now, actor=ACTOR)
 
 
 def _iso(ts: str) -> str:
@@ -107,14 +116,7 @@ def import_movielens(
                 method=ConsentMethod.import_,
                 now=now,
             )
-        result = ingest(
-            uow,
-            trustable.vault,
-            trustable.policy,
-            parse_batch({"batch": identify}, single_type=None, received_at=now).messages,
-            now=now,
-            actor=ACTOR,
-        )
+        result = _collect(trustable, uow, identify, now)
         uow.commit()
     stored, dropped, done = result.stored, result.fields_dropped, len(users)
     if progress:
@@ -138,14 +140,7 @@ def import_movielens(
             for r in chunk
         ]
         with trustable.uow() as uow:
-            result = ingest(
-                uow,
-                trustable.vault,
-                trustable.policy,
-                parse_batch({"batch": messages}, single_type=None, received_at=now).messages,
-                now=now,
-                actor=ACTOR,
-            )
+            result = _collect(trustable, uow, messages, now)
             uow.commit()
         stored += result.stored
         dropped += result.fields_dropped

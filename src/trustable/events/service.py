@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from trustable.consent.service import Decisions, decisions_for
 from trustable.events.merge import merge_histories
@@ -33,10 +33,20 @@ from trustable.identity.service import Identifier, IdentityBatch, normalise
 from trustable.identity.tables import identifiers
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
+from trustable.storage.bulk import bulk_insert, driver_time
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_for, insert_ignoring_conflicts, upsert
 from trustable.vault.service import Vault
 
+_EVENT_COLUMNS = (
+    "customer_id",
+    "message_id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "categories",
+    "payload",
+)
 NOT_IN_PLAN = "not_in_tracking_plan"
 NOT_PERMITTED = "not_permitted"
 _TRAIT_IDENTIFIERS = {"traits.email": "email", "traits.phone": "phone"}
@@ -109,7 +119,6 @@ def ingest(
     `actor` names who sent them (an API key id) for the ledger, which gets one entry
     per message collected and one per pair of histories joined.
     """
-    conn = uow.connection
     batch = IdentityBatch(uow, vault, now)
     assigned = _assign_customers(batch, messages)
     merges = batch.flush()
@@ -132,7 +141,8 @@ def ingest(
     vault.load_keys(set(owners))
 
     drops: Counter[tuple[str, str]] = Counter()
-    event_rows: list[dict[str, Any]] = []
+    received = driver_time(uow, now)
+    event_rows: list[tuple[Any, ...]] = []
     trait_rows: dict[tuple[str, str], dict[str, Any]] = {}
     contact_rows: list[dict[str, Any]] = []
     kept_total = 0
@@ -159,17 +169,15 @@ def ingest(
             continue
         kept_total += len(kept)
         event_rows.append(
-            {
-                "customer_id": customer_id,
-                "message_id": message.message_id,
-                "type": message.type,
-                "occurred_at": message.occurred_at,
-                "received_at": now,
-                "categories": " ".join(sorted(categories)),
-                "payload": vault.encrypt(
-                    customer_id, "event:" + message.message_id, orjson.dumps(kept)
-                ),
-            }
+            (
+                customer_id,
+                message.message_id,
+                message.type,
+                driver_time(uow, message.occurred_at),
+                received,
+                " ".join(sorted(categories)),
+                vault.encrypt(customer_id, "event:" + message.message_id, orjson.dumps(kept)),
+            )
         )
         if message.type == "identify":
             for path, value in kept.items():
@@ -188,8 +196,7 @@ def ingest(
                         _contact_identifier(batch, vault, customer_id, kind, value, now)
                     )
 
-    if event_rows:
-        conn.execute(insert(events), event_rows)
+    bulk_insert(uow, events, _EVENT_COLUMNS, event_rows)
     if trait_rows:
         # In key order, so concurrent batches lock rows in the same order (no deadlock).
         ordered = [trait_rows[key] for key in sorted(trait_rows)]

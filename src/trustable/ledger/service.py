@@ -23,7 +23,8 @@ from sqlalchemy import bindparam, select, update
 from trustable.core.errors import InvalidInput, NotFound, TrustableError
 from trustable.ledger import merkle
 from trustable.ledger.merkle import Node
-from trustable.ledger.tables import ledger_entries, ledger_heads, ledger_state
+from trustable.ledger.tables import ledger_entries, ledger_heads, ledger_nodes, ledger_state
+from trustable.storage.bulk import bulk_insert
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_ignoring_conflicts
 from trustable.vault.service import Vault
@@ -178,7 +179,8 @@ def root_at(uow: UnitOfWork, size: int) -> bytes:
 # Built once: the append path runs them for every collected batch.
 _STATE = select(ledger_state.c.size, ledger_state.c.frontier).where(ledger_state.c.id == 1)
 _STATE_LOCKED = _STATE.with_for_update()
-_ENTRY_COLUMNS = "idx, kind, body, leaf_hash, customer_id"
+_ENTRY_COLUMNS = ("idx", "kind", "body", "leaf_hash", "customer_id")
+_NODE_COLUMNS = ("level", "idx", "hash")
 _UPDATE_STATE = (
     update(ledger_state)
     .where(ledger_state.c.id == 1)
@@ -239,19 +241,9 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
             if level >= STORED_FROM:
                 node_rows.append((level, position, acc))
         frontier[level] = acc
-    # Straight to the driver: these rows are plain values, and this runs per batch.
-    conn = uow.connection
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(
-        f"INSERT INTO ledger_entries ({_ENTRY_COLUMNS}) VALUES ({', '.join([mark] * 5)})",
-        entry_rows,
-    )
-    if node_rows:
-        conn.exec_driver_sql(
-            f"INSERT INTO ledger_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
-            node_rows,
-        )
-    conn.execute(
+    bulk_insert(uow, ledger_entries, _ENTRY_COLUMNS, entry_rows)
+    bulk_insert(uow, ledger_nodes, _NODE_COLUMNS, node_rows)
+    uow.connection.execute(
         _UPDATE_STATE,
         {"new_size": size + len(records), "new_frontier": pack_frontier(frontier)},
     )
