@@ -98,4 +98,6 @@ def authenticate(uow: UnitOfWork, presented: str | None) -> ApiKey:
 
 def require(key: ApiKey, scope: str) -> None:
     if not key.allows(scope):
-        raise Forbidden(f"this key lacks the '{scope}' scope", code="missing_scope")
+        raise Forbidden(
+            f"this key lacks the '{scope}' scope", code="missing_scope", key_id=key.key_id
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from trustable import __version__
+from trustable.access.routes import router as access_router
 from trustable.api import errors
 from trustable.bootstrap import Trustable
 from trustable.consent.routes import router as consent_router
@@ -23,6 +24,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(events_router)
     app.include_router(consent_router)
     app.include_router(ledger_router)
+    app.include_router(access_router)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

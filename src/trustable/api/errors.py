@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from trustable.core.errors import TrustableError
+from trustable.core.errors import Forbidden, TrustableError
 
 log = logging.getLogger("trustable.api")
 
@@ -25,7 +25,10 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(TrustableError)
-    async def _trustable(_: Request, exc: TrustableError) -> JSONResponse:
+    async def _trustable(request: Request, exc: TrustableError) -> JSONResponse:
+        if isinstance(exc, Forbidden):
+            # Who tried what, by key id and route: never the key, never the query.
+            log.warning("refused %s: %s by %s", request.url.path, exc.code, exc.key_id)
         if exc.status >= 500:
             log.error("refused to act: %s (%s)", exc.code, exc.__class__.__name__)
         return error_response(exc.status, exc.code, exc.message)

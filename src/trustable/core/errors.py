@@ -38,8 +38,14 @@ class NotAuthenticated(TrustableError):
 
 
 class Forbidden(TrustableError):
+    """The key is genuine but may not do this; `key_id` (never the key) is logged."""
+
     code = "forbidden"
     status = 403
+
+    def __init__(self, message: str, *, code: str | None = None, key_id: str | None = None):
+        super().__init__(message, code=code)
+        self.key_id = key_id
 
 
 class NotFound(TrustableError):

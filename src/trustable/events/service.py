@@ -343,6 +343,34 @@ def drop_counts(uow: UnitOfWork) -> list[DropCount]:
 
 
 @dataclass(frozen=True)
+class SealedEvent:
+    """A stored event as it lies: what it is about in clear, its fields sealed."""
+
+    message_id: str
+    type: str
+    occurred_at: datetime
+    categories: tuple[str, ...]
+    payload: bytes
+
+    def open(self, vault: Vault, customer_id: str) -> dict[str, Any]:
+        fields: dict[str, Any] = orjson.loads(
+            vault.decrypt(customer_id, "event:" + self.message_id, self.payload)
+        )
+        return fields
+
+
+@dataclass(frozen=True)
+class SealedTrait:
+    name: str
+    category: str
+    value: bytes
+    updated_at: datetime
+
+    def open(self, vault: Vault, customer_id: str) -> Any:
+        return orjson.loads(vault.decrypt(customer_id, "trait:" + self.name, self.value))
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     message_id: str
     type: str
@@ -351,28 +379,39 @@ class StoredEvent:
     fields: dict[str, Any]
 
 
+def sealed_events(
+    uow: UnitOfWork, customer_id: str, *, limit: int | None = None, newest_first: bool = False
+) -> list[SealedEvent]:
+    """A customer's kept events, still sealed: callers open only what they may use."""
+    order = (
+        (events.c.occurred_at.desc(), events.c.id.desc())
+        if newest_first
+        else (events.c.occurred_at, events.c.id)
+    )
+    stmt = select(events).where(events.c.customer_id == customer_id).order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [
+        SealedEvent(r.message_id, r.type, r.occurred_at, tuple(r.categories.split()), r.payload)
+        for r in uow.connection.execute(stmt)
+    ]
+
+
+def sealed_traits(uow: UnitOfWork, customer_id: str) -> list[SealedTrait]:
+    rows = uow.connection.execute(
+        select(traits).where(traits.c.customer_id == customer_id).order_by(traits.c.name)
+    )
+    return [SealedTrait(r.name, r.category, r.value, r.updated_at) for r in rows]
+
+
 def customer_events(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[StoredEvent]:
     """A customer's kept events, opened with their key, oldest first."""
-    rows = uow.connection.execute(
-        select(events)
-        .where(events.c.customer_id == customer_id)
-        .order_by(events.c.occurred_at, events.c.id)
-    ).all()
     return [
-        StoredEvent(
-            message_id=r.message_id,
-            type=r.type,
-            occurred_at=r.occurred_at,
-            categories=tuple(r.categories.split()),
-            fields=orjson.loads(vault.decrypt(customer_id, "event:" + r.message_id, r.payload)),
-        )
-        for r in rows
+        StoredEvent(e.message_id, e.type, e.occurred_at, e.categories, e.open(vault, customer_id))
+        for e in sealed_events(uow, customer_id)
     ]
 
 
 def customer_traits(uow: UnitOfWork, vault: Vault, customer_id: str) -> dict[str, Any]:
     """A customer's current traits, opened with their key."""
-    rows = uow.connection.execute(select(traits).where(traits.c.customer_id == customer_id)).all()
-    return {
-        r.name: orjson.loads(vault.decrypt(customer_id, "trait:" + r.name, r.value)) for r in rows
-    }
+    return {t.name: t.open(vault, customer_id) for t in sealed_traits(uow, customer_id)}

@@ -1,0 +1,146 @@
+"""Purpose-bound reads: a customer's data, for one declared purpose, as they allow it now.
+
+A read returns a trait or an event field only when the purpose uses its category
+AND `may(customer, purpose, category)` says yes at this moment; nothing else is even
+decrypted. What was held back is listed by category and reason, never with a value.
+Every read leaves a ledger entry in the same unit of work.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from trustable.access.service import ApiKey
+from trustable.consent.service import decisions_for
+from trustable.core.errors import Forbidden, InvalidInput
+from trustable.events.service import sealed_events, sealed_traits
+from trustable.ledger import service as ledger
+from trustable.policy.service import Policy, Purpose
+from trustable.storage.uow import UnitOfWork
+from trustable.vault.service import Vault
+
+MAX_EVENTS = 1000
+
+
+class Reason(StrEnum):
+    not_used = "purpose_does_not_use_it"
+    not_permitted = "customer_has_not_permitted_it"
+    undeclared = "not_in_tracking_plan"
+
+
+@dataclass(frozen=True)
+class Withheld:
+    category: str
+    reason: Reason
+    count: int
+
+
+@dataclass(frozen=True)
+class ProfileEvent:
+    type: str
+    occurred_at: datetime
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Profile:
+    customer_id: str
+    purpose: str
+    traits: dict[str, Any]
+    events: list[ProfileEvent]
+    withheld: list[Withheld]
+
+
+def purpose_for(key: ApiKey, policy: Policy, purpose: str) -> Purpose:
+    """The purpose a read names, if it exists and this key may read for it.
+
+    Only `read:<purpose>` opens a read: not even `admin` reads personal data without
+    naming why.
+    """
+    found = policy.purpose(purpose)
+    if found is None:
+        raise InvalidInput(f"unknown purpose '{purpose}'", code="unknown_purpose")
+    if f"read:{purpose}" not in key.scopes:
+        raise Forbidden(
+            f"this key may not read for the purpose '{purpose}'",
+            code="purpose_not_allowed",
+            key_id=key.key_id,
+        )
+    return found
+
+
+def read_profile(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    *,
+    customer_id: str,
+    purpose: Purpose,
+    actor: str,
+    now: datetime,
+    limit: int = MAX_EVENTS,
+) -> Profile:
+    if not 0 < limit <= MAX_EVENTS:
+        raise InvalidInput(f"limit must be between 1 and {MAX_EVENTS}", code="invalid_limit")
+    decisions = decisions_for(uow, policy, [customer_id])
+    withheld: Counter[tuple[str, Reason]] = Counter()
+    returned: set[str] = set()
+
+    def usable(category: str | None) -> bool:
+        if category is None:
+            withheld[("(undeclared)", Reason.undeclared)] += 1
+            return False
+        if not purpose.uses(category):
+            withheld[(category, Reason.not_used)] += 1
+            return False
+        if not decisions.may(customer_id, purpose.key, category):
+            withheld[(category, Reason.not_permitted)] += 1
+            return False
+        returned.add(category)
+        return True
+
+    traits = {
+        t.name: t.open(vault, customer_id)
+        for t in sealed_traits(uow, customer_id)
+        if usable(t.category)
+    }
+    events: list[ProfileEvent] = []
+    for event in sealed_events(uow, customer_id, limit=limit, newest_first=True):
+        wanted = [c for c in event.categories if purpose.uses(c)]
+        if not any(decisions.may(customer_id, purpose.key, c) for c in wanted):
+            for category in event.categories:
+                usable(category)  # counts why each is held back
+            continue
+        fields = {
+            path: value
+            for path, value in event.open(vault, customer_id).items()
+            if usable(policy.category_of(path))
+        }
+        if fields:
+            events.append(ProfileEvent(event.type, event.occurred_at, fields))
+
+    held = [Withheld(c, r, n) for (c, r), n in sorted(withheld.items())]
+    ledger.append(
+        uow,
+        vault,
+        [
+            ledger.Record(
+                kind="access",
+                customer_id=customer_id,
+                actor=actor,
+                detail={
+                    "purpose": purpose.key,
+                    "categories": sorted(returned),
+                    "withheld": sorted({w.category for w in held}),
+                    "traits": len(traits),
+                    "events": len(events),
+                },
+            )
+        ],
+        now=now,
+    )
+    return Profile(customer_id, purpose.key, traits, events, held)
