@@ -9,6 +9,7 @@ from trustable.access.routes import router as access_router
 from trustable.api import errors
 from trustable.bootstrap import Trustable
 from trustable.consent.routes import router as consent_router
+from trustable.consent.service import GPC_LAST_UPDATE
 from trustable.events.routes import router as events_router
 from trustable.ledger.routes import router as ledger_router
 
@@ -25,6 +26,11 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(consent_router)
     app.include_router(ledger_router)
     app.include_router(access_router)
+
+    @app.get("/.well-known/gpc.json", tags=["service"])
+    def gpc_support() -> dict[str, object]:
+        """Global Privacy Control support, public as the specification asks."""
+        return {"gpc": True, "lastUpdate": GPC_LAST_UPDATE}
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

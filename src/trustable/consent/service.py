@@ -319,3 +319,57 @@ def record_for_identifiers(
         now=now,
         jurisdiction=jurisdiction,
     )
+
+
+# Global Privacy Control: an opt-out of sale/sharing and targeted advertising.
+GPC_PURPOSES = ("marketing.advertising", "third_party_sharing")
+GPC_LAST_UPDATE = "2026-11-23"
+
+
+def gpc_purposes(policy: Policy) -> list[str]:
+    """The policy's purposes that a GPC signal opts out of."""
+    return [
+        key
+        for key in policy.purposes
+        if any(key == root or key.startswith(root + ".") for root in GPC_PURPOSES)
+    ]
+
+
+def honour_gpc(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    customer_ids: Iterable[str],
+    *,
+    now: datetime,
+    actor: str,
+) -> int:
+    """Record, at once, the opt-out a `Sec-GPC: 1` request carries.
+
+    A grant becomes `withdrawn`, an unasked purpose `denied`, method `gpc`; what is
+    already refused stays as it is. A later request without the signal changes
+    nothing: only the customer's own grant does. Returns the records written.
+    """
+    purposes = gpc_purposes(policy)
+    wanted = sorted(set(customer_ids))
+    states = load_states(uow, wanted)
+    written = 0
+    for customer_id in wanted:
+        for purpose in purposes:
+            current = states[customer_id].get(purpose)
+            if current in (ConsentStatus.denied.value, ConsentStatus.withdrawn.value):
+                continue
+            status = ConsentStatus.withdrawn if current else ConsentStatus.denied
+            record_consent(
+                uow,
+                policy,
+                vault=vault,
+                actor=actor,
+                customer_id=customer_id,
+                purpose=purpose,
+                status=status,
+                method=ConsentMethod.gpc,
+                now=now,
+            )
+            written += 1
+    return written

@@ -48,12 +48,18 @@ def _collect(
     encoding: str | None,
     authorization: str | None,
     single_type: str | None,
+    gpc: bool,
 ) -> CollectResponse:
     header_key = basic_auth_user(authorization)
     for attempt in range(1, CONFLICT_RETRIES + 1):
         try:
             return _collect_once(
-                app, raw, encoding=encoding, header_key=header_key, single_type=single_type
+                app,
+                raw,
+                encoding=encoding,
+                header_key=header_key,
+                single_type=single_type,
+                gpc=gpc,
             )
         except IntegrityError:
             # Two batches created the same new customer at once: the loser of that race
@@ -70,6 +76,7 @@ def _collect_once(
     encoding: str | None,
     header_key: str | None,
     single_type: str | None,
+    gpc: bool,
 ) -> CollectResponse:
     # Authentication and parsing need no write lock: only `ingest` holds it.
     key: ApiKey | None = None
@@ -87,7 +94,9 @@ def _collect_once(
             key = authenticate(uow, batch.write_key)
         require(key, "collect")
     with app.uow() as uow:
-        result = ingest(uow, app.vault, app.policy, batch.messages, now=now, actor=key.key_id)
+        result = ingest(
+            uow, app.vault, app.policy, batch.messages, now=now, actor=key.key_id, gpc=gpc
+        )
         uow.commit()
     return CollectResponse(
         received=result.received,
@@ -109,6 +118,8 @@ async def _endpoint(request: Request, single_type: str | None) -> CollectRespons
         encoding=request.headers.get("content-encoding"),
         authorization=request.headers.get("authorization"),
         single_type=single_type,
+        # Global Privacy Control: only the exact value "1" is the signal.
+        gpc=request.headers.get("sec-gpc") == "1",
     )
 
 

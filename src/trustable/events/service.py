@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from trustable.consent.service import Decisions, decisions_for
+from trustable.consent.service import Decisions, decisions_for, honour_gpc
 from trustable.events.merge import merge_histories
 from trustable.events.segment import Message
 from trustable.events.tables import collection_drops, events, received_messages, traits
@@ -113,11 +113,14 @@ def ingest(
     *,
     now: datetime,
     actor: str,
+    gpc: bool = False,
 ) -> IngestResult:
     """Collect `messages` into the caller's unit of work (which the caller commits).
 
     `actor` names who sent them (an API key id) for the ledger, which gets one entry
-    per message collected and one per pair of histories joined.
+    per message collected and one per pair of histories joined. `gpc`: the request
+    carried `Sec-GPC: 1`, an opt-out recorded for these customers before any field
+    is kept.
     """
     batch = IdentityBatch(uow, vault, now)
     assigned = _assign_customers(batch, messages)
@@ -137,6 +140,8 @@ def ingest(
 
     fresh = _first_receipts(uow, owners, messages, now)
     duplicates = len(messages) - len(fresh)
+    if gpc:
+        honour_gpc(uow, vault, policy, owners, now=now, actor=actor)
     decisions = decisions_for(uow, policy, set(owners))
     vault.load_keys(set(owners))
 
