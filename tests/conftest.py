@@ -12,7 +12,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -148,3 +148,18 @@ class LiveServer:
 def live_server(app: Trustable) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
         yield server
+
+
+@pytest.fixture
+def live_server_for() -> Iterator[Callable[[Trustable], LiveServer]]:
+    """Start a live server for a Trustable a test built itself (stopped at the end)."""
+    started: list[LiveServer] = []
+
+    def start(app: Trustable) -> LiveServer:
+        server = LiveServer(app).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__()

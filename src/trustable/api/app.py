@@ -10,6 +10,7 @@ from trustable.api import errors
 from trustable.bootstrap import Trustable
 from trustable.consent.routes import router as consent_router
 from trustable.consent.service import GPC_LAST_UPDATE
+from trustable.destinations.routes import router as destinations_router
 from trustable.events.routes import router as events_router
 from trustable.ledger.routes import router as ledger_router
 
@@ -26,6 +27,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(consent_router)
     app.include_router(ledger_router)
     app.include_router(access_router)
+    app.include_router(destinations_router)
 
     @app.get("/.well-known/gpc.json", tags=["service"])
     def gpc_support() -> dict[str, object]:

@@ -74,13 +74,51 @@ def guarded(action: Callable[[], T]) -> T:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Also deliver to destinations.")
+    ] = True,
 ) -> None:
     """Run the HTTP service (Segment-compatible collection and the API)."""
     from trustable.api.server import run
+    from trustable.destinations.service import check_destinations
 
     settings = Settings.from_env()
     with running(settings) as trustable:
-        run(trustable, host or settings.host, port or settings.port)
+        check_destinations(trustable.policy, host or settings.host, port or settings.port)
+        run(trustable, host or settings.host, port or settings.port, worker=worker)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due, then stop.")] = False,
+) -> None:
+    """Deliver queued events to destinations, with consent checked at send time."""
+    import threading
+
+    from trustable.destinations.service import check_destinations
+    from trustable.destinations.worker import Worker
+
+    settings = Settings.from_env()
+    with running(settings) as trustable:
+        check_destinations(trustable.policy, settings.host, settings.port)
+        delivery = Worker(trustable)
+        try:
+            if once:
+                outcomes = delivery.run_once()
+                console.print(
+                    "delivered: "
+                    + ", ".join(f"{n} {state}" for state, n in sorted(outcomes.items()))
+                    if outcomes
+                    else "nothing was due"
+                )
+            else:
+                console.print("delivering to destinations (Ctrl-C to stop)")
+                try:
+                    delivery.run_forever(threading.Event())
+                except KeyboardInterrupt:
+                    pass
+        finally:
+            delivery.close()
 
 
 @app.command()
@@ -228,3 +266,19 @@ def ledger_sign() -> None:
         head = sign_head(uow, trustable.vault, now=trustable.clock())
         uow.commit()
     console.print(f"signed head: {head.size} entries, root {head.root.hex()}")
+
+
+destinations_app = typer.Typer(help="Downstream destinations.", no_args_is_help=True)
+app.add_typer(destinations_app, name="destinations")
+
+
+@destinations_app.command("secret")
+def destinations_secret(
+    name: Annotated[str, typer.Argument(help="The destination's name in the policy.")],
+) -> None:
+    """Print the HMAC secret a destination uses to check Trustable's signatures."""
+    with running() as trustable:
+        if name not in trustable.policy.spec.destinations:
+            err.print(f"[bold red]error[/]: no destination named {escape(name)}")
+            raise typer.Exit(code=1)
+        print(trustable.vault.destination_secret(name).hex())

@@ -26,6 +26,7 @@ import orjson
 from sqlalchemy import select
 
 from trustable.consent.service import Decisions, decisions_for, honour_gpc
+from trustable.destinations import outbox
 from trustable.events.merge import merge_histories
 from trustable.events.segment import Message
 from trustable.events.tables import collection_drops, events, received_messages, traits
@@ -150,6 +151,7 @@ def ingest(
     event_rows: list[tuple[Any, ...]] = []
     trait_rows: dict[tuple[str, str], dict[str, Any]] = {}
     contact_rows: list[dict[str, Any]] = []
+    deliveries: list[tuple[str, str, str]] = []
     kept_total = 0
     for customer_id, message in zip(owners, messages, strict=True):
         if (customer_id, message.message_id) not in fresh:
@@ -184,6 +186,9 @@ def ingest(
                 vault.encrypt(customer_id, "event:" + message.message_id, orjson.dumps(kept)),
             )
         )
+        if policy.spec.destinations:
+            for destination in outbox.interested(policy, decisions, customer_id, categories):
+                deliveries.append((customer_id, destination, message.message_id))
         if message.type == "identify":
             for path, value in kept.items():
                 if not path.startswith("traits."):
@@ -209,6 +214,7 @@ def ingest(
     # An email or phone already held by another customer stays theirs: no guessing.
     insert_ignoring_conflicts(uow, identifiers, _unique_by_index(contact_rows))
     _count_drops(uow, drops, now)
+    outbox.enqueue(uow, deliveries, now=now)
     ledger.append(uow, vault, records, now=now)  # last: it holds the log's lock to commit
     return IngestResult(
         received=len(messages),
@@ -400,6 +406,17 @@ def sealed_events(
         SealedEvent(r.message_id, r.type, r.occurred_at, tuple(r.categories.split()), r.payload)
         for r in uow.connection.execute(stmt)
     ]
+
+
+def sealed_event(uow: UnitOfWork, customer_id: str, message_id: str) -> SealedEvent | None:
+    row = uow.connection.execute(
+        select(events).where(events.c.customer_id == customer_id, events.c.message_id == message_id)
+    ).first()
+    if row is None:
+        return None
+    return SealedEvent(
+        row.message_id, row.type, row.occurred_at, tuple(row.categories.split()), row.payload
+    )
 
 
 def sealed_traits(uow: UnitOfWork, customer_id: str) -> list[SealedTrait]:

@@ -38,6 +38,20 @@ class OrganizationSpec(BaseModel):
     contact: str = Field(min_length=1, description="where customers reach the privacy team")
 
 
+class DestinationSpec(BaseModel):
+    """A downstream system that receives events, bound to the purposes it serves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, description="http(s) webhook that receives each event")
+    purposes: list[str] = Field(min_length=1)
+    mapping: dict[str, str] = Field(
+        default_factory=dict, description="event field path -> name the receiver expects"
+    )
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+    max_attempts: int = Field(8, ge=1, le=50)
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -46,3 +60,4 @@ class PolicySpec(BaseModel):
     organization: OrganizationSpec
     purposes: dict[str, PurposeSpec] = Field(min_length=1)
     tracking_plan: dict[str, str] = Field(default_factory=dict)
+    destinations: dict[str, DestinationSpec] = Field(default_factory=dict)

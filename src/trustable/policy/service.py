@@ -22,6 +22,7 @@ from trustable.policy.schemas import LegalBasis, PolicySpec, PurposeSpec
 
 # Where an event field may come from; anything else in the tracking plan is a typo.
 FIELD_ROOTS = ("traits", "properties", "context", "event", "name", "category", "groupId")
+_DESTINATION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _FIELD_PATH = re.compile(r"^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)*$")
 
 
@@ -193,6 +194,21 @@ def check_meaning(spec: PolicySpec) -> list[str]:
                 f"tracking_plan.{path}: '{category}' is not a fideslang data category"
                 f"{_hint(category, categories)}"
             )
+    for name, destination in spec.destinations.items():
+        if not _DESTINATION_NAME.match(name):
+            problems.append(
+                f"destinations.{name}: a name is 1 to 64 lower-case letters, digits, - or _"
+            )
+        if not destination.url.startswith(("http://", "https://")):
+            problems.append(f"destinations.{name}.url: must be an http:// or https:// URL")
+        for i, served in enumerate(destination.purposes):
+            if served not in spec.purposes:
+                problems.append(
+                    f"destinations.{name}.purposes[{i}]: '{served}' is not a purpose of this policy"
+                )
+        for path in destination.mapping:
+            if not _FIELD_PATH.match(path):
+                problems.append(f"destinations.{name}.mapping.{path}: not an event field path")
     return problems
 
 

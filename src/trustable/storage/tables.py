@@ -9,6 +9,7 @@ def all_tables(store: str) -> MetaData:
     """Import each domain's tables so the store's metadata is complete."""
     import trustable.access.tables
     import trustable.consent.tables
+    import trustable.destinations.tables
     import trustable.events.tables
     import trustable.identity.tables
     import trustable.ledger.tables

@@ -269,3 +269,29 @@ class Vault:
 
     def public_key(self) -> Ed25519PublicKey:
         return self.signing_key().public_key()
+
+    # -- destination signing secrets -------------------------------------------------
+    def destination_secret(self, name: str) -> bytes:
+        """The HMAC secret shared with one destination, made on first use.
+
+        Receivers check each request's signature with it (`trustable destinations
+        secret NAME` shows it to whoever configures the receiver).
+        """
+        label = f"destination:{name}"
+        aad = f"secret:{label}".encode()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(vault_secrets.c.wrapped).where(vault_secrets.c.name == label)
+            ).first()
+            if row is None:
+                secret = os.urandom(32)
+                conn.execute(
+                    insert(vault_secrets).values(
+                        name=label, wrapped=self._wrap(secret, aad), created_at=self._clock()
+                    )
+                )
+                return secret
+        try:
+            return self._unwrap(row[0], aad)
+        except InvalidTag as exc:
+            raise VaultError(f"the signing secret of destination {name} is damaged") from exc

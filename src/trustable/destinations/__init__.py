@@ -1,0 +1,1 @@
+"""Downstream systems: the transactional outbox, consent-checked delivery, signing."""

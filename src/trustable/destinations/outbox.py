@@ -1,0 +1,66 @@
+"""Filling the outbox, inside the transaction that collects the events.
+
+Kept apart from `destinations.service` (which reads stored events to deliver them)
+so that collection can queue deliveries without the two depending on each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from trustable.consent.service import Decisions
+from trustable.destinations.tables import outbox
+from trustable.policy.service import Policy
+from trustable.storage.bulk import bulk_insert, driver_time
+from trustable.storage.uow import UnitOfWork
+
+PENDING, DELIVERED, SKIPPED, DEAD = "pending", "delivered", "skipped", "dead"
+_NAMESPACE = uuid.UUID("5f0c6b7e-3d1a-4c2b-9a8e-7b6d5c4e3f21")
+_COLUMNS = (
+    "customer_id",
+    "destination",
+    "message_id",
+    "idempotency_key",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+def idempotency_key(destination: str, customer_id: str, message_id: str) -> str:
+    """The same for every attempt of one delivery, so a receiver can drop repeats."""
+    return str(uuid.uuid5(_NAMESPACE, f"{destination}\x00{customer_id}\x00{message_id}"))
+
+
+def interested(
+    policy: Policy, decisions: Decisions, customer_id: str, categories: Iterable[str]
+) -> list[str]:
+    """Destinations that may receive something of an event with these categories now."""
+    cats = list(categories)
+    return [
+        name
+        for name, spec in policy.spec.destinations.items()
+        if any(decisions.may(customer_id, p, c) for p in spec.purposes for c in cats)
+    ]
+
+
+def enqueue(uow: UnitOfWork, items: Sequence[tuple[str, str, str]], *, now: datetime) -> None:
+    """Queue (customer, destination, message id) deliveries in the caller's transaction."""
+    stamp = driver_time(uow, now)
+    rows = [
+        (
+            customer_id,
+            destination,
+            message_id,
+            idempotency_key(destination, customer_id, message_id),
+            PENDING,
+            0,
+            stamp,
+            stamp,
+        )
+        for customer_id, destination, message_id in items
+    ]
+    bulk_insert(uow, outbox, _COLUMNS, rows)

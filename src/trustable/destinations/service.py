@@ -1,0 +1,302 @@
+"""Sharing with destinations: consent decides at delivery time, every share is logged.
+
+Collection puts one outbox row per stored event and interested destination in its
+own transaction. The worker then, per row: opens the event, keeps only the fields
+whose category one of the destination's purposes uses AND this customer permits
+for it *now*, signs the request (HMAC-SHA256), posts it, and on a 2xx marks it
+delivered with a `share` ledger entry. Failures are retried with exponential backoff
+and jitter until `max_attempts`, then the row is dead and shown by the API. Delivery
+is at least once: every attempt carries the same `Idempotency-Key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from sqlalchemy import func, select, update
+
+from trustable.consent.service import Decisions, decisions_for
+from trustable.core.errors import ConfigurationError, NotFound
+from trustable.destinations.outbox import DEAD, DELIVERED, PENDING, SKIPPED
+from trustable.destinations.tables import outbox
+from trustable.events.service import sealed_event
+from trustable.identity.service import list_identifiers
+from trustable.ledger import service as ledger
+from trustable.policy.schemas import DestinationSpec
+from trustable.policy.service import Policy
+from trustable.storage.uow import UnitOfWork
+from trustable.vault.service import Vault
+
+LEASE = timedelta(seconds=60)
+BASE_DELAY = 1.0
+MAX_DELAY = 300.0
+
+
+def check_destinations(policy: Policy, own_host: str, own_port: int) -> None:
+    """Refuse a destination that points back at Trustable itself (a delivery loop)."""
+    own = {own_host, "localhost", "127.0.0.1", "::1", "0.0.0.0"}
+    for name, spec in policy.spec.destinations.items():
+        parts = urlsplit(spec.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if (parts.hostname or "") in own and port == own_port:
+            raise ConfigurationError(
+                f"destination {name} points back at this Trustable ({own_host}:{own_port})"
+            )
+
+
+# -- the worker's side ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    customer_id: str
+    destination: str
+    message_id: str
+    idempotency_key: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A delivery ready to post: its body (consent-filtered) and what it shares."""
+
+    delivery: Delivery
+    body: bytes | None  # None: nothing may be sent any more
+    purposes: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+def claim(uow: UnitOfWork, *, now: datetime, limit: int = 100) -> list[Delivery]:
+    """Take due deliveries for a while (a lease), so two workers do not both send them."""
+    stmt = (
+        select(outbox)
+        .where(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+    )
+    if uow.dialect == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = uow.connection.execute(stmt).all()
+    if rows:
+        uow.connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([r.id for r in rows]))
+            .values(next_attempt_at=now + LEASE)
+        )
+    return [
+        Delivery(r.id, r.customer_id, r.destination, r.message_id, r.idempotency_key, r.attempts)
+        for r in rows
+    ]
+
+
+def prepare(
+    uow: UnitOfWork, vault: Vault, policy: Policy, delivery: Delivery, *, now: datetime
+) -> Prepared:
+    """Open the event and keep what the destination's purposes may use now."""
+    spec = policy.spec.destinations.get(delivery.destination)
+    event = sealed_event(uow, delivery.customer_id, delivery.message_id)
+    if spec is None or event is None:
+        return Prepared(delivery, None, (), ())
+    decisions = decisions_for(uow, policy, [delivery.customer_id])
+    fields: dict[str, Any] = {}
+    shared: set[str] = set()
+    used: set[str] = set()
+    for path, value in event.open(vault, delivery.customer_id).items():
+        category = policy.category_of(path)
+        if category is None:
+            continue
+        allowed = [p for p in spec.purposes if decisions.may(delivery.customer_id, p, category)]
+        if allowed:
+            fields[spec.mapping.get(path, path)] = value
+            shared.add(category)
+            used.update(allowed)
+    if not fields:
+        return Prepared(delivery, None, (), ())
+    body: dict[str, Any] = {
+        "id": delivery.idempotency_key,
+        "type": event.type,
+        "occurred_at": event.occurred_at.isoformat(),
+        "customer_id": delivery.customer_id,
+        "purposes": sorted(used),
+        "fields": fields,
+    }
+    user_id = _user_id(uow, vault, decisions, spec, delivery.customer_id)
+    if user_id is not None:
+        body["userId"] = user_id
+        shared.add("user.unique_id")
+    return Prepared(delivery, orjson.dumps(body), tuple(sorted(used)), tuple(sorted(shared)))
+
+
+def _user_id(
+    uow: UnitOfWork, vault: Vault, decisions: Decisions, spec: DestinationSpec, customer_id: str
+) -> str | None:
+    """The company's own user id, only for a destination whose purposes may use ids."""
+    if not any(decisions.may(customer_id, p, "user.unique_id") for p in spec.purposes):
+        return None
+    ids = [value for kind, value in list_identifiers(uow, vault, customer_id) if kind == "user_id"]
+    return ids[0] if ids else None
+
+
+def signature(secret: bytes, timestamp: int, body: bytes) -> str:
+    """`X-Trustable-Signature`: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`."""
+    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def post(
+    client: httpx.Client, spec: DestinationSpec, prepared: Prepared, secret: bytes, now: datetime
+) -> str | None:
+    """Send one delivery; None on a 2xx, else a short reason (never a value)."""
+    assert prepared.body is not None
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": prepared.delivery.idempotency_key,
+        "X-Trustable-Signature": signature(secret, int(now.timestamp()), prepared.body),
+        "User-Agent": "Trustable-Destinations/1",
+    }
+    try:
+        response = client.post(
+            spec.url, content=prepared.body, headers=headers, timeout=spec.timeout_seconds
+        )
+    except httpx.TimeoutException:
+        return "timeout"
+    except httpx.ConnectError:
+        return "connection refused or unreachable"
+    except httpx.HTTPError as exc:
+        return f"transport error ({exc.__class__.__name__})"
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}"
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """Exponential backoff with full jitter: up to BASE·2^attempts, capped."""
+    ceiling = min(MAX_DELAY, BASE_DELAY * (2**attempts))
+    return timedelta(seconds=ceiling * (0.5 + rng.random() / 2))
+
+
+def finish(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    prepared: Prepared,
+    error: str | None,
+    *,
+    now: datetime,
+    rng: random.Random,
+) -> str:
+    """Record the outcome of an attempt (and its share in the ledger); the new state."""
+    delivery = prepared.delivery
+    spec = policy.spec.destinations.get(delivery.destination)
+    values: dict[str, Any]
+    if prepared.body is None:
+        state, values = SKIPPED, {"finished_at": now, "last_error": None}
+    elif error is None:
+        state, values = DELIVERED, {"finished_at": now, "last_error": None}
+        ledger.append(
+            uow,
+            vault,
+            [
+                ledger.Record(
+                    kind="share",
+                    customer_id=delivery.customer_id,
+                    actor=f"destination:{delivery.destination}",
+                    detail={
+                        "destination": delivery.destination,
+                        "purposes": list(prepared.purposes),
+                        "categories": list(prepared.categories),
+                    },
+                )
+            ],
+            now=now,
+        )
+    else:
+        attempts = delivery.attempts + 1
+        limit = spec.max_attempts if spec is not None else 1
+        state = DEAD if attempts >= limit else PENDING
+        values = {
+            "attempts": attempts,
+            "last_error": error[:200],
+            "next_attempt_at": now + backoff(attempts, rng),
+            "finished_at": now if state == DEAD else None,
+        }
+    uow.connection.execute(
+        update(outbox).where(outbox.c.id == delivery.id).values(state=state, **values)
+    )
+    return state
+
+
+# -- reading the outbox --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DestinationStatus:
+    name: str
+    url: str
+    purposes: tuple[str, ...]
+    counts: dict[str, int]
+
+
+def status(uow: UnitOfWork, policy: Policy) -> list[DestinationStatus]:
+    rows = uow.connection.execute(
+        select(outbox.c.destination, outbox.c.state, func.count()).group_by(
+            outbox.c.destination, outbox.c.state
+        )
+    ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for name, state, n in rows:
+        counts.setdefault(name, {})[state] = int(n)
+    return [
+        DestinationStatus(
+            name=name,
+            url=spec.url,
+            purposes=tuple(spec.purposes),
+            counts={s: counts.get(name, {}).get(s, 0) for s in (PENDING, DELIVERED, SKIPPED, DEAD)},
+        )
+        for name, spec in policy.spec.destinations.items()
+    ]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    customer_id: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def dead_letters(uow: UnitOfWork, policy: Policy, name: str) -> list[DeadLetter]:
+    if name not in policy.spec.destinations:
+        raise NotFound(f"no destination named {name}", code="unknown_destination")
+    rows = uow.connection.execute(
+        select(outbox)
+        .where(outbox.c.destination == name, outbox.c.state == DEAD)
+        .order_by(outbox.c.id)
+    ).all()
+    return [
+        DeadLetter(r.id, r.customer_id, r.attempts, r.last_error, r.created_at, r.finished_at)
+        for r in rows
+    ]
+
+
+def retry_dead(uow: UnitOfWork, policy: Policy, name: str, *, now: datetime) -> int:
+    """Put a destination's dead deliveries back in the queue (after fixing the receiver)."""
+    if name not in policy.spec.destinations:
+        raise NotFound(f"no destination named {name}", code="unknown_destination")
+    result = uow.connection.execute(
+        update(outbox)
+        .where(outbox.c.destination == name, outbox.c.state == DEAD)
+        .values(state=PENDING, attempts=0, next_attempt_at=now, finished_at=None)
+    )
+    return int(result.rowcount)
