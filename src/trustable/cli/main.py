@@ -165,6 +165,23 @@ def policy_check(
         )
 
 
+@policy_app.command("audit")
+def policy_audit() -> None:
+    """Check the running system against the policy's promises; exit 1 listing breaks."""
+    from trustable.policy.audit import audit
+
+    with running() as trustable, trustable.reader() as uow:
+        breaks = audit(uow, trustable.policy)
+    if not breaks:
+        console.print(f"policy audit passed ({trustable.policy.source})")
+        return
+    for found in breaks:
+        err.print(
+            f"[bold red]break[/] [{escape(found.promise)}] {escape(found.detail)}", soft_wrap=True
+        )
+    raise typer.Exit(code=1)
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="Who or what uses the key.")],

@@ -437,3 +437,12 @@ def customer_events(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[Sto
 def customer_traits(uow: UnitOfWork, vault: Vault, customer_id: str) -> dict[str, Any]:
     """A customer's current traits, opened with their key."""
     return {t.name: t.open(vault, customer_id) for t in sealed_traits(uow, customer_id)}
+
+
+def stored_categories(uow: UnitOfWork) -> set[str]:
+    """Every category under which anything is stored (events and traits), for audits."""
+    found: set[str] = set()
+    for (text,) in uow.connection.execute(select(events.c.categories).distinct()):
+        found.update(text.split())
+    found.update(c for (c,) in uow.connection.execute(select(traits.c.category).distinct()))
+    return found

@@ -347,6 +347,23 @@ def customer_entries(uow: UnitOfWork, customer_id: str) -> list[StoredEntry]:
     return [StoredEntry(r.idx, r.kind, r.body, r.leaf_hash) for r in rows]
 
 
+def entries_of_kind(uow: UnitOfWork, kind: str) -> Iterator[StoredEntry]:
+    """Every entry of one kind, in log order (streamed)."""
+    last = -1
+    while True:
+        rows = uow.connection.execute(
+            select(ledger_entries)
+            .where(ledger_entries.c.kind == kind, ledger_entries.c.idx > last)
+            .order_by(ledger_entries.c.idx)
+            .limit(5000)
+        ).all()
+        if not rows:
+            return
+        for r in rows:
+            yield StoredEntry(r.idx, r.kind, r.body, r.leaf_hash)
+        last = rows[-1].idx
+
+
 def forget_customer(uow: UnitOfWork, customer_id: str) -> None:
     """Cut the look-up from a customer to their entries (the entries stay, pseudonymous)."""
     uow.connection.execute(
