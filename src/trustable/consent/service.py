@@ -39,6 +39,8 @@ class ConsentMethod(StrEnum):
     portal = "portal"
     import_ = "import"
     gpc = "gpc"
+    banner = "banner"  # a consent banner's choices carried in events (Segment, RudderStack)
+    tcf = "tcf"  # an IAB TCF v2 consent string carried in events
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from trustable.consent.signals import Signals, read_signals
 from trustable.core.errors import InvalidInput, PayloadTooLarge
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -57,6 +58,7 @@ class Message:
     previous_id: str | None
     occurred_at: datetime
     fields: dict[str, Any] = field(default_factory=dict)
+    signals: Signals | None = None
 
 
 @dataclass
@@ -249,6 +251,7 @@ def _message(
     context = raw.get("context")
     if shared_context is not None and isinstance(shared_context, dict):
         context = {**shared_context, **(context if isinstance(context, dict) else {})}
+    signals = read_signals(context, f"{where}.context")
     for root in _DATA_ROOTS[kind]:
         value = context if root == "context" else raw.get(root)
         if value is None:
@@ -267,6 +270,7 @@ def _message(
         previous_id=previous_id,
         occurred_at=occurred,
         fields=fields,
+        signals=signals,
     )
 
 

@@ -26,6 +26,7 @@ import orjson
 from sqlalchemy import select
 
 from trustable.consent.service import Decisions, decisions_for, honour_gpc
+from trustable.consent.signals import apply_signals
 from trustable.destinations import outbox
 from trustable.events.merge import merge_histories
 from trustable.events.segment import Message
@@ -141,6 +142,18 @@ def ingest(
 
     fresh = _first_receipts(uow, owners, messages, now)
     duplicates = len(messages) - len(fresh)
+    apply_signals(
+        uow,
+        vault,
+        policy,
+        [
+            (customer_id, m.signals)
+            for customer_id, m in zip(owners, messages, strict=True)
+            if m.signals is not None and (customer_id, m.message_id) in fresh
+        ],
+        now=now,
+        actor=actor,
+    )
     if gpc:
         honour_gpc(uow, vault, policy, owners, now=now, actor=actor)
     decisions = decisions_for(uow, policy, set(owners))

@@ -52,6 +52,23 @@ class DestinationSpec(BaseModel):
     max_attempts: int = Field(8, ge=1, le=50)
 
 
+class ConsentSignalsSpec(BaseModel):
+    """How choices made in existing consent tools map to this policy's purposes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="context.consent.categoryPreferences key -> purposes",
+    )
+    rudderstack: dict[str, list[str]] = Field(
+        default_factory=dict, description="context.consentManagement consent id -> purposes"
+    )
+    tcf: dict[int, list[str]] = Field(
+        default_factory=dict, description="IAB TCF v2 purpose number (1-24) -> purposes"
+    )
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -61,3 +78,4 @@ class PolicySpec(BaseModel):
     purposes: dict[str, PurposeSpec] = Field(min_length=1)
     tracking_plan: dict[str, str] = Field(default_factory=dict)
     destinations: dict[str, DestinationSpec] = Field(default_factory=dict)
+    consent_signals: ConsentSignalsSpec = Field(default_factory=ConsentSignalsSpec)

@@ -194,6 +194,23 @@ def check_meaning(spec: PolicySpec) -> list[str]:
                 f"tracking_plan.{path}: '{category}' is not a fideslang data category"
                 f"{_hint(category, categories)}"
             )
+    signals = spec.consent_signals
+    mappings: list[tuple[str, dict[str, list[str]]]] = [
+        ("segment", signals.segment),
+        ("rudderstack", signals.rudderstack),
+        ("tcf", {str(k): v for k, v in signals.tcf.items()}),
+    ]
+    for number in signals.tcf:
+        if not 1 <= number <= 24:
+            problems.append(f"consent_signals.tcf.{number}: TCF purposes are numbered 1 to 24")
+    for source, mapping in mappings:
+        for key, purposes in mapping.items():
+            for i, mapped in enumerate(purposes):
+                if mapped not in spec.purposes:
+                    problems.append(
+                        f"consent_signals.{source}.{key}[{i}]: '{mapped}' is not a purpose of "
+                        "this policy"
+                    )
     for name, destination in spec.destinations.items():
         if not _DESTINATION_NAME.match(name):
             problems.append(
