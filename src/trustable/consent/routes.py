@@ -6,14 +6,16 @@ from fastapi import APIRouter, Depends, Request
 
 from trustable.access.service import ApiKey
 from trustable.api.deps import needs, trustable
-from trustable.consent import service
+from trustable.consent import receipts, service
 from trustable.consent.schemas import (
     ConsentByIdentifier,
     ConsentChange,
+    ConsentChangeOut,
     ConsentHistoryOut,
     ConsentRecordOut,
     ConsentsOut,
     PurposeConsentOut,
+    SignedReceiptOut,
 )
 from trustable.core.errors import NotFound
 from trustable.identity.service import customer_exists, normalise
@@ -33,6 +35,20 @@ def _live(uow: UnitOfWork, customer_id: str) -> str:
 
 def _out(record: service.ConsentRecord) -> ConsentRecordOut:
     return ConsentRecordOut.model_validate(record, from_attributes=True)
+
+
+def _changed(request: Request, record: service.ConsentRecord) -> ConsentChangeOut:
+    """The change's record with its signed receipt.
+
+    Signed after the commit, on purpose: a decision (a withdrawal above all) must
+    stand even if signing fails, and its receipt can be fetched again later, since it
+    is rebuilt from the record.
+    """
+    app = trustable(request)
+    signed = receipts.issue_receipt(record, app.policy, app.vault)
+    return ConsentChangeOut(
+        **_out(record).model_dump(), receipt=SignedReceiptOut.model_validate(signed)
+    )
 
 
 @router.get("/v1/customers/{customer_id}/consents", response_model=ConsentsOut)
@@ -65,11 +81,12 @@ def get_history(customer_id: str, request: Request, _: ApiKey = reader) -> Conse
     return ConsentHistoryOut(customer_id=live, records=[_out(r) for r in records])
 
 
-@router.put("/v1/customers/{customer_id}/consents/{purpose}", response_model=ConsentRecordOut)
+@router.put("/v1/customers/{customer_id}/consents/{purpose}", response_model=ConsentChangeOut)
 def put_consent(
     customer_id: str, purpose: str, change: ConsentChange, request: Request, key: ApiKey = writer
-) -> ConsentRecordOut:
-    """Record a decision; it governs the very next event collected."""
+) -> ConsentChangeOut:
+    """Record a decision; it governs the very next event collected. The answer carries
+    the decision's signed receipt."""
     app = trustable(request)
     with app.uow() as uow:
         record = service.record_consent(
@@ -85,14 +102,15 @@ def put_consent(
             jurisdiction=change.jurisdiction,
         )
         uow.commit()
-    return _out(record)
+    return _changed(request, record)
 
 
-@router.post("/v1/consents", response_model=ConsentRecordOut)
+@router.post("/v1/consents", response_model=ConsentChangeOut)
 def post_consent(
     change: ConsentByIdentifier, request: Request, key: ApiKey = writer
-) -> ConsentRecordOut:
-    """Record a decision for the customer with these ids (created when new)."""
+) -> ConsentChangeOut:
+    """Record a decision for the customer with these ids (created when new). The
+    answer carries the decision's signed receipt."""
     app = trustable(request)
     idents = [
         (kind, normalise(kind, value))
@@ -113,4 +131,17 @@ def post_consent(
             jurisdiction=change.jurisdiction,
         )
         uow.commit()
-    return _out(record)
+    return _changed(request, record)
+
+
+@router.get("/v1/consents/receipts/{receipt_id}", response_model=SignedReceiptOut)
+def get_receipt(receipt_id: str, request: Request, _: ApiKey = reader) -> SignedReceiptOut:
+    """The signed receipt of one consent decision, the same one its change returned.
+
+    A receipt id is an unguessable UUID handed to the customer with the change, so
+    the URL names a decision, never a person.
+    """
+    app = trustable(request)
+    with app.reader() as uow:
+        signed = receipts.receipt_for(uow, app.policy, app.vault, receipt_id)
+    return SignedReceiptOut.model_validate(signed)

@@ -1,9 +1,10 @@
 """What the consent API takes and shows. It shows no personal values: purposes,
-statuses and times only."""
+statuses and times only (a receipt names the customer by the opaque `cus_…` id)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +35,31 @@ class ConsentRecordOut(BaseModel):
     notice_version: str
     jurisdiction: str | None
     recorded_at: datetime
+
+
+class ReceiptSignatureOut(BaseModel):
+    alg: str = Field(description="always Ed25519")
+    value: str = Field(description="Ed25519 over the receipt's canonical bytes, base64")
+    publicKey: str = Field(
+        description="the signing key, raw, base64: trust the one from /v1/ledger/public-key"
+    )
+
+
+class SignedReceiptOut(BaseModel):
+    """A Kantara v1.1 consent receipt and its signature (fields: docs/consent.md).
+
+    The receipt stays a plain mapping, passed through as built: a typed model could
+    drop or reshape a field, and then the signature would no longer verify.
+    """
+
+    receipt: dict[str, Any]
+    signature: ReceiptSignatureOut
+
+
+class ConsentChangeOut(ConsentRecordOut):
+    """The record of a change and, at once, its signed receipt."""
+
+    receipt: SignedReceiptOut
 
 
 class PurposeConsentOut(BaseModel):
