@@ -6,7 +6,9 @@ figures). It profiles, on a seeded store of its own:
 2. the HTTP path, with the server process profiling itself (its event-loop thread,
    and each thread-pool worker running the collection work), under the same load;
 3. the ledger: `ledger.append` inside `ingest` (what it calls, and its share), and
-   inclusion proofs on a log of 1,000,000 entries built as `make bench` builds it.
+   inclusion proofs on a log of 1,000,000 entries built as `make bench` builds it;
+4. one purpose-bound read (`access.reads.read_profile` of 1,000 events, in its unit of
+   work) on a store filled as `make bench` fills it (bench/reads.py).
 Reports (top functions by own time and by cumulative time, all code and Trustable's
 alone) are written to bench/out/ and their paths printed. `--parts` picks some.
 """
@@ -22,9 +24,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import http_load, ledger, pipeline
+from bench import http_load, ledger, pipeline, reads
 from bench.traffic import Traffic, make_users
 from bench.world import Seeded, new_store, seed
+from trustable.access.reads import purpose_for
+from trustable.access.service import ApiKey
 from trustable.ledger import service as ledger_service
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -54,11 +58,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duration", type=float, default=15.0, help="HTTP load, seconds")
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--ledger-entries", type=int, default=1_000_000, help="log for proofs")
+    parser.add_argument("--read-customers", type=int, default=100_000, help="for the read")
+    parser.add_argument("--reads", type=int, default=1, help="reads profiled (after warm ones)")
     parser.add_argument(
         "--parts",
         nargs="+",
-        choices=("pipeline", "server", "ledger"),
-        default=["pipeline", "server", "ledger"],
+        choices=("pipeline", "server", "ledger", "reads"),
+        default=["pipeline", "server", "ledger", "reads"],
     )
     args = parser.parse_args(argv)
     OUT.mkdir(exist_ok=True)
@@ -77,6 +83,8 @@ def main(argv: list[str]) -> int:
             written.append(
                 profile_ledger(seeded, traffic, tmp, args.batches, args.ledger_entries, args.top)
             )
+        if "reads" in args.parts:
+            written.append(profile_read(tmp, args.read_customers, args.reads, args.top))
     print(f"written: {', '.join(str(p) for p in written)} (and .prof files)")
     return 0
 
@@ -198,6 +206,38 @@ def profile_ledger(
     )
     (OUT / "ledger.txt").write_text(text, encoding="utf-8")
     return OUT / "ledger.txt"
+
+
+def profile_read(tmp: Path, customers: int, count: int, top: int) -> Path:
+    """`read_profile` as the route runs it (a committed unit of work), after one warm
+    read of each target so the profile shows the steady read, not key loading."""
+    print(f"filling a store of {customers:,} customers to profile a read", flush=True)
+    built = reads.build(
+        new_store(tmp / "reads"),
+        customers=customers,
+        targets=4,
+        events=1_000,
+        seed=5,
+        progress=print,
+    )
+    app = built.store.open()
+    try:
+        key = ApiKey(built.key_id, "bench reads", frozenset({f"read:{reads.PURPOSE}"}))
+        purpose = purpose_for(key, app.policy, reads.PURPOSE)
+        ids = [t.customer_id for t in built.targets]
+        for customer_id in ids:
+            reads.read_once(app, customer_id, purpose, built.key_id)
+        profile = cProfile.Profile()
+        profile.enable()
+        for n in range(count):
+            reads.read_once(app, ids[n % len(ids)], purpose, built.key_id)
+        profile.disable()
+    finally:
+        app.close()
+    profile.dump_stats(OUT / "read.prof")
+    title = f"{count} read(s) of {built.events_per_target:,} events, {customers:,} customers"
+    (OUT / "read.txt").write_text(report(pstats.Stats(profile), title, top), encoding="utf-8")
+    return OUT / "read.txt"
 
 
 if __name__ == "__main__":
