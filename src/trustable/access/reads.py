@@ -3,7 +3,8 @@
 A read returns a trait or an event field only when the purpose uses its category
 AND `may(customer, purpose, category)` says yes at this moment; nothing else is even
 decrypted. What was held back is listed by category and reason, never with a value.
-Every read leaves a ledger entry in the same unit of work.
+Every read leaves a ledger entry, committed before the data is handed out; the
+gathering itself runs in a read-only unit, so reads never queue behind each other.
 """
 
 from __future__ import annotations
@@ -53,6 +54,22 @@ class Profile:
     traits: dict[str, Any]
     events: list[ProfileEvent]
     withheld: list[Withheld]
+    categories: tuple[str, ...]  # what was returned
+
+    def ledger_record(self, actor: str) -> ledger.Record:
+        """The `access` entry that must commit before this profile is handed out."""
+        return ledger.Record(
+            kind="access",
+            customer_id=self.customer_id,
+            actor=actor,
+            detail={
+                "purpose": self.purpose,
+                "categories": list(self.categories),
+                "withheld": sorted({w.category for w in self.withheld}),
+                "traits": len(self.traits),
+                "events": len(self.events),
+            },
+        )
 
 
 def purpose_for(key: ApiKey, policy: Policy, purpose: str) -> Purpose:
@@ -80,25 +97,36 @@ def read_profile(
     *,
     customer_id: str,
     purpose: Purpose,
-    actor: str,
-    now: datetime,
     limit: int = MAX_EVENTS,
 ) -> Profile:
+    """Gather the profile in a read; `log_read` must commit its entry before it leaves."""
     if not 0 < limit <= MAX_EVENTS:
         raise InvalidInput(f"limit must be between 1 and {MAX_EVENTS}", code="invalid_limit")
     decisions = decisions_for(uow, policy, [customer_id])
     withheld: Counter[tuple[str, Reason]] = Counter()
     returned: set[str] = set()
+    # Decided once per category (and per field path, per event's category set): a
+    # read of a thousand events asks the same few questions thousands of times.
+    verdicts: dict[str, Reason | None] = {}
+
+    def verdict(category: str) -> Reason | None:
+        if category in verdicts:
+            return verdicts[category]
+        found: Reason | None = None
+        if not purpose.uses(category):
+            found = Reason.not_used
+        elif not decisions.may(customer_id, purpose.key, category):
+            found = Reason.not_permitted
+        verdicts[category] = found
+        return found
 
     def usable(category: str | None) -> bool:
         if category is None:
             withheld[("(undeclared)", Reason.undeclared)] += 1
             return False
-        if not purpose.uses(category):
-            withheld[(category, Reason.not_used)] += 1
-            return False
-        if not decisions.may(customer_id, purpose.key, category):
-            withheld[(category, Reason.not_permitted)] += 1
+        reason = verdict(category)
+        if reason is not None:
+            withheld[(category, reason)] += 1
             return False
         returned.add(category)
         return True
@@ -108,39 +136,33 @@ def read_profile(
         for t in sealed_traits(uow, customer_id)
         if usable(t.category)
     }
+    path_categories: dict[str, str | None] = {}
+    wanted_sets: dict[tuple[str, ...], bool] = {}
     events: list[ProfileEvent] = []
     for event in sealed_events(uow, customer_id, limit=limit, newest_first=True):
-        wanted = [c for c in event.categories if purpose.uses(c)]
-        if not any(decisions.may(customer_id, purpose.key, c) for c in wanted):
+        wanted = wanted_sets.get(event.categories)
+        if wanted is None:
+            wanted = any(verdict(c) is None for c in event.categories)
+            wanted_sets[event.categories] = wanted
+        if not wanted:
             for category in event.categories:
                 usable(category)  # counts why each is held back
             continue
-        fields = {
-            path: value
-            for path, value in event.open(vault, customer_id).items()
-            if usable(policy.category_of(path))
-        }
+        fields = {}
+        for path, value in event.open(vault, customer_id).items():
+            if path in path_categories:
+                declared = path_categories[path]
+            else:
+                declared = path_categories[path] = policy.category_of(path)
+            if usable(declared):
+                fields[path] = value
         if fields:
             events.append(ProfileEvent(event.type, event.occurred_at, fields))
 
     held = [Withheld(c, r, n) for (c, r), n in sorted(withheld.items())]
-    ledger.append(
-        uow,
-        vault,
-        [
-            ledger.Record(
-                kind="access",
-                customer_id=customer_id,
-                actor=actor,
-                detail={
-                    "purpose": purpose.key,
-                    "categories": sorted(returned),
-                    "withheld": sorted({w.category for w in held}),
-                    "traits": len(traits),
-                    "events": len(events),
-                },
-            )
-        ],
-        now=now,
-    )
-    return Profile(customer_id, purpose.key, traits, events, held)
+    return Profile(customer_id, purpose.key, traits, events, held, tuple(sorted(returned)))
+
+
+def log_read(uow: UnitOfWork, vault: Vault, profile: Profile, *, actor: str, now: datetime) -> None:
+    """Append the read's ledger entry (the caller commits, then hands the data out)."""
+    ledger.append(uow, vault, [profile.ledger_record(actor)], now=now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 
 from trustable.api.app import create_app
@@ -23,6 +25,10 @@ def run(trustable: Trustable, host: str, port: int, *, worker: bool = True) -> N
 
 
 def _serve(trustable: Trustable, host: str, port: int) -> None:
+    # What start-up loaded lives as long as the service: keep the collector off it,
+    # so its pauses do not land in the middle of requests.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         create_app(trustable),
         host=host,

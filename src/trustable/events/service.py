@@ -412,7 +412,17 @@ def sealed_events(
         if newest_first
         else (events.c.occurred_at, events.c.id)
     )
-    stmt = select(events).where(events.c.customer_id == customer_id).order_by(*order)
+    stmt = (
+        select(
+            events.c.message_id,
+            events.c.type,
+            events.c.occurred_at,
+            events.c.categories,
+            events.c.payload,
+        )
+        .where(events.c.customer_id == customer_id)
+        .order_by(*order)
+    )
     if limit is not None:
         stmt = stmt.limit(limit)
     return [

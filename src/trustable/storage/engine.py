@@ -65,6 +65,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages per connection
         # Checkpoints run in `storage.checkpoint.WalCheckpointer`, not inside commits.
         cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
