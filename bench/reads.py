@@ -53,7 +53,7 @@ from bench.http_load import server_process
 from bench.report import table
 from bench.traffic import User, make_users
 from bench.world import Store
-from trustable.access.reads import MAX_EVENTS, Profile, purpose_for, read_profile
+from trustable.access.reads import MAX_EVENTS, Profile, log_read, purpose_for, read_profile
 from trustable.access.schemas import ProfileOut
 from trustable.access.service import ApiKey, create_key
 from trustable.bootstrap import Trustable
@@ -473,18 +473,12 @@ def measure_in_process(built: Built, *, reads: int) -> InProcess:
 
 
 def read_once(app: Trustable, customer_id: str, purpose: Purpose, actor: str) -> Profile:
-    """One read as `access.routes.profile` runs it (less the customer look-up): in a
-    writer unit of work, committed, so its ledger entry is paid for too."""
+    """One read as `access.routes.profile` runs it (less the customer look-up): gathered
+    in a read-only unit, then its ledger entry committed, so that is paid for too."""
+    with app.reader() as uow:
+        profile = read_profile(uow, app.vault, app.policy, customer_id=customer_id, purpose=purpose)
     with app.uow() as uow:
-        profile = read_profile(
-            uow,
-            app.vault,
-            app.policy,
-            customer_id=customer_id,
-            purpose=purpose,
-            actor=actor,
-            now=app.clock(),
-        )
+        log_read(uow, app.vault, profile, actor=actor, now=app.clock())
         uow.commit()
     return profile
 
