@@ -337,6 +337,55 @@ def gpc_purposes(policy: Policy) -> list[str]:
     ]
 
 
+def transition(current: str | None, permitted: bool) -> ConsentStatus | None:
+    """The status a stated choice leads to from `current`; None when nothing changes.
+
+    Yes grants (once). No withdraws a grant, denies what was never asked, and leaves
+    a refusal as it is.
+    """
+    if permitted:
+        return None if current == ConsentStatus.granted.value else ConsentStatus.granted
+    if current in (ConsentStatus.denied.value, ConsentStatus.withdrawn.value):
+        return None
+    return ConsentStatus.withdrawn if current else ConsentStatus.denied
+
+
+def state_choices(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    choices: Iterable[tuple[str, str, bool, ConsentMethod]],
+    *,
+    now: datetime,
+    actor: str,
+) -> int:
+    """Record (customer, purpose, permitted?, method) choices where they change the
+    state, in order; the number of records written."""
+    pending = list(choices)
+    if not pending:
+        return 0
+    states = load_states(uow, [customer for customer, *_ in pending])
+    written = 0
+    for customer_id, purpose, permitted, method in pending:
+        status = transition(states[customer_id].get(purpose), permitted)
+        if status is None:
+            continue
+        record_consent(
+            uow,
+            policy,
+            vault=vault,
+            actor=actor,
+            customer_id=customer_id,
+            purpose=purpose,
+            status=status,
+            method=method,
+            now=now,
+        )
+        states[customer_id][purpose] = status.value
+        written += 1
+    return written
+
+
 def honour_gpc(
     uow: UnitOfWork,
     vault: Vault,
@@ -353,25 +402,9 @@ def honour_gpc(
     nothing: only the customer's own grant does. Returns the records written.
     """
     purposes = gpc_purposes(policy)
-    wanted = sorted(set(customer_ids))
-    states = load_states(uow, wanted)
-    written = 0
-    for customer_id in wanted:
-        for purpose in purposes:
-            current = states[customer_id].get(purpose)
-            if current in (ConsentStatus.denied.value, ConsentStatus.withdrawn.value):
-                continue
-            status = ConsentStatus.withdrawn if current else ConsentStatus.denied
-            record_consent(
-                uow,
-                policy,
-                vault=vault,
-                actor=actor,
-                customer_id=customer_id,
-                purpose=purpose,
-                status=status,
-                method=ConsentMethod.gpc,
-                now=now,
-            )
-            written += 1
-    return written
+    choices = [
+        (customer_id, purpose, False, ConsentMethod.gpc)
+        for customer_id in sorted(set(customer_ids))
+        for purpose in purposes
+    ]
+    return state_choices(uow, vault, policy, choices, now=now, actor=actor)

@@ -20,12 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from trustable.consent.service import (
-    ConsentMethod,
-    ConsentStatus,
-    load_states,
-    record_consent,
-)
+from trustable.consent.service import ConsentMethod, state_choices
 from trustable.core.errors import InvalidInput
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
@@ -146,33 +141,9 @@ def apply_signals(
     actor: str,
 ) -> int:
     """Record what the signals change, in message order; the number of records."""
-    pending = list(items)
-    if not pending:
-        return 0
-    states = load_states(uow, [customer for customer, _ in pending])
-    written = 0
-    for customer_id, signals in pending:
-        for purpose, (yes, method) in choices(policy, signals).items():
-            current = states[customer_id].get(purpose)
-            if yes and current == ConsentStatus.granted.value:
-                continue
-            if not yes and current in (ConsentStatus.denied.value, ConsentStatus.withdrawn.value):
-                continue
-            if yes:
-                status = ConsentStatus.granted
-            else:
-                status = ConsentStatus.withdrawn if current else ConsentStatus.denied
-            record_consent(
-                uow,
-                policy,
-                vault=vault,
-                actor=actor,
-                customer_id=customer_id,
-                purpose=purpose,
-                status=status,
-                method=method,
-                now=now,
-            )
-            states[customer_id][purpose] = status.value
-            written += 1
-    return written
+    stated = [
+        (customer_id, purpose, permitted, method)
+        for customer_id, signals in items
+        for purpose, (permitted, method) in choices(policy, signals).items()
+    ]
+    return state_choices(uow, vault, policy, stated, now=now, actor=actor)
