@@ -8,7 +8,9 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
    `ledger.append`, alternating, on two more copies (see bench/ledger.py);
 5. ledger proofs at 1,000,000 entries, on a log built in a store of its own;
 6. purpose-bound reads over HTTP: a profile of 1,000 events, decrypted, with 100,000
-   customers loaded, on a store of its own filled through `ingest` (see bench/reads.py).
+   customers loaded, on a store of its own filled through `ingest` (see bench/reads.py);
+7. destination throughput: one delivery worker draining 20,000 queued deliveries to a
+   receiver process on loopback (see bench/deliveries.py).
 Every figure is printed beside its target with PASS or MISS (and by how much), and
 the whole report, with the machine it ran on, replaces bench/RESULTS.md. All state
 lives in a temporary directory that is removed at the end, server included.
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench import decisions, http_load, ledger, pipeline, reads
+from bench import decisions, deliveries, http_load, ledger, pipeline, reads
 from bench.report import Figure, Machine, figures_table, machine, table, write
 from bench.traffic import NEW_VISITOR_SHARE, Traffic, make_users
 from bench.world import Seeded, new_store, seed
@@ -42,6 +44,8 @@ TARGET_PROOF_MS = 5.0  # inclusion proof generation at 10^6 entries
 TARGET_PROOF_HASHES = 20.0
 LEDGER_CHUNK = 10_000  # entries per unit of work when building the big log
 TARGET_READ_P99_MS = 25.0  # one profile read of 1,000 events over HTTP
+TARGET_DELIVERIES_S = 2_000.0  # one worker, to a receiver on loopback
+DELIVERY_CUSTOMERS = 2_000  # who granted the destination's purpose (10 events each)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class Options:
     read_sequential: int
     read_clients: int
     read_in_process: int
+    deliveries: int
+    deliveries_profiled: int
     seed: int
     output: Path
 
@@ -98,6 +104,9 @@ def options(argv: list[str]) -> Options:
     )
     parser.add_argument("--read-clients", type=int, default=2, help="clients reading at once")
     parser.add_argument("--read-in-process", type=int, default=60, help="reads timed without HTTP")
+    parser.add_argument(
+        "--deliveries", type=int, default=20_000, help="queued deliveries drained, timed"
+    )
     parser.add_argument("--seed", type=int, default=20261101)
     parser.add_argument(
         "--quick",
@@ -126,6 +135,8 @@ def options(argv: list[str]) -> Options:
             read_sequential=20,
             read_clients=2,
             read_in_process=10,
+            deliveries=2_000,
+            deliveries_profiled=300,
             seed=args.seed,
             output=HERE / "out" / "quick.md",
         )
@@ -148,6 +159,8 @@ def options(argv: list[str]) -> Options:
         read_sequential=args.read_sequential,
         read_clients=args.read_clients,
         read_in_process=args.read_in_process,
+        deliveries=args.deliveries,
+        deliveries_profiled=1_000,
         seed=args.seed,
         output=args.output,
     )
@@ -311,6 +324,20 @@ def main(argv: list[str]) -> int:
             f"{read.in_process.read_ms:.1f} ms"
         )
 
+        say(f"7. destination throughput: one worker draining {opts.deliveries:,} deliveries")
+        sent = deliveries.measure(
+            tmp / "deliveries",
+            tmp,
+            customers=min(DELIVERY_CUSTOMERS, opts.deliveries),
+            deliveries=opts.deliveries,
+            profiled=opts.deliveries_profiled,
+            progress=say,
+        )
+        say(
+            f"  {sent.per_s:,.0f} deliveries/s ({sent.delivered:,} in {sent.elapsed_s:.1f} s); "
+            f"httpx posts alone {sent.http_only_per_s:,.0f}/s"
+        )
+
     figures = [
         Figure(
             "events/s over HTTP (POST /v1/batch)",
@@ -362,10 +389,18 @@ def main(argv: list[str]) -> int:
             higher_is_better=False,
         ),
         *read_figures(read, opts),
+        Figure(
+            "destination deliveries/s, one worker (receiver on loopback)",
+            sent.per_s,
+            TARGET_DELIVERIES_S,
+            "deliveries/s",
+            higher_is_better=True,
+        ),
     ]
     elapsed = time.perf_counter() - started
     lines = render(box, opts, figures, seeded, http, pipe, may, cost, proofs, elapsed)
     lines += reads.render(read)
+    lines += deliveries.render(sent, TARGET_DELIVERIES_S)
     say("")
     for line in figures_table(figures):
         say(line)
