@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,15 +99,22 @@ def claim(uow: UnitOfWork, *, now: datetime, limit: int = 100) -> list[Delivery]
     ]
 
 
+def prepare_many(
+    uow: UnitOfWork, vault: Vault, policy: Policy, deliveries: Sequence[Delivery]
+) -> list[Prepared]:
+    """Prepare a claimed batch, with one consent read for all its customers."""
+    decisions = decisions_for(uow, policy, {d.customer_id for d in deliveries})
+    return [prepare(uow, vault, policy, d, decisions) for d in deliveries]
+
+
 def prepare(
-    uow: UnitOfWork, vault: Vault, policy: Policy, delivery: Delivery, *, now: datetime
+    uow: UnitOfWork, vault: Vault, policy: Policy, delivery: Delivery, decisions: Decisions
 ) -> Prepared:
     """Open the event and keep what the destination's purposes may use now."""
     spec = policy.spec.destinations.get(delivery.destination)
     event = sealed_event(uow, delivery.customer_id, delivery.message_id)
     if spec is None or event is None:
         return Prepared(delivery, None, (), ())
-    decisions = decisions_for(uow, policy, [delivery.customer_id])
     fields: dict[str, Any] = {}
     shared: set[str] = set()
     used: set[str] = set()
@@ -184,28 +192,28 @@ def backoff(attempts: int, rng: random.Random) -> timedelta:
     return timedelta(seconds=ceiling * (0.5 + rng.random() / 2))
 
 
-def finish(
+def finish_many(
     uow: UnitOfWork,
     vault: Vault,
     policy: Policy,
-    prepared: Prepared,
-    error: str | None,
+    outcomes: Sequence[tuple[Prepared, str | None]],
     *,
     now: datetime,
     rng: random.Random,
-) -> str:
-    """Record the outcome of an attempt (and its share in the ledger); the new state."""
-    delivery = prepared.delivery
-    spec = policy.spec.destinations.get(delivery.destination)
-    values: dict[str, Any]
-    if prepared.body is None:
-        state, values = SKIPPED, {"finished_at": now, "last_error": None}
-    elif error is None:
-        state, values = DELIVERED, {"finished_at": now, "last_error": None}
-        ledger.append(
-            uow,
-            vault,
-            [
+) -> list[str]:
+    """Record the outcomes of a batch of attempts, and one ledger `share` entry per
+    delivery made (appended together); the new state of each."""
+    states: list[str] = []
+    shares: list[ledger.Record] = []
+    for prepared, error in outcomes:
+        delivery = prepared.delivery
+        spec = policy.spec.destinations.get(delivery.destination)
+        values: dict[str, Any]
+        if prepared.body is None:
+            state, values = SKIPPED, {"finished_at": now, "last_error": None}
+        elif error is None:
+            state, values = DELIVERED, {"finished_at": now, "last_error": None}
+            shares.append(
                 ledger.Record(
                     kind="share",
                     customer_id=delivery.customer_id,
@@ -216,23 +224,23 @@ def finish(
                         "categories": list(prepared.categories),
                     },
                 )
-            ],
-            now=now,
+            )
+        else:
+            attempts = delivery.attempts + 1
+            limit = spec.max_attempts if spec is not None else 1
+            state = DEAD if attempts >= limit else PENDING
+            values = {
+                "attempts": attempts,
+                "last_error": error[:200],
+                "next_attempt_at": now + backoff(attempts, rng),
+                "finished_at": now if state == DEAD else None,
+            }
+        uow.connection.execute(
+            update(outbox).where(outbox.c.id == delivery.id).values(state=state, **values)
         )
-    else:
-        attempts = delivery.attempts + 1
-        limit = spec.max_attempts if spec is not None else 1
-        state = DEAD if attempts >= limit else PENDING
-        values = {
-            "attempts": attempts,
-            "last_error": error[:200],
-            "next_attempt_at": now + backoff(attempts, rng),
-            "finished_at": now if state == DEAD else None,
-        }
-    uow.connection.execute(
-        update(outbox).where(outbox.c.id == delivery.id).values(state=state, **values)
-    )
-    return state
+        states.append(state)
+    ledger.append(uow, vault, shares, now=now)
+    return states
 
 
 # -- reading the outbox --------------------------------------------------------------------
