@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 
 from trustable.core.ids import new_customer_id
 from trustable.identity.tables import customers, identifiers
@@ -220,10 +220,6 @@ def list_identifiers(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[Id
     return [
         (kind, vault.decrypt(customer_id, "identifier", value).decode()) for kind, value in rows
     ]
-
-
-def delete_customer_identifiers(uow: UnitOfWork, customer_id: str) -> None:
-    uow.connection.execute(delete(identifiers).where(identifiers.c.customer_id == customer_id))
 
 
 def count_customers(uow: UnitOfWork) -> int:

@@ -64,7 +64,7 @@ def run_env() -> None:
     context.configure(
         connection=connection,
         render_as_batch=True,
-        # Set only when a developer autogenerates a new revision (`make migration`).
+        # Set only when a developer autogenerates a revision (`migrate.new_revision`).
         target_metadata=context.config.attributes.get("target_metadata"),
     )
     with context.begin_transaction():

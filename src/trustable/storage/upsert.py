@@ -18,11 +18,13 @@ from trustable.storage.uow import UnitOfWork
 UpdateBuilder = Callable[[Any], dict[str, Any]]
 
 
+def _insert(dialect: str, table: Table) -> Any:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
 def insert_for(uow: UnitOfWork, table: Table) -> Any:
     """`INSERT` with `ON CONFLICT` support for the unit of work's dialect."""
-    if uow.dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return _insert(uow.dialect, table)
 
 
 @lru_cache(maxsize=256)
@@ -33,7 +35,7 @@ def _upsert_statement(
     columns: tuple[str, ...],
     update: UpdateBuilder | None,
 ) -> Any:
-    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = _insert(dialect, table)
     if update is None:
         values = {c: stmt.excluded[c] for c in columns if c not in keys}
     else:
@@ -61,8 +63,7 @@ def upsert(
 
 @lru_cache(maxsize=256)
 def _ignoring_statement(dialect: str, table: Table) -> Any:
-    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    return stmt.on_conflict_do_nothing()
+    return _insert(dialect, table).on_conflict_do_nothing()
 
 
 def insert_ignoring_conflicts(

@@ -157,15 +157,6 @@ class Vault:
             for customer_id, opened in fresh.items():
                 self._remember(customer_id, opened)
 
-    def has_key(self, customer_id: str) -> bool:
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                select(customer_keys.c.customer_id).where(
-                    customer_keys.c.customer_id == customer_id
-                )
-            ).first()
-        return found is not None
-
     def load_keys(self, customer_ids: Iterable[str]) -> None:
         """Warm the cache for many customers with one key-store read."""
         with self._lock:
