@@ -55,6 +55,7 @@ from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_i
 from trustable.core.settings import example_policy_path
 from trustable.destinations import service
 from trustable.destinations.outbox import DELIVERED, PENDING
+from trustable.destinations.sender import Sender
 from trustable.destinations.tables import outbox
 from trustable.destinations.worker import Worker
 from trustable.events import service as events_service
@@ -77,13 +78,13 @@ BREAKDOWN: list[tuple[str, Callable[..., Any]]] = [
     ("  `service.claim` (select 100 due + lease update)", service.claim),
     ("  `Worker._deliver` (one claimed batch)", Worker._deliver),
     ("    `service.prepare_many` (one read for the batch)", service.prepare_many),
-    ("    `service.prepare` (filter, body)", service.prepare),
-    ("      `events.service.sealed_event`", events_service.sealed_event),
+    ("    `service._prepare` (filter, body)", service._prepare),
+    ("      `events.service.sealed_events_by_message`", events_service.sealed_events_by_message),
     ("      `consent.service.decisions_for`", consent_service.decisions_for),
     ("      `SealedEvent.open` (data key, decrypt)", events_service.SealedEvent.open),
     ("      `service._user_id` (may + identifiers)", service._user_id),
     ("    `service.post` (sign + HTTP round trip)", service.post),
-    ("      `httpx.Client.post`", httpx.Client.post),
+    ("      `Sender.post`", Sender.post),
     ("    `service.finish_many` (ledger + outbox updates)", service.finish_many),
     ("      `ledger.service.append` (the batch's share entries)", ledger_service.append),
     ("  `UnitOfWork.__enter__` (all units)", UnitOfWork.__enter__),

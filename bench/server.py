@@ -1,8 +1,9 @@
 """The server under test, as its own process: `python -m bench.server`.
 
-It is what `trustable serve` runs (the app of `create_app(bootstrap(...))` under
-uvicorn, with uvloop and httptools when installed, no access log) but quiet, and
-reads its settings from the environment the benchmark hands it. Running it apart
+It is what `trustable serve` runs (`api.server.run`: the app of
+`create_app(bootstrap(...))` under uvicorn, with uvloop and httptools when installed,
+no access log, start-up objects frozen out of the collector) but quiet, without the
+delivery thread, and with its settings from the environment the benchmark hands it. Running it apart
 from the load generator keeps the two from sharing one interpreter lock, as an SDK
 and a server never do.
 
@@ -21,9 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from trustable.api.app import create_app
+from trustable.api.server import run
 from trustable.bootstrap import bootstrap
 from trustable.core.settings import Settings
 
@@ -71,13 +70,7 @@ def main() -> None:
         routes._collect = workers.wrap(routes._collect)
         loop_profile.enable()
     try:
-        uvicorn.run(
-            create_app(trustable),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-        )
+        run(trustable, settings.host, settings.port, worker=False, quiet=True)
     finally:
         loop_profile.disable()
         trustable.close()

@@ -246,3 +246,36 @@ def test_the_live_service_queues_from_collection(
     assert answer.status_code == 200
     assert Worker(shop).run_once() == {"delivered": 1}
     assert orjson.loads(receiver.received[0].body)["fields"]["item"] == "9"
+
+
+def test_a_queued_delivery_follows_its_event_when_histories_join(
+    shop: Trustable, receiver: Receiver
+) -> None:
+    with shop.uow() as uow:
+        record_for_identifiers(
+            uow,
+            shop.vault,
+            shop.policy,
+            idents=[("anonymous_id", "anon-9")],
+            purpose=PERSONALIZE,
+            status=ConsentStatus.granted,
+            method=ConsentMethod.banner,
+            now=shop.clock(),
+            actor="test",
+        )
+        uow.commit()
+    rated = msg("track", None, anonymousId="anon-9", event="Movie Rated")
+    rated["properties"] = {"movie_id": "42"}
+    grant(shop, "u8")
+    known = msg("identify", "u8")
+    joined = msg("identify", "u8", anonymousId="anon-9")
+    for message in (rated, known, joined):
+        batch = parse_batch({"batch": [message]}, single_type=None, received_at=shop.clock())
+        with shop.uow() as uow:
+            ingest(uow, shop.vault, shop.policy, batch.messages, now=shop.clock(), actor="t")
+            uow.commit()
+    assert Worker(shop).run_once() == {"delivered": 1}
+    body = orjson.loads(receiver.received[0].body)
+    with shop.reader() as uow:
+        assert body["customer_id"] == find_customer(uow, shop.vault, "user_id", "u8")
+    assert body["fields"]["item"] == "42"

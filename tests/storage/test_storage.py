@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Column, MetaData, Table, create_engine, inspect, select
 
 from trustable.bootstrap import Trustable
 from trustable.core.settings import Settings
 from trustable.storage.engine import make_engine
 from trustable.storage.migrate import current_revision, head_revision, upgrade
 from trustable.storage.tables import all_tables
+from trustable.storage.types import UtcDateTime
 
 # Tables that hold nothing about any one customer.
 NOT_PER_CUSTOMER = {
@@ -62,7 +66,7 @@ def test_an_unsupported_database_is_refused() -> None:
 
 
 def test_times_come_back_aware_and_in_utc(app: Trustable) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import timezone
 
     from tests.helpers import msg
     from trustable.events.segment import parse_batch
@@ -82,3 +86,20 @@ def test_times_come_back_aware_and_in_utc(app: Trustable) -> None:
         (event,) = customer_events(uow, app.vault, customer)
     assert event.occurred_at == paris
     assert event.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_sqlite_times_written_in_any_iso_shape_come_back_aware_in_utc(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'times.db'}")
+    metadata = MetaData()
+    table = Table("times", metadata, Column("at", UtcDateTime()))
+    metadata.create_all(engine)
+    ten = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"at": ten + timedelta(microseconds=5)}])
+        conn.exec_driver_sql(
+            "INSERT INTO times VALUES ('2026-11-20 10:00:00'), ('2026-11-20T11:00:00+01:00')"
+        )
+        found = [row.at for row in conn.execute(select(table.c.at))]
+    engine.dispose()
+    assert found == [ten + timedelta(microseconds=5), ten, ten]
+    assert all(moment.tzinfo is UTC for moment in found)

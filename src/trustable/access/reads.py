@@ -40,7 +40,7 @@ class Withheld:
     count: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a read makes a thousand: slots, and orjson writes it as is
 class ProfileEvent:
     type: str
     occurred_at: datetime
@@ -105,38 +105,53 @@ def read_profile(
     decisions = decisions_for(uow, policy, [customer_id])
     withheld: Counter[tuple[str, Reason]] = Counter()
     returned: set[str] = set()
-    # Decided once per category (and per field path, per event's category set): a
-    # read of a thousand events asks the same few questions thousands of times.
+    # Decided once per category, per event's set of categories and per set of field
+    # paths: a read of a thousand events asks the same few questions thousands of times.
     verdicts: dict[str, Reason | None] = {}
 
     def verdict(category: str) -> Reason | None:
-        if category in verdicts:
-            return verdicts[category]
-        found: Reason | None = None
-        if not purpose.uses(category):
-            found = Reason.not_used
-        elif not decisions.may(customer_id, purpose.key, category):
-            found = Reason.not_permitted
-        verdicts[category] = found
-        return found
+        if category not in verdicts:
+            found: Reason | None = None
+            if not purpose.uses(category):
+                found = Reason.not_used
+            elif not decisions.may(customer_id, purpose.key, category):
+                found = Reason.not_permitted
+            verdicts[category] = found
+        return verdicts[category]
 
-    def usable(category: str | None) -> bool:
+    def held_back(category: str | None) -> tuple[str, Reason] | None:
+        """Why a value of `category` stays out (category, reason); None: it goes out."""
         if category is None:
-            withheld[("(undeclared)", Reason.undeclared)] += 1
-            return False
+            return ("(undeclared)", Reason.undeclared)
         reason = verdict(category)
-        if reason is not None:
-            withheld[(category, reason)] += 1
-            return False
-        returned.add(category)
-        return True
+        return None if reason is None else (category, reason)
 
-    traits = {
-        t.name: t.open(vault, customer_id)
-        for t in sealed_traits(uow, customer_id)
-        if usable(t.category)
-    }
-    path_categories: dict[str, str | None] = {}
+    traits: dict[str, Any] = {}
+    for trait in sealed_traits(uow, customer_id):
+        why = held_back(trait.category)
+        if why is None:
+            traits[trait.name] = trait.open(vault, customer_id)
+            returned.add(trait.category)
+        else:
+            withheld[why] += 1
+
+    def plan(shape: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[str, Reason]]]:
+        """For events with these field paths: which go out, and why the rest do not."""
+        kept: list[str] = []
+        held: list[tuple[str, Reason]] = []
+        for path in shape:
+            category = policy.category_of(path)
+            why = held_back(category)
+            if why is None and category is not None:
+                kept.append(path)
+                returned.add(category)
+            elif why is not None:
+                held.append(why)
+        return tuple(kept), held
+
+    opener = vault.opener(customer_id)
+    plans: dict[tuple[str, ...], tuple[tuple[str, ...], list[tuple[str, Reason]]]] = {}
+    shapes: Counter[tuple[str, ...]] = Counter()  # events opened, by their field paths
     wanted_sets: dict[tuple[str, ...], bool] = {}
     events: list[ProfileEvent] = []
     for event in sealed_events(uow, customer_id, limit=limit, newest_first=True):
@@ -144,20 +159,28 @@ def read_profile(
         if wanted is None:
             wanted = any(verdict(c) is None for c in event.categories)
             wanted_sets[event.categories] = wanted
-        if not wanted:
+        if not wanted:  # nothing of it may go out: count why, leave it sealed
             for category in event.categories:
-                usable(category)  # counts why each is held back
+                why = held_back(category)
+                if why is not None:
+                    withheld[why] += 1
             continue
-        fields = {}
-        for path, value in event.open(vault, customer_id).items():
-            if path in path_categories:
-                declared = path_categories[path]
-            else:
-                declared = path_categories[path] = policy.category_of(path)
-            if usable(declared):
-                fields[path] = value
+        opened = event.open_with(opener)
+        shape = tuple(opened)
+        found = plans.get(shape)
+        if found is None:
+            found = plans[shape] = plan(shape)
+        shapes[shape] += 1
+        kept = found[0]
+        if len(kept) == len(shape):
+            fields = opened
+        else:
+            fields = {path: opened[path] for path in kept}
         if fields:
             events.append(ProfileEvent(event.type, event.occurred_at, fields))
+    for shape, uses in shapes.items():
+        for why in plans[shape][1]:
+            withheld[why] += uses
 
     held = [Withheld(c, r, n) for (c, r), n in sorted(withheld.items())]
     return Profile(customer_id, purpose.key, traits, events, held, tuple(sorted(returned)))

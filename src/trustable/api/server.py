@@ -10,30 +10,34 @@ from trustable.api.app import create_app
 from trustable.bootstrap import Trustable
 
 
-def run(trustable: Trustable, host: str, port: int, *, worker: bool = True) -> None:
-    """Serve the API; with `worker`, deliver to destinations from a thread as well."""
+def run(
+    trustable: Trustable, host: str, port: int, *, worker: bool = True, quiet: bool = False
+) -> None:
+    """Serve the API; with `worker`, deliver to destinations from a thread as well;
+    `quiet` logs warnings only."""
     stop = None
     if worker and trustable.policy.spec.destinations:
         from trustable.destinations.worker import start_in_background
 
         _thread, stop = start_in_background(trustable)
     try:
-        _serve(trustable, host, port)
+        _serve(trustable, host, port, log_level="warning" if quiet else "info")
     finally:
         if stop is not None:
             stop.set()
 
 
-def _serve(trustable: Trustable, host: str, port: int) -> None:
+def _serve(trustable: Trustable, host: str, port: int, *, log_level: str) -> None:
+    app = create_app(trustable)
     # What start-up loaded lives as long as the service: keep the collector off it,
-    # so its pauses do not land in the middle of requests.
+    # so its full collections stay short and do not land in the middle of requests.
     gc.collect()
     gc.freeze()
     uvicorn.run(
-        create_app(trustable),
+        app,
         host=host,
         port=port,
-        log_level="info",
+        log_level=log_level,
         # Paths carry only opaque ids, but query strings could carry anything.
         access_log=False,
     )

@@ -20,15 +20,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from sqlalchemy import func, select, update
 
 from trustable.consent.service import Decisions, decisions_for
 from trustable.core.errors import ConfigurationError, NotFound
 from trustable.destinations.outbox import DEAD, DELIVERED, PENDING, SKIPPED
+from trustable.destinations.sender import Sender, target
 from trustable.destinations.tables import outbox
-from trustable.events.service import sealed_event
+from trustable.events.service import SealedEvent, sealed_events_by_message
 from trustable.identity.service import list_identifiers
 from trustable.ledger import service as ledger
 from trustable.policy.schemas import DestinationSpec
@@ -102,27 +102,40 @@ def claim(uow: UnitOfWork, *, now: datetime, limit: int = 100) -> list[Delivery]
 def prepare_many(
     uow: UnitOfWork, vault: Vault, policy: Policy, deliveries: Sequence[Delivery]
 ) -> list[Prepared]:
-    """Prepare a claimed batch, with one consent read for all its customers."""
+    """Prepare a claimed batch: its events and its customers' consent in one read each."""
     decisions = decisions_for(uow, policy, {d.customer_id for d in deliveries})
-    return [prepare(uow, vault, policy, d, decisions) for d in deliveries]
+    found = sealed_events_by_message(uow, ((d.customer_id, d.message_id) for d in deliveries))
+    user_ids: dict[str, str | None] = {}
+    return [
+        _prepare(
+            uow, vault, policy, d, found.get((d.customer_id, d.message_id)), decisions, user_ids
+        )
+        for d in deliveries
+    ]
 
 
-def prepare(
-    uow: UnitOfWork, vault: Vault, policy: Policy, delivery: Delivery, decisions: Decisions
+def _prepare(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    delivery: Delivery,
+    event: SealedEvent | None,
+    decisions: Decisions,
+    user_ids: dict[str, str | None],
 ) -> Prepared:
     """Open the event and keep what the destination's purposes may use now."""
     spec = policy.spec.destinations.get(delivery.destination)
-    event = sealed_event(uow, delivery.customer_id, delivery.message_id)
     if spec is None or event is None:
         return Prepared(delivery, None, (), ())
+    customer_id = delivery.customer_id
     fields: dict[str, Any] = {}
     shared: set[str] = set()
     used: set[str] = set()
-    for path, value in event.open(vault, delivery.customer_id).items():
+    for path, value in event.open(vault, customer_id).items():
         category = policy.category_of(path)
         if category is None:
             continue
-        allowed = [p for p in spec.purposes if decisions.may(delivery.customer_id, p, category)]
+        allowed = [p for p in spec.purposes if decisions.may(customer_id, p, category)]
         if allowed:
             fields[spec.mapping.get(path, path)] = value
             shared.add(category)
@@ -133,23 +146,21 @@ def prepare(
         "id": delivery.idempotency_key,
         "type": event.type,
         "occurred_at": event.occurred_at.isoformat(),
-        "customer_id": delivery.customer_id,
+        "customer_id": customer_id,
         "purposes": sorted(used),
         "fields": fields,
     }
-    user_id = _user_id(uow, vault, decisions, spec, delivery.customer_id)
-    if user_id is not None:
-        body["userId"] = user_id
-        shared.add("user.unique_id")
+    if any(decisions.may(customer_id, p, "user.unique_id") for p in spec.purposes):
+        # The company's own user id, only for a destination whose purposes may use ids.
+        if customer_id not in user_ids:
+            user_ids[customer_id] = _user_id(uow, vault, customer_id)
+        if user_ids[customer_id] is not None:
+            body["userId"] = user_ids[customer_id]
+            shared.add("user.unique_id")
     return Prepared(delivery, orjson.dumps(body), tuple(sorted(used)), tuple(sorted(shared)))
 
 
-def _user_id(
-    uow: UnitOfWork, vault: Vault, decisions: Decisions, spec: DestinationSpec, customer_id: str
-) -> str | None:
-    """The company's own user id, only for a destination whose purposes may use ids."""
-    if not any(decisions.may(customer_id, p, "user.unique_id") for p in spec.purposes):
-        return None
+def _user_id(uow: UnitOfWork, vault: Vault, customer_id: str) -> str | None:
     ids = [value for kind, value in list_identifiers(uow, vault, customer_id) if kind == "user_id"]
     return ids[0] if ids else None
 
@@ -161,7 +172,7 @@ def signature(secret: bytes, timestamp: int, body: bytes) -> str:
 
 
 def post(
-    client: httpx.Client, spec: DestinationSpec, prepared: Prepared, secret: bytes, now: datetime
+    sender: Sender, spec: DestinationSpec, prepared: Prepared, secret: bytes, now: datetime
 ) -> str | None:
     """Send one delivery; None on a 2xx, else a short reason (never a value)."""
     assert prepared.body is not None
@@ -171,19 +182,7 @@ def post(
         "X-Trustable-Signature": signature(secret, int(now.timestamp()), prepared.body),
         "User-Agent": "Trustable-Destinations/1",
     }
-    try:
-        response = client.post(
-            spec.url, content=prepared.body, headers=headers, timeout=spec.timeout_seconds
-        )
-    except httpx.TimeoutException:
-        return "timeout"
-    except httpx.ConnectError:
-        return "connection refused or unreachable"
-    except httpx.HTTPError as exc:
-        return f"transport error ({exc.__class__.__name__})"
-    if 200 <= response.status_code < 300:
-        return None
-    return f"HTTP {response.status_code}"
+    return sender.post(target(spec.url, spec.timeout_seconds), prepared.body, headers)
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:
@@ -205,14 +204,13 @@ def finish_many(
     delivery made (appended together); the new state of each."""
     states: list[str] = []
     shares: list[ledger.Record] = []
+    finished: dict[str, list[int]] = {DELIVERED: [], SKIPPED: []}
     for prepared, error in outcomes:
         delivery = prepared.delivery
-        spec = policy.spec.destinations.get(delivery.destination)
-        values: dict[str, Any]
         if prepared.body is None:
-            state, values = SKIPPED, {"finished_at": now, "last_error": None}
+            state = SKIPPED
         elif error is None:
-            state, values = DELIVERED, {"finished_at": now, "last_error": None}
+            state = DELIVERED
             shares.append(
                 ledger.Record(
                     kind="share",
@@ -226,21 +224,47 @@ def finish_many(
                 )
             )
         else:
-            attempts = delivery.attempts + 1
-            limit = spec.max_attempts if spec is not None else 1
-            state = DEAD if attempts >= limit else PENDING
-            values = {
-                "attempts": attempts,
-                "last_error": error[:200],
-                "next_attempt_at": now + backoff(attempts, rng),
-                "finished_at": now if state == DEAD else None,
-            }
-        uow.connection.execute(
-            update(outbox).where(outbox.c.id == delivery.id).values(state=state, **values)
-        )
+            state = _failed(uow, policy, delivery, error, now=now, rng=rng)
+        if state in finished:
+            finished[state].append(delivery.id)
         states.append(state)
+    for state, ids in finished.items():
+        if ids:  # one statement for all the batch's rows that ended alike
+            uow.connection.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(state=state, finished_at=now, last_error=None)
+            )
     ledger.append(uow, vault, shares, now=now)
     return states
+
+
+def _failed(
+    uow: UnitOfWork,
+    policy: Policy,
+    delivery: Delivery,
+    error: str,
+    *,
+    now: datetime,
+    rng: random.Random,
+) -> str:
+    """Record a failed attempt: pending again after a backoff, or dead at the limit."""
+    spec = policy.spec.destinations.get(delivery.destination)
+    attempts = delivery.attempts + 1
+    limit = spec.max_attempts if spec is not None else 1
+    state = DEAD if attempts >= limit else PENDING
+    uow.connection.execute(
+        update(outbox)
+        .where(outbox.c.id == delivery.id)
+        .values(
+            state=state,
+            attempts=attempts,
+            last_error=error[:200],
+            next_attempt_at=now + backoff(attempts, rng),
+            finished_at=now if state == DEAD else None,
+        )
+    )
+    return state
 
 
 # -- reading the outbox --------------------------------------------------------------------

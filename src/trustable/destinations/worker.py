@@ -14,10 +14,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import httpx
-
 from trustable.bootstrap import Trustable
 from trustable.destinations import service
+from trustable.destinations.sender import Sender
 
 log = logging.getLogger("trustable.destinations")
 
@@ -27,17 +26,16 @@ class Worker:
     app: Trustable
     rng: random.Random = field(default_factory=random.Random)
     batch: int = 100
-    senders: int = 8  # requests in flight at once
+    senders: int = 4  # requests in flight at once; more only contend for the interpreter
 
     def __post_init__(self) -> None:
-        limits = httpx.Limits(max_connections=self.senders, max_keepalive_connections=self.senders)
-        self._client = httpx.Client(follow_redirects=False, limits=limits)
+        self._sender = Sender()
         self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="trustable-send")
         self._secrets: dict[str, bytes] = {}
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        self._client.close()
+        self._sender.close()
 
     def run_once(self) -> Counter[str]:
         """Deliver everything due now; the count of outcomes by state."""
@@ -83,7 +81,7 @@ class Worker:
         if prepared.body is None or spec is None:
             return None
         secret = self._secrets[prepared.delivery.destination]
-        return service.post(self._client, spec, prepared, secret, self.app.clock())
+        return service.post(self._sender, spec, prepared, secret, self.app.clock())
 
     def run_forever(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():

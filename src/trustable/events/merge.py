@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from trustable.consent.service import merge_consents
+from trustable.destinations.tables import outbox
 from trustable.events.tables import events, received_messages, traits
 from trustable.identity.service import mark_merged, move_identifiers
 from trustable.ledger import service as ledger
@@ -67,5 +68,7 @@ def merge_histories(uow: UnitOfWork, vault: Vault, *, winner: str, loser: str) -
         [{"customer_id": winner, "message_id": m, "received_at": t} for m, t in received],
     )
     conn.execute(delete(received_messages).where(received_messages.c.customer_id == loser))
+    # Deliveries still queued follow the events they point at.
+    conn.execute(update(outbox).where(outbox.c.customer_id == loser).values(customer_id=winner))
     ledger.move_entries(uow, winner, loser)
     mark_merged(uow, winner, loser)

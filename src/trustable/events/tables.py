@@ -35,6 +35,7 @@ events = Table(
     # The kept fields as JSON {path: value}, sealed with AES-GCM under the customer key.
     Column("payload", LargeBinary, nullable=False),
     Index("ix_events_customer_occurred", "customer_id", "occurred_at"),
+    Index("ix_events_customer_message", "customer_id", "message_id"),
 )
 
 traits = Table(

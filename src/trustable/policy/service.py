@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import ValidationError
@@ -216,7 +217,8 @@ def check_meaning(spec: PolicySpec) -> list[str]:
             problems.append(
                 f"destinations.{name}: a name is 1 to 64 lower-case letters, digits, - or _"
             )
-        if not destination.url.startswith(("http://", "https://")):
+        url = urlsplit(destination.url)
+        if url.scheme not in ("http", "https") or not url.hostname:
             problems.append(f"destinations.{name}.url: must be an http:// or https:// URL")
         for i, served in enumerate(destination.purposes):
             if served not in spec.purposes:

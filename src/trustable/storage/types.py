@@ -45,6 +45,23 @@ class UtcDateTime(TypeDecorator[datetime]):
         self._last = (value, dialect.name, out)
         return out
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """On SQLite, one tight function per value: a read of a thousand events
+        would otherwise spend more time here than in SQLite."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def utc(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            if len(value) == 26:  # as written above: parsing an offset beats .replace()
+                return parse(value + "+00:00")
+            moment = parse(value)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+        return utc
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
