@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from trustable.core.clock import Clock, system_clock
+from trustable.core.mail import Mailer, MailSettings
 from trustable.core.settings import Settings
 from trustable.policy.service import Policy, load_policy
 from trustable.storage.checkpoint import WalCheckpointer
 from trustable.storage.engine import make_engine
 from trustable.storage.migrate import upgrade
 from trustable.storage.uow import UnitOfWork, WriterLock
-from trustable.vault.master import load_or_create_master_key
+from trustable.vault.master import load_next_master_key, load_or_create_master_key
 from trustable.vault.service import Vault
 
 
@@ -31,6 +32,7 @@ class Trustable:
     key_engine: Engine
     vault: Vault
     clock: Clock
+    mailer: Mailer = field(default_factory=lambda: Mailer(MailSettings()))
     _checkpointers: list[WalCheckpointer] = field(default_factory=list)
     _write_lock: AbstractContextManager[object] = field(default_factory=nullcontext)
 
@@ -52,6 +54,7 @@ class Trustable:
         return UnitOfWork(self.engine, read_only=True)
 
     def close(self) -> None:
+        self.mailer.close()
         for checkpointer in self._checkpointers:
             checkpointer.stop()
         self.engine.dispose()
@@ -82,9 +85,12 @@ def bootstrap(
         migrate(settings)
     engine = make_engine(settings.database_url, pool_size=10)
     key_engine = make_engine(settings.keystore_url)
-    master = load_or_create_master_key(settings.master_key, settings.master_key_file)
     try:
-        vault = Vault(key_engine, master, clock=clock).open()
+        master = load_or_create_master_key(settings.master_key, settings.master_key_file)
+        # The new key of a rotation that was interrupted (`trustable keys rotate-master`):
+        # with it the store still opens and reads every row until the rotation ends.
+        next_key = load_next_master_key(settings.master_key_file)
+        vault = Vault(key_engine, master, next_key=next_key, clock=clock).open()
     except Exception:
         engine.dispose()
         key_engine.dispose()
@@ -96,4 +102,5 @@ def bootstrap(
         key_engine=key_engine,
         vault=vault,
         clock=clock,
+        mailer=Mailer(settings.mail),
     )

@@ -22,7 +22,7 @@ from trustable.core.ids import new_id
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 
-FIXED_SCOPES = ("collect", "consent:read", "consent:write", "admin")
+FIXED_SCOPES = ("collect", "consent:read", "consent:write", "requests", "admin")
 _KEY = re.compile(r"^tk_(?P<key_id>key_[0-9a-z]{20})\.(?P<secret>[A-Za-z0-9_-]{43})$")
 
 

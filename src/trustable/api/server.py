@@ -14,16 +14,21 @@ def run(
     trustable: Trustable, host: str, port: int, *, worker: bool = True, quiet: bool = False
 ) -> None:
     """Serve the API; with `worker`, deliver to destinations from a thread as well;
-    `quiet` logs warnings only."""
-    stop = None
+    sweep data past its retention from another (unless `TRUSTABLE_RETENTION_HOURS`
+    is 0); `quiet` logs warnings only."""
+    stops = []
     if worker and trustable.policy.spec.destinations:
         from trustable.destinations.worker import start_in_background
 
-        _thread, stop = start_in_background(trustable)
+        stops.append(start_in_background(trustable)[1])
+    if trustable.settings.retention_hours > 0:
+        from trustable.retention.runner import start_in_background as start_sweeping
+
+        stops.append(start_sweeping(trustable)[1])
     try:
         _serve(trustable, host, port, log_level="warning" if quiet else "info")
     finally:
-        if stop is not None:
+        for stop in stops:
             stop.set()
 
 

@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from trustable.bootstrap import Trustable, bootstrap, migrate
+from trustable.cli.requests import requests_app
+from trustable.cli.retention import retention_app
 from trustable.core.errors import TrustableError
 from trustable.core.settings import Settings
 
@@ -37,6 +39,8 @@ app.add_typer(collection_app, name="collection")
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(retention_app, name="retention")
+app.add_typer(requests_app, name="requests")
 
 console = Console()
 err = Console(stderr=True)
@@ -203,6 +207,65 @@ def keys_create(
         "store it now, it is not shown again:"
     )
     print(plaintext)
+
+
+@keys_app.command("rotate-master")
+def keys_rotate_master(
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-key-file",
+            help="A new master key you made (base64url of 32 bytes, file mode 0600). "
+            "Default: a new key, written to master.key.next beside master.key.",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Re-wrap every customer key and store secret under a new master key.
+
+    Only the key store changes. Interrupted, run it again: it resumes. Stop
+    `trustable serve` and workers first; start them again after, with the new key.
+    """
+    from rich.progress import Progress
+
+    from trustable.vault.rotation import rotate_master_key
+
+    settings = Settings.from_env()
+    with Progress(console=err) as progress:
+        task = progress.add_task("re-wrapping keys", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        outcome = guarded(
+            lambda: rotate_master_key(settings, new_key_file=new_key_file, progress=advance)
+        )
+    rotation = outcome.rotation
+    if rotation.already_done:
+        console.print(f"the key store was already under master key {rotation.new_id}")
+    else:
+        resumed = ", resuming the interrupted rotation" if rotation.resumed else ""
+        console.print(
+            f"re-wrapped {rotation.moved} keys and secrets under master key {rotation.new_id} "
+            f"(was {rotation.old_id}){resumed}",
+            soft_wrap=True,
+        )
+    path = escape(str(outcome.new_key_file))
+    if outcome.source == "file":
+        console.print(
+            f"{escape(str(outcome.key_file))} now holds the new master key; the old key is "
+            "gone and no longer opens the key store"
+            + (f" ({path} still holds a copy of the new key)" if new_key_file else ""),
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"[bold yellow]Set TRUSTABLE_MASTER_KEY to the new master key now[/]: it is in "
+            f"{path}. The old key no longer opens the key store. Delete {path} once the new "
+            "key is kept where TRUSTABLE_MASTER_KEY comes from.",
+            soft_wrap=True,
+        )
+    console.print("Restart `trustable serve` and workers so that they use the new key.")
 
 
 @collection_app.command("drops")

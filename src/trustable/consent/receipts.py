@@ -50,6 +50,8 @@ CONSENT_STATUS = {
     ConsentStatus.granted: "dpv:ConsentGiven",
     ConsentStatus.denied: "dpv:ConsentRefused",
     ConsentStatus.withdrawn: "dpv:ConsentWithdrawn",
+    # An objection (Art. 21) ends use as a withdrawal does; DPV has no status of its own.
+    ConsentStatus.objected: "dpv:ConsentWithdrawn",
 }
 
 LEGAL_BASIS = {
@@ -262,15 +264,20 @@ def build_receipt(record: ConsentRecord, policy: Policy, public_key_b64: str) ->
 
 
 def sign_receipt(receipt: dict[str, Any], vault: Vault) -> dict[str, Any]:
-    """Sign the receipt's canonical bytes (`ledger.service.encode`: JSON, keys sorted,
-    no whitespace, UTF-8) with the ledger's Ed25519 key."""
+    return sign_document("receipt", receipt, vault)
+
+
+def sign_document(name: str, document: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """`{name: document, "signature": …}`: the document's canonical bytes
+    (`ledger.service.encode`: JSON, keys sorted, no whitespace, UTF-8) signed with the
+    ledger's Ed25519 key. Receipts and erasure certificates are signed this way."""
     key = vault.signing_key()
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return {
-        "receipt": receipt,
+        name: document,
         "signature": {
             "alg": SIGNATURE_ALG,
-            "value": base64.b64encode(key.sign(encode(receipt))).decode("ascii"),
+            "value": base64.b64encode(key.sign(encode(document))).decode("ascii"),
             "publicKey": base64.b64encode(raw).decode("ascii"),
         },
     }
@@ -289,20 +296,26 @@ def _public_key(key: Ed25519PublicKey | bytes | str) -> Ed25519PublicKey:
 
 
 def verify_receipt(signed: dict[str, Any], public_key: Ed25519PublicKey | bytes | str) -> bool:
+    return verify_document("receipt", signed, public_key)
+
+
+def verify_document(
+    name: str, signed: dict[str, Any], public_key: Ed25519PublicKey | bytes | str
+) -> bool:
     """True only when `signed` carries an Ed25519 signature by `public_key` over its
-    receipt's canonical bytes.
+    document's canonical bytes.
 
     The key must come from the caller (the ledger API, a pinned copy), never from the
-    receipt itself: anyone can sign a receipt with a key of their own and name it
-    there. Anything malformed is simply not verified.
+    document itself: anyone can sign with a key of their own and name it there.
+    Anything malformed is simply not verified.
     """
     try:
         key = _public_key(public_key)
-        receipt = signed["receipt"]
+        document = signed[name]
         signature = signed["signature"]
-        if not isinstance(receipt, dict) or signature["alg"] != SIGNATURE_ALG:
+        if not isinstance(document, dict) or signature["alg"] != SIGNATURE_ALG:
             return False
-        key.verify(base64.b64decode(signature["value"], validate=True), encode(receipt))
+        key.verify(base64.b64decode(signature["value"], validate=True), encode(document))
     except (InvalidSignature, KeyError, TypeError, ValueError, binascii.Error):
         return False
     return True

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select, update
 
-from trustable.consent.tables import consent_records, consent_state
+from trustable.consent.tables import consent_records, consent_state, restrictions
 from trustable.core.errors import InvalidInput
 from trustable.identity.service import Identifier, IdentityBatch
 from trustable.ledger import service as ledger
@@ -32,6 +32,7 @@ class ConsentStatus(StrEnum):
     granted = "granted"
     denied = "denied"
     withdrawn = "withdrawn"
+    objected = "objected"  # Art. 21: stops a purpose, even one that needs no consent
 
 
 class ConsentMethod(StrEnum):
@@ -41,6 +42,7 @@ class ConsentMethod(StrEnum):
     gpc = "gpc"
     banner = "banner"  # a consent banner's choices carried in events (Segment, RudderStack)
     tcf = "tcf"  # an IAB TCF v2 consent string carried in events
+    request = "request"  # a verified rights request (objection)
 
 
 @dataclass(frozen=True)
@@ -172,9 +174,15 @@ class Decisions:
     dictionary look-ups, so it can sit on every read and every collected field.
     """
 
-    def __init__(self, policy: Policy, states: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        states: dict[str, dict[str, str]],
+        restricted: frozenset[str] = frozenset(),
+    ) -> None:
         self._policy = policy
         self._states = states
+        self._restricted = restricted
         self._open = policy.purposes_without_consent()
         self._permitted: dict[str, frozenset[str]] = {}
         self._uses: dict[tuple[str, str], bool] = {}
@@ -185,7 +193,10 @@ class Decisions:
         if found is None:
             state = self._states.get(customer_id, {})
             granted = {p for p, s in state.items() if s == "granted" and p in self._policy.purposes}
-            found = self._open | granted
+            objected = {p for p, s in state.items() if s == "objected"}
+            found = (self._open - objected) | granted
+            if customer_id in self._restricted:  # Art. 18: kept, used for nothing
+                found = frozenset()
             self._permitted[customer_id] = found
         return found
 
@@ -206,7 +217,61 @@ class Decisions:
 
 
 def decisions_for(uow: UnitOfWork, policy: Policy, customer_ids: Iterable[str]) -> Decisions:
-    return Decisions(policy, load_states(uow, customer_ids))
+    wanted = list(set(customer_ids))
+    return Decisions(policy, load_states(uow, wanted), restricted_among(uow, wanted))
+
+
+def restricted_among(uow: UnitOfWork, customer_ids: Sequence[str]) -> frozenset[str]:
+    """Which of these customers have restricted all use of their data (Art. 18)."""
+    found: set[str] = set()
+    for start in range(0, len(customer_ids), 500):
+        chunk = customer_ids[start : start + 500]
+        found.update(
+            uow.connection.execute(
+                select(restrictions.c.customer_id).where(restrictions.c.customer_id.in_(chunk))
+            ).scalars()
+        )
+    return frozenset(found)
+
+
+def restrict(uow: UnitOfWork, customer_id: str, *, request_id: str, now: datetime) -> bool:
+    """Restrict all use of a customer's data; False when it already was."""
+    if restricted_among(uow, [customer_id]):
+        return False
+    uow.connection.execute(
+        restrictions.insert(),
+        [{"customer_id": customer_id, "request_id": request_id, "since": now}],
+    )
+    return True
+
+
+def lift_restriction(
+    uow: UnitOfWork, vault: Vault, customer_id: str, *, actor: str, now: datetime
+) -> bool:
+    """End a restriction, with its ledger entry; False when there was none."""
+    result = uow.connection.execute(
+        restrictions.delete().where(restrictions.c.customer_id == customer_id)
+    )
+    if not result.rowcount:
+        return False
+    record = ledger.Record(kind="restriction_lifted", customer_id=customer_id, actor=actor)
+    ledger.append(uow, vault, [record], now=now)
+    return True
+
+
+def erase_consents(uow: UnitOfWork, customer_id: str) -> dict[str, int]:
+    """Delete a customer's consent history, states and restriction (erasure)."""
+    conn = uow.connection
+    counts = {}
+    for name, table in (
+        ("consent_records", consent_records),
+        ("consent_states", consent_state),
+        ("restrictions", restrictions),
+    ):
+        counts[name] = int(
+            conn.execute(table.delete().where(table.c.customer_id == customer_id)).rowcount
+        )
+    return counts
 
 
 def current_consents(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[PurposeConsent]:
@@ -217,7 +282,11 @@ def current_consents(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[
             select(consent_state).where(consent_state.c.customer_id == customer_id)
         )
     }
-    decisions = Decisions(policy, {customer_id: {k: r.status for k, r in rows.items()}})
+    decisions = Decisions(
+        policy,
+        {customer_id: {k: r.status for k, r in rows.items()}},
+        restricted_among(uow, [customer_id]),
+    )
     permitted = decisions.permitted(customer_id)
     out = []
     for key, purpose in policy.purposes.items():
@@ -256,7 +325,7 @@ def consent_history(uow: UnitOfWork, customer_id: str) -> list[ConsentRecord]:
     ]
 
 
-_RANK = {"granted": 0, "withdrawn": 1, "denied": 2}
+_RANK = {"granted": 0, "withdrawn": 1, "denied": 2, "objected": 3}
 
 
 def merge_consents(uow: UnitOfWork, winner: str, loser: str) -> None:
@@ -276,6 +345,14 @@ def merge_consents(uow: UnitOfWork, winner: str, loser: str) -> None:
                 uow, consent_state, [{**values, "customer_id": winner}], ("customer_id", "purpose")
             )
     conn.execute(consent_state.delete().where(consent_state.c.customer_id == loser))
+    # A restriction of either history restricts the joined one.
+    if restricted_among(uow, [loser]) and not restricted_among(uow, [winner]):
+        conn.execute(
+            update(restrictions)
+            .where(restrictions.c.customer_id == loser)
+            .values(customer_id=winner)
+        )
+    conn.execute(restrictions.delete().where(restrictions.c.customer_id == loser))
     conn.execute(
         update(consent_records)
         .where(consent_records.c.customer_id == loser)
@@ -345,7 +422,11 @@ def transition(current: str | None, permitted: bool) -> ConsentStatus | None:
     """
     if permitted:
         return None if current == ConsentStatus.granted.value else ConsentStatus.granted
-    if current in (ConsentStatus.denied.value, ConsentStatus.withdrawn.value):
+    if current in (
+        ConsentStatus.denied.value,
+        ConsentStatus.withdrawn.value,
+        ConsentStatus.objected.value,
+    ):
         return None
     return ConsentStatus.withdrawn if current else ConsentStatus.denied
 

@@ -42,3 +42,12 @@ consent_state = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("customer_id", "purpose"),
 )
+
+# Art. 18: a restricted customer's data is kept but serves no purpose until lifted.
+restrictions = Table(
+    "restrictions",
+    data_metadata,
+    Column("customer_id", String(32), primary_key=True),
+    Column("request_id", String(32), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+)

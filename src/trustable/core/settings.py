@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from trustable.core.errors import ConfigurationError
+from trustable.core.mail import MailSettings
+
 
 def example_policy_path() -> Path:
     """The documented example policy shipped inside the package."""
@@ -33,6 +36,9 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Hours between retention sweeps inside `trustable serve`; 0 turns them off.
+    retention_hours: float = 24.0
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def master_key_file(self) -> Path:
@@ -53,6 +59,8 @@ class Settings:
             master_key=env.get("TRUSTABLE_MASTER_KEY") or None,
             host=env.get("TRUSTABLE_HOST", "127.0.0.1"),
             port=int(env.get("TRUSTABLE_PORT", "8000")),
+            retention_hours=retention_hours_from(env),
+            mail=mail_settings(env, home),
         )
 
 
@@ -66,3 +74,38 @@ def default_keystore_url(database_url: str, home: Path) -> str:
         return f"sqlite:///{home / 'keys.db'}"
     sep = "&" if "?" in database_url else "?"
     return f"{database_url}{sep}schema=trustable_keys"
+
+
+def mail_settings(env: Mapping[str, str], home: Path) -> MailSettings:
+    """SMTP from `TRUSTABLE_SMTP_*`; without a host, a pickup folder of `.eml` files."""
+    host = env.get("TRUSTABLE_SMTP_HOST") or None
+    pickup = env.get("TRUSTABLE_MAIL_DIR")
+    return MailSettings(
+        sender=env.get("TRUSTABLE_MAIL_FROM", MailSettings.sender),
+        smtp_host=host,
+        smtp_port=int(env.get("TRUSTABLE_SMTP_PORT", "25")),
+        smtp_user=env.get("TRUSTABLE_SMTP_USER") or None,
+        smtp_password=env.get("TRUSTABLE_SMTP_PASSWORD") or None,
+        starttls=env.get("TRUSTABLE_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+        pickup_dir=Path(pickup) if pickup else (None if host else home / "mail"),
+    )
+
+
+def retention_hours_from(env: Mapping[str, str]) -> float:
+    """`TRUSTABLE_RETENTION_HOURS`: how often `serve` sweeps data past its retention.
+
+    A value that is not a number of hours is refused rather than read as "never":
+    a typo must not quietly keep data beyond what the policy promises.
+    """
+    text = env.get("TRUSTABLE_RETENTION_HOURS", "").strip()
+    if not text:
+        return 24.0
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours <= 24 * 366:  # also refuses nan and inf
+        raise ConfigurationError(
+            "TRUSTABLE_RETENTION_HOURS must be a number of hours from 0 (no sweeps) to 8784"
+        )
+    return hours

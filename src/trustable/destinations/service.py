@@ -172,17 +172,17 @@ def signature(secret: bytes, timestamp: int, body: bytes) -> str:
 
 
 def post(
-    sender: Sender, spec: DestinationSpec, prepared: Prepared, secret: bytes, now: datetime
+    sender: Sender, spec: DestinationSpec, body: bytes, key: str, secret: bytes, now: datetime
 ) -> str | None:
-    """Send one delivery; None on a 2xx, else a short reason (never a value)."""
-    assert prepared.body is not None
+    """Send one signed body with its idempotency key; None on a 2xx, else a short
+    reason (never a value)."""
     headers = {
         "Content-Type": "application/json",
-        "Idempotency-Key": prepared.delivery.idempotency_key,
-        "X-Trustable-Signature": signature(secret, int(now.timestamp()), prepared.body),
+        "Idempotency-Key": key,
+        "X-Trustable-Signature": signature(secret, int(now.timestamp()), body),
         "User-Agent": "Trustable-Destinations/1",
     }
-    return sender.post(target(spec.url, spec.timeout_seconds), prepared.body, headers)
+    return sender.post(target(spec.url, spec.timeout_seconds), body, headers)
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:

@@ -29,3 +29,25 @@ outbox = Table(
     Column("finished_at", UtcDateTime(), nullable=True),
     Index("ix_outbox_due", "state", "next_attempt_at"),
 )
+
+# Notices that a customer's data must be erased or corrected at a destination that
+# received it: kept until the destination acknowledges (2xx), retried until then.
+# They name the customer only by the opaque id the destination already knows.
+notices = Table(
+    "destination_notices",
+    data_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("request_id", String(32), nullable=False, index=True),
+    Column("customer_id", String(32), nullable=False),
+    Column("destination", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # erase | rectify
+    Column("fields", String(500), nullable=False),  # names of corrected fields, no values
+    Column("idempotency_key", String(36), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),  # pending | acknowledged | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", String(200), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("acknowledged_at", UtcDateTime(), nullable=True),
+    Index("ix_destination_notices_due", "state", "next_attempt_at"),
+)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from trustable.bootstrap import Trustable
-from trustable.destinations import service
+from trustable.destinations import notices, service
 from trustable.destinations.sender import Sender
 
 log = logging.getLogger("trustable.destinations")
@@ -38,7 +38,13 @@ class Worker:
         self._sender.close()
 
     def run_once(self) -> Counter[str]:
-        """Deliver everything due now; the count of outcomes by state."""
+        """Deliver everything due now, notices of erasure and correction included;
+        the count of outcomes by state ("notice acknowledged" and so on for notices)."""
+        outcomes = self._deliveries()
+        outcomes.update(self._notices())
+        return outcomes
+
+    def _deliveries(self) -> Counter[str]:
         outcomes: Counter[str] = Counter()
         while True:
             now = self.app.clock()
@@ -55,9 +61,7 @@ class Worker:
         app = self.app
         with app.reader() as uow:
             prepared = service.prepare_many(uow, app.vault, app.policy, claimed)
-        for name in {p.delivery.destination for p in prepared if p.body is not None}:
-            if name not in self._secrets:  # fetched here, once, not raced by the senders
-                self._secrets[name] = app.vault.destination_secret(name)
+        self._load_secrets({p.delivery.destination for p in prepared if p.body is not None})
         errors = list(self._pool.map(self._send, prepared))
         with app.uow() as uow:
             states = service.finish_many(
@@ -81,7 +85,51 @@ class Worker:
         if prepared.body is None or spec is None:
             return None
         secret = self._secrets[prepared.delivery.destination]
-        return service.post(self._sender, spec, prepared, secret, self.app.clock())
+        key = prepared.delivery.idempotency_key
+        return service.post(self._sender, spec, prepared.body, key, secret, self.app.clock())
+
+    def _notices(self) -> Counter[str]:
+        """Erasure and correction notices due now, sent as deliveries are."""
+        app = self.app
+        outcomes: Counter[str] = Counter()
+        while True:
+            now = app.clock()
+            with app.uow() as uow:
+                claimed = notices.claim_notices(
+                    uow, now=now, until=now + service.LEASE, limit=self.batch
+                )
+                uow.commit()
+            if not claimed:
+                return outcomes
+            self._load_secrets({n.destination for n in claimed})
+            errors = list(self._pool.map(self._send_notice, claimed))
+            with app.uow() as uow:
+                states = notices.finish_notices(
+                    uow,
+                    app.vault,
+                    app.policy,
+                    list(zip(claimed, errors, strict=True)),
+                    now=app.clock(),
+                    rng=self.rng,
+                )
+                uow.commit()
+            outcomes.update(f"notice {state}" for state in states)
+
+    def _send_notice(self, notice: notices.Notice) -> str | None:
+        spec = self.app.policy.spec.destinations.get(notice.destination)
+        if spec is None:
+            return "the destination is no longer declared in the policy"
+        now = self.app.clock()
+        secret = self._secrets[notice.destination]
+        return service.post(
+            self._sender, spec, notice.body(now), notice.idempotency_key, secret, now
+        )
+
+    def _load_secrets(self, names: set[str]) -> None:
+        """Fetched here, once, so the sender threads never race to load them."""
+        for name in names:
+            if name not in self._secrets and name in self.app.policy.spec.destinations:
+                self._secrets[name] = self.app.vault.destination_secret(name)
 
     def run_forever(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():

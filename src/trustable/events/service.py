@@ -31,7 +31,12 @@ from trustable.destinations import outbox
 from trustable.events.merge import merge_histories
 from trustable.events.segment import Message
 from trustable.events.tables import collection_drops, events, received_messages, traits
-from trustable.identity.service import Identifier, IdentityBatch, normalise
+from trustable.identity.service import (
+    Identifier,
+    IdentityBatch,
+    guard_against_erasure,
+    normalise,
+)
 from trustable.identity.tables import identifiers
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
@@ -139,6 +144,7 @@ def ingest(
         )
         merge_histories(uow, vault, winner=merge.winner, loser=merge.loser)
     owners = [batch.canonical(c) for c in assigned]
+    guard_against_erasure(uow, owners)
 
     fresh = _first_receipts(uow, owners, messages, now)
     duplicates = len(messages) - len(fresh)
@@ -196,7 +202,7 @@ def ingest(
                 driver_time(uow, message.occurred_at),
                 received,
                 " ".join(sorted(categories)),
-                vault.encrypt(customer_id, "event:" + message.message_id, orjson.dumps(kept)),
+                seal_event(vault, customer_id, message.message_id, kept),
             )
         )
         if policy.spec.destinations:
@@ -366,6 +372,13 @@ def drop_counts(uow: UnitOfWork) -> list[DropCount]:
     return [DropCount(r.field, r.reason, r._mapping["count"], r.last_seen_at) for r in rows]
 
 
+def seal_event(vault: Vault, customer_id: str, message_id: str, fields: dict[str, Any]) -> bytes:
+    """An event's kept fields as stored: JSON {path: value} sealed under the customer's
+    key and bound to the message id, so a payload moved to another event fails to open.
+    (`SealedEvent.open_with` is the other way; collection and retention both seal here.)"""
+    return vault.encrypt(customer_id, "event:" + message_id, orjson.dumps(fields))
+
+
 class SealedEvent(NamedTuple):
     """A stored event as it lies: what it is about in clear, its fields sealed.
 
@@ -438,6 +451,41 @@ def sealed_events(
     return found
 
 
+def sealed_events_page(
+    uow: UnitOfWork,
+    customer_id: str,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 500,
+) -> list[tuple[tuple[datetime, int], SealedEvent]]:
+    """A customer's events oldest first, from just after the position `after` (as
+    returned with the last event of the page before): long histories page by page."""
+    stmt = (
+        select(
+            events.c.id,
+            events.c.message_id,
+            events.c.type,
+            events.c.occurred_at,
+            events.c.categories,
+            events.c.payload,
+        )
+        .where(events.c.customer_id == customer_id)
+        .order_by(events.c.occurred_at, events.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(tuple_(events.c.occurred_at, events.c.id) > tuple_(*after))
+    return [
+        (
+            (r.occurred_at, r.id),
+            SealedEvent(
+                r.message_id, r.type, r.occurred_at, tuple(r.categories.split()), r.payload
+            ),
+        )
+        for r in uow.connection.execute(stmt).all()
+    ]
+
+
 def sealed_events_by_message(
     uow: UnitOfWork, wanted: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], SealedEvent]:
@@ -494,3 +542,54 @@ def stored_categories(uow: UnitOfWork) -> set[str]:
         found.update(text.split())
     found.update(c for (c,) in uow.connection.execute(select(traits.c.category).distinct()))
     return found
+
+
+def erase_events(uow: UnitOfWork, customer_id: str) -> dict[str, int]:
+    """Delete a customer's events, traits and received message ids (erasure)."""
+    conn = uow.connection
+    counts = {}
+    for name, table in (
+        ("events", events),
+        ("traits", traits),
+        ("received_messages", received_messages),
+    ):
+        counts[name] = int(
+            conn.execute(table.delete().where(table.c.customer_id == customer_id)).rowcount
+        )
+    return counts
+
+
+def correct_trait(
+    uow: UnitOfWork, vault: Vault, customer_id: str, name: str, value: Any, *, now: datetime
+) -> int:
+    """Replace a trait's value wherever this customer's data holds it: the trait row
+    and every stored event that carried it (identify calls). The old value is
+    overwritten, not kept. The number of rows changed (0: none held it)."""
+    path = "traits." + name
+    sealed = vault.encrypt(customer_id, "trait:" + name, orjson.dumps(value))
+    changed = int(
+        uow.connection.execute(
+            traits.update()
+            .where(traits.c.customer_id == customer_id, traits.c.name == name)
+            .values(value=sealed, updated_at=now)
+        ).rowcount
+    )
+    opener = vault.opener(customer_id)
+    rows = uow.connection.execute(
+        select(events.c.id, events.c.message_id, events.c.payload).where(
+            events.c.customer_id == customer_id, events.c.type == "identify"
+        )
+    ).all()
+    for row in rows:
+        field = "event:" + row.message_id
+        fields = orjson.loads(opener(field, row.payload))
+        if path not in fields:
+            continue
+        fields[path] = value
+        uow.connection.execute(
+            events.update()
+            .where(events.c.id == row.id)
+            .values(payload=vault.encrypt(customer_id, field, orjson.dumps(fields)))
+        )
+        changed += 1
+    return changed

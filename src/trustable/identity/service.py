@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
+from trustable.core.errors import TrustableError
 from trustable.core.ids import new_customer_id
 from trustable.identity.tables import customers, identifiers
 from trustable.storage.uow import UnitOfWork
@@ -241,3 +242,90 @@ def find_customer(uow: UnitOfWork, vault: Vault, kind: str, value: str) -> str |
         )
     ).first()
     return None if row is None else str(row[0])
+
+
+class ConcurrentErasure(TrustableError):
+    """A customer this work was about was erased while it ran: it starts over."""
+
+    code = "concurrent_erasure"
+    status = 503
+
+
+def guard_against_erasure(uow: UnitOfWork, customer_ids: Iterable[str]) -> None:
+    """Make sure none of these customers is being or was just erased, until commit.
+
+    On PostgreSQL a shared row lock (FOR SHARE) makes an erasure running at the same
+    time wait for this transaction, or lets this one see the customer is gone, and
+    then it is refused as a whole (the client retries; the identifiers are gone, so
+    it lands on a new customer). SQLite has one writer at a time: an erasure cannot
+    run inside this unit of work, so there is nothing to check.
+    """
+    if uow.dialect != "postgresql":
+        return
+    wanted = sorted(set(customer_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        stmt = (
+            select(customers.c.customer_id)
+            .where(customers.c.customer_id.in_(wanted[start : start + 500]))
+            .with_for_update(read=True)
+        )
+        found.update(uow.connection.execute(stmt).scalars())
+    if len(found) != len(wanted):
+        raise ConcurrentErasure("a customer in this batch was erased meanwhile; send it again")
+
+
+def erase_identity(uow: UnitOfWork, customer_id: str) -> tuple[list[str], dict[str, int]]:
+    """Delete a customer, the customers once joined into them, and their identifiers.
+
+    Locks the row first, so collection for this customer running at the same time
+    waits or starts over. Returns every customer id removed (their data keys must be
+    destroyed too) and the counts of rows deleted.
+    """
+    conn = uow.connection
+    lock = select(customers.c.customer_id).where(customers.c.customer_id == customer_id)
+    if uow.dialect == "postgresql":
+        lock = lock.with_for_update()
+    conn.execute(lock).first()
+    removed = [customer_id]
+    frontier = [customer_id]
+    while frontier:  # those joined into them, and those joined into those
+        frontier = list(
+            conn.execute(
+                select(customers.c.customer_id).where(customers.c.merged_into.in_(frontier))
+            ).scalars()
+        )
+        removed.extend(frontier)
+    ids = conn.execute(delete(identifiers).where(identifiers.c.customer_id == customer_id))
+    gone = conn.execute(delete(customers).where(customers.c.customer_id.in_(removed)))
+    return removed, {"identifiers": int(ids.rowcount), "customers": int(gone.rowcount)}
+
+
+def replace_identifier(
+    uow: UnitOfWork, vault: Vault, customer_id: str, kind: str, value: str, *, now: datetime
+) -> str:
+    """Correct a customer's identifier of `kind` in place (the old value is not kept):
+    "replaced", "missing" (they hold none of that kind) or "taken" (another
+    customer holds the new value, so it cannot be theirs too)."""
+    new_value = normalise(kind, value)
+    index = vault.blind_index(kind, new_value)
+    holder = find_customer(uow, vault, kind, new_value)
+    if holder is not None and holder != customer_id:
+        return "taken"
+    mine = uow.connection.execute(
+        select(identifiers.c.id)
+        .where(identifiers.c.customer_id == customer_id, identifiers.c.kind == kind)
+        .order_by(identifiers.c.id)
+    ).first()
+    if mine is None:
+        return "missing"
+    uow.connection.execute(
+        update(identifiers)
+        .where(identifiers.c.id == mine.id)
+        .values(
+            blind_index=index,
+            value=vault.encrypt(customer_id, "identifier", new_value.encode()),
+            created_at=now,
+        )
+    )
+    return "replaced"

@@ -22,7 +22,7 @@ customers = Table(
     Column("customer_id", String(32), primary_key=True),
     Column("created_at", UtcDateTime(), nullable=False),
     # Set when this customer's history was joined into another (alias/identify).
-    Column("merged_into", String(32), nullable=True),
+    Column("merged_into", String(32), nullable=True, index=True),
 )
 
 identifiers = Table(

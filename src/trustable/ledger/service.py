@@ -319,6 +319,21 @@ def inclusion_proof(uow: UnitOfWork, index: int, size: int) -> list[bytes]:
     return merkle.proof_hashes(merkle.inclusion_ranges(index, size), _source(uow))
 
 
+def inclusion_proofs(uow: UnitOfWork, indices: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    """PATH(index, D[0:size]) for many entries at once: the nodes they share (most of
+    the upper levels) are read once, in a few queries, for all of them."""
+    _check_size(uow, size, "size")
+    ranges = {}
+    for index in indices:
+        if not 0 <= index < size:
+            raise InvalidInput(f"index {index} is not in a tree of {size}", code="invalid_index")
+        ranges[index] = merkle.inclusion_ranges(index, size)
+    nodes = _nodes(uow, merkle.needed(r for found in ranges.values() for r in found))
+    return {
+        index: [merkle.range_hash(a, b, nodes) for a, b in found] for index, found in ranges.items()
+    }
+
+
 def consistency_proof(uow: UnitOfWork, first: int, second: int) -> list[bytes]:
     """PROOF(first, D[0:second]) of RFC 9162."""
     _check_size(uow, second, "second")
@@ -343,6 +358,20 @@ def customer_entries(uow: UnitOfWork, customer_id: str) -> list[StoredEntry]:
         select(ledger_entries)
         .where(ledger_entries.c.customer_id == customer_id)
         .order_by(ledger_entries.c.idx)
+    ).all()
+    return [StoredEntry(r.idx, r.kind, r.body, r.leaf_hash) for r in rows]
+
+
+def customer_entries_page(
+    uow: UnitOfWork, customer_id: str, *, after: int = -1, limit: int = 500
+) -> list[StoredEntry]:
+    """A customer's entries after index `after`, in log order: long histories are
+    read page by page."""
+    rows = uow.connection.execute(
+        select(ledger_entries)
+        .where(ledger_entries.c.customer_id == customer_id, ledger_entries.c.idx > after)
+        .order_by(ledger_entries.c.idx)
+        .limit(limit)
     ).all()
     return [StoredEntry(r.idx, r.kind, r.body, r.leaf_hash) for r in rows]
 

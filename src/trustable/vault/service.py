@@ -9,6 +9,11 @@ included, unreadable.
 
 Identifiers are looked up through a blind index: HMAC-SHA256 under a store-wide
 secret key, so equality can be tested without storing the value in clear.
+
+Every key-store row records the id of the master key that wraps it. A rotation
+(`vault.rotation`) moves rows from the current master key to a new one; while it is
+under way the vault holds both keys, opens each row with the key its id names, and
+wraps anything new under the new key, so nothing is left behind under the old one.
 """
 
 from __future__ import annotations
@@ -22,15 +27,47 @@ from collections.abc import Callable, Iterable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from trustable.core.clock import Clock, system_clock
 from trustable.core.errors import TrustableError, VaultError
+from trustable.vault.master import NONCE_BYTES, MasterKey
 from trustable.vault.tables import customer_keys, vault_secrets
 
-NONCE_BYTES = 12
-_CHECK_PLAINTEXT = b"trustable master key check v1"
+CHECK_PLAINTEXT = b"trustable master key check v1"
 _PSEUDONYM_LABEL = b"trustable ledger pseudonym v1"
+
+# The secret that tells whether a master key opens the store, and the one that marks
+# a rotation under way: the same check wrapped under the new key, so its presence
+# names the new key and proves, before anything moves, that the new key is usable.
+CHECK = "check"
+ROTATION_TARGET = "rotation_target"
+
+WRONG_MASTER_KEY = (
+    "the master key does not open this key store: TRUSTABLE_MASTER_KEY (or the "
+    "master.key file) differs from the key the store was created with or last "
+    "rotated to"
+)
+
+
+def customer_aad(customer_id: str) -> bytes:
+    """Associated data of a wrapped customer key: it opens only in its own row."""
+    return b"customer:" + customer_id.encode()
+
+
+def secret_aad(name: str) -> bytes:
+    """Associated data of a wrapped store secret: it opens only under its own name."""
+    return b"secret:" + name.encode()
+
+
+def claim_unnamed_rows(conn: Connection, master: MasterKey) -> None:
+    """Record `master` as the wrapper of rows written before master ids existed.
+
+    Only for a key that has just been shown to open the store: until the first
+    rotation every row is wrapped by the one key the store has ever had.
+    """
+    for table in (customer_keys, vault_secrets):
+        conn.execute(update(table).where(table.c.master_id.is_(None)).values(master_id=master.id))
 
 
 class _CustomerKey:
@@ -63,11 +100,19 @@ class Vault:
         engine: Engine,
         master_key: bytes,
         *,
+        next_key: bytes | None = None,
         clock: Clock = system_clock,
         cache_size: int = 200_000,
     ) -> None:
+        """`master_key` must open the store; `next_key` is the new key of a rotation
+        under way (ignored for opening: only the current key proves the store's
+        master, so a finished rotation's old key cannot open it beside the new one)."""
         self.engine = engine
-        self._master = AESGCM(master_key)
+        self._current = MasterKey(master_key)
+        self._next = MasterKey(next_key) if next_key is not None else None
+        self._masters = {self._current.id: self._current}
+        if self._next is not None:
+            self._masters[self._next.id] = self._next
         self._clock = clock
         self._cache: OrderedDict[str, _CustomerKey] = OrderedDict()
         self._cache_size = cache_size
@@ -75,59 +120,135 @@ class Vault:
         self._index_key = b""
         self._signing: Ed25519PrivateKey | None = None
 
+    @property
+    def master_id(self) -> str:
+        """The public id of the master key that opened the store."""
+        return self._current.id
+
     # -- opening -----------------------------------------------------------------
     def open(self) -> Vault:
         """Check the master key against the store and load the blind-index key.
 
         A store made with another master key is refused: nothing could be read, and
-        anything written would be unreadable later.
+        anything written would be unreadable later. So is a store in the middle of
+        a rotation when the rotation's new key was not given: rows already moved to
+        it could not be read.
         """
         with self.engine.begin() as conn:
-            rows = dict(conn.execute(select(vault_secrets.c.name, vault_secrets.c.wrapped)).all())
-            if not rows:
-                now = self._clock()
-                check = self._wrap(_CHECK_PLAINTEXT, b"secret:check")
-                index_key = os.urandom(32)
-                signing = Ed25519PrivateKey.generate().private_bytes_raw()
-                conn.execute(
-                    insert(vault_secrets),
-                    [
-                        {"name": "check", "wrapped": check, "created_at": now},
-                        {
-                            "name": "blind_index",
-                            "wrapped": self._wrap(index_key, b"secret:blind_index"),
-                            "created_at": now,
-                        },
-                        {
-                            "name": "ledger_signing",
-                            "wrapped": self._wrap(signing, b"secret:ledger_signing"),
-                            "created_at": now,
-                        },
-                    ],
+            rows: dict[str, tuple[bytes, str | None]] = {
+                name: (wrapped, master_id)
+                for name, wrapped, master_id in conn.execute(
+                    select(vault_secrets.c.name, vault_secrets.c.wrapped, vault_secrets.c.master_id)
                 )
-                self._index_key = index_key
+            }
+            if not rows:
+                self._index_key = self._create_secrets(conn)
                 return self
+            check = rows.get(CHECK)
+            self._check_current(check)
+            target = rows.get(ROTATION_TARGET)
+            if target is not None:
+                self._check_next(target)
+            if check is not None and check[1] is None:
+                claim_unnamed_rows(conn, self._current)
+        index = rows.get("blind_index")
         try:
-            if self._unwrap(rows["check"], b"secret:check") != _CHECK_PLAINTEXT:
+            if index is None:
                 raise InvalidTag()
-        except (KeyError, InvalidTag) as exc:
-            raise VaultError(
-                "the master key does not open this key store: TRUSTABLE_MASTER_KEY (or "
-                "the master.key file) differs from the key the store was created with"
-            ) from exc
-        try:
-            self._index_key = self._unwrap(rows["blind_index"], b"secret:blind_index")
-        except (KeyError, InvalidTag) as exc:
+            self._index_key = self._unwrap(index[0], secret_aad("blind_index"), index[1])
+        except InvalidTag as exc:
             raise VaultError("the key store's blind-index key is missing or damaged") from exc
         return self
 
-    # -- wrapping ----------------------------------------------------------------
-    def _wrap(self, secret: bytes, aad: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._master.encrypt(nonce, secret, aad)
+    def _create_secrets(self, conn: Connection) -> bytes:
+        """A new store's check, blind-index key and ledger signing key; the index key."""
+        now = self._clock()
+        index_key = os.urandom(32)
+        signing = Ed25519PrivateKey.generate().private_bytes_raw()
+        conn.execute(
+            insert(vault_secrets),
+            [
+                {
+                    "name": name,
+                    "wrapped": self._current.wrap(secret, secret_aad(name)),
+                    "created_at": now,
+                    "master_id": self._current.id,
+                }
+                for name, secret in (
+                    (CHECK, CHECK_PLAINTEXT),
+                    ("blind_index", index_key),
+                    ("ledger_signing", signing),
+                )
+            ],
+        )
+        return index_key
 
-    def _unwrap(self, blob: bytes, aad: bytes) -> bytes:
-        return self._master.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+    def _check_current(self, check: tuple[bytes, str | None] | None) -> None:
+        """The configured key must be the one the store's check is wrapped by."""
+        try:
+            if check is None or (check[1] or self._current.id) != self._current.id:
+                raise InvalidTag()
+            if self._current.unwrap(check[0], secret_aad(CHECK)) != CHECK_PLAINTEXT:
+                raise InvalidTag()
+        except InvalidTag as exc:
+            raise VaultError(WRONG_MASTER_KEY) from exc
+
+    def _check_next(self, target: tuple[bytes, str | None]) -> None:
+        """A rotation is under way: its new key must have been given, and open."""
+        if self._next is None or target[1] != self._next.id:
+            raise VaultError(
+                "a master key rotation is under way and this process was not given its "
+                "new key: finish it with `trustable keys rotate-master` (with the same "
+                "--new-key-file, if one was given)"
+            )
+        try:
+            if self._next.unwrap(target[0], secret_aad(ROTATION_TARGET)) != CHECK_PLAINTEXT:
+                raise InvalidTag()
+        except InvalidTag as exc:
+            raise VaultError("the new master key does not open the rotation under way") from exc
+
+    # -- wrapping ----------------------------------------------------------------
+    def _unwrap(self, blob: bytes, aad: bytes, master_id: str | None) -> bytes:
+        """Open a key-store row with the master key its id names (NULL: rows from
+        before master ids, all wrapped by the key that opened the store)."""
+        master = self._masters.get(master_id or self._current.id)
+        if master is None:
+            raise VaultError(
+                "a key-store row is wrapped by a master key this process does not hold: "
+                "the master key was rotated since it started; restart it with the new key"
+            )
+        return master.unwrap(blob, aad)
+
+    def _wrapping_key(self, conn: Connection) -> MasterKey:
+        """The master key new rows must be wrapped by, read inside the writing
+        transaction: the rotation's new key as soon as one is under way, so that no
+        row lands under the old key behind the rotation's back.
+
+        The check row is share-locked (PostgreSQL): a rotation starts and finishes
+        under an update lock on it, so it waits for writers that decided on the old
+        key to commit, and writers that wait for it see the new state.
+        """
+        check = conn.execute(
+            select(vault_secrets.c.master_id)
+            .where(vault_secrets.c.name == CHECK)
+            .with_for_update(read=True, key_share=True)
+        ).first()
+        target = conn.execute(
+            select(vault_secrets.c.master_id).where(vault_secrets.c.name == ROTATION_TARGET)
+        ).first()
+        if target is not None:
+            wanted = target.master_id
+        elif check is not None and check.master_id is not None:
+            wanted = check.master_id
+        else:
+            wanted = self._current.id
+        master = self._masters.get(wanted)
+        if master is None:
+            raise VaultError(
+                "the master key was rotated, or a rotation started, since this process "
+                "started: restart it with the new master key"
+            )
+        return master
 
     # -- customer keys -----------------------------------------------------------
     def create_keys(self, customer_ids: Iterable[str]) -> None:
@@ -136,23 +257,25 @@ class Vault:
         Runs before the data-store transaction that first writes for these customers:
         a key whose data never landed is harmless; data without a key would be lost.
         """
-        rows = []
-        fresh: dict[str, _CustomerKey] = {}
-        now = self._clock()
-        for customer_id in customer_ids:
-            key = AESGCM.generate_key(bit_length=256)
-            rows.append(
-                {
-                    "customer_id": customer_id,
-                    "wrapped": self._wrap(key, b"customer:" + customer_id.encode()),
-                    "created_at": now,
-                }
-            )
-            fresh[customer_id] = _CustomerKey(key)
-        if not rows:
+        keys = {customer_id: AESGCM.generate_key(bit_length=256) for customer_id in customer_ids}
+        if not keys:
             return
+        now = self._clock()
         with self.engine.begin() as conn:
-            conn.execute(insert(customer_keys), rows)
+            master = self._wrapping_key(conn)
+            conn.execute(
+                insert(customer_keys),
+                [
+                    {
+                        "customer_id": customer_id,
+                        "wrapped": master.wrap(key, customer_aad(customer_id)),
+                        "created_at": now,
+                        "master_id": master.id,
+                    }
+                    for customer_id, key in keys.items()
+                ],
+            )
+        fresh = {customer_id: _CustomerKey(key) for customer_id, key in keys.items()}
         with self._lock:
             for customer_id, opened in fresh.items():
                 self._remember(customer_id, opened)
@@ -167,12 +290,14 @@ class Vault:
             for start in range(0, len(missing), 500):
                 chunk = missing[start : start + 500]
                 rows = conn.execute(
-                    select(customer_keys.c.customer_id, customer_keys.c.wrapped).where(
-                        customer_keys.c.customer_id.in_(chunk)
-                    )
+                    select(
+                        customer_keys.c.customer_id,
+                        customer_keys.c.wrapped,
+                        customer_keys.c.master_id,
+                    ).where(customer_keys.c.customer_id.in_(chunk))
                 ).all()
-                for customer_id, wrapped in rows:
-                    opened = self._open_wrapped(customer_id, wrapped)
+                for customer_id, wrapped, master_id in rows:
+                    opened = self._open_wrapped(customer_id, wrapped, master_id)
                     with self._lock:
                         self._remember(customer_id, opened)
 
@@ -195,9 +320,11 @@ class Vault:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _open_wrapped(self, customer_id: str, wrapped: bytes) -> _CustomerKey:
+    def _open_wrapped(
+        self, customer_id: str, wrapped: bytes, master_id: str | None
+    ) -> _CustomerKey:
         try:
-            return _CustomerKey(self._unwrap(wrapped, b"customer:" + customer_id.encode()))
+            return _CustomerKey(self._unwrap(wrapped, customer_aad(customer_id), master_id))
         except InvalidTag as exc:
             raise VaultError("a customer data key is damaged or was moved") from exc
 
@@ -258,12 +385,14 @@ class Vault:
             return self._signing
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(vault_secrets.c.wrapped).where(vault_secrets.c.name == "ledger_signing")
+                select(vault_secrets.c.wrapped, vault_secrets.c.master_id).where(
+                    vault_secrets.c.name == "ledger_signing"
+                )
             ).first()
         if row is None:
             raise VaultError("the ledger signing key is missing from the key store")
         try:
-            raw = self._unwrap(row[0], b"secret:ledger_signing")
+            raw = self._unwrap(row.wrapped, secret_aad("ledger_signing"), row.master_id)
             self._signing = Ed25519PrivateKey.from_private_bytes(raw)
         except (InvalidTag, ValueError) as exc:
             raise VaultError("the ledger signing key in the key store is damaged") from exc
@@ -280,20 +409,26 @@ class Vault:
         secret NAME` shows it to whoever configures the receiver).
         """
         label = f"destination:{name}"
-        aad = f"secret:{label}".encode()
+        aad = secret_aad(label)
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(vault_secrets.c.wrapped).where(vault_secrets.c.name == label)
+                select(vault_secrets.c.wrapped, vault_secrets.c.master_id).where(
+                    vault_secrets.c.name == label
+                )
             ).first()
             if row is None:
                 secret = os.urandom(32)
+                master = self._wrapping_key(conn)
                 conn.execute(
                     insert(vault_secrets).values(
-                        name=label, wrapped=self._wrap(secret, aad), created_at=self._clock()
+                        name=label,
+                        wrapped=master.wrap(secret, aad),
+                        created_at=self._clock(),
+                        master_id=master.id,
                     )
                 )
                 return secret
         try:
-            return self._unwrap(row[0], aad)
+            return self._unwrap(row.wrapped, aad, row.master_id)
         except InvalidTag as exc:
             raise VaultError(f"the signing secret of destination {name} is damaged") from exc

@@ -7,13 +7,20 @@ from sqlalchemy import Column, LargeBinary, String, Table
 from trustable.storage.metadata import keys_metadata
 from trustable.storage.types import UtcDateTime
 
-# Store-wide secrets (the blind-index key, the master-key check), each wrapped.
+# `master_id` on both tables: the public id (`vault.master.master_id`) of the master
+# key that wraps the row, so that while a rotation is under way each row says which
+# of the two keys opens it. Rows written before ids existed hold NULL until the
+# store is next opened, which fills in the id of the key that opened it.
+
+# Store-wide secrets (the master-key check, the blind-index key, the ledger signing
+# key, destination secrets), each wrapped with `secret:<name>` as associated data.
 vault_secrets = Table(
     "vault_secrets",
     keys_metadata,
     Column("name", String(64), primary_key=True),
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("master_id", String(16), nullable=True),
 )
 
 # One AES-256 data key per customer, wrapped (AES-GCM) by the master key with the
@@ -24,4 +31,5 @@ customer_keys = Table(
     Column("customer_id", String(32), primary_key=True),
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("master_id", String(16), nullable=True),
 )

@@ -1,0 +1,122 @@
+"""Sending mail: one-time codes now, breach notices later.
+
+With an SMTP server configured (`TRUSTABLE_SMTP_HOST`, …) mail goes there; without
+one it is written as `.eml` files to a pickup folder (`TRUSTABLE_MAIL_DIR`, by default
+`<home>/mail`), so a demo or a developer machine loses nothing and needs no server.
+
+Mail is handed to a background thread: an endpoint that sends a code only to known
+addresses must answer in the same time whether it sent one or not.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import smtplib
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+log = logging.getLogger("trustable.mail")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    sender: str = "privacy@trustable.invalid"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    timeout: float = 10.0
+    pickup_dir: Path | None = None
+
+
+class Mailer:
+    """Queues messages and sends them from one thread, in order, retrying a few times."""
+
+    ATTEMPTS = 3
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+        self._queue: queue.Queue[EmailMessage | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.failed = 0
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        message = EmailMessage()
+        message["From"] = self.settings.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Message-ID"] = f"<{uuid.uuid4()}@trustable>"
+        message.set_content(body)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="trustable-mail", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(message)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until everything queued so far was handed over (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=self.settings.timeout * self.ATTEMPTS + 5)
+
+    def _run(self) -> None:
+        while True:
+            message = self._queue.get()
+            try:
+                if message is None:
+                    return
+                self._deliver(message)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, message: EmailMessage) -> None:
+        for attempt in range(1, self.ATTEMPTS + 1):
+            try:
+                if self.settings.smtp_host:
+                    self._smtp(message)
+                else:
+                    self._pickup(message)
+                self.sent += 1
+                return
+            except (OSError, smtplib.SMTPException) as exc:
+                # The address is personal data: the log names the failure only.
+                log.warning("mail not sent (attempt %d): %s", attempt, exc.__class__.__name__)
+                time.sleep(0.2 * attempt)
+        self.failed += 1
+
+    def _smtp(self, message: EmailMessage) -> None:
+        s = self.settings
+        assert s.smtp_host is not None
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout) as smtp:
+            if s.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_user and s.smtp_password:
+                smtp.login(s.smtp_user, s.smtp_password)
+            smtp.send_message(message)
+
+    def _pickup(self, message: EmailMessage) -> None:
+        folder = self.settings.pickup_dir
+        if folder is None:
+            raise OSError("no SMTP server and no pickup folder configured")
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
+        path.write_bytes(bytes(message))
+        path.chmod(0o600)

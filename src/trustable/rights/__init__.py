@@ -1,0 +1,1 @@
+"""Customers' rights: requests, verification, access and export, rectify, erase."""

@@ -1,0 +1,154 @@
+"""Erasure: delete the customer's rows, destroy their data key, tell the destinations.
+
+Deleting rows empties the live store; destroying the data key is what reaches every
+copy: a backup or a stolen copy of the data store holds only ciphertext under a key
+that no longer exists anywhere (the key store is separate, and keys are never
+backed up with the data). The ledger's pseudonym for the customer is derived from
+that key, so it dies with it: their ledger entries stay, verifiable, but can no
+longer be tied to anyone.
+
+Every delete goes by `customer_id` through an index: an erasure costs what this
+customer holds, not what the store holds.
+
+Two stores, two steps (`runner.complete_erasure`): first the data-store deletion,
+the destination notices and the ledger entry commit together (request `processing`,
+the ids whose keys must go listed in it); then the keys are destroyed and the
+request is `done`. A crash between the two leaves a `processing` request that the
+next run finishes; rerunning the first step deletes nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from trustable.consent.receipts import public_key_b64, sign_document
+from trustable.consent.service import erase_consents
+from trustable.destinations.notices import (
+    enqueue_notices,
+    erase_outbox,
+    notice_states,
+    receivers_of,
+)
+from trustable.events.service import erase_events
+from trustable.identity.service import erase_identity
+from trustable.ledger import service as ledger
+from trustable.ledger.service import stamp
+from trustable.policy.service import Policy
+from trustable.rights.service import (
+    RightsRequest,
+    State,
+    erase_requests,
+    move,
+)
+from trustable.rights.verification import erase_codes
+from trustable.storage.uow import UnitOfWork
+from trustable.vault.service import Vault
+
+CERTIFICATE_FORMAT = "trustable-erasure-certificate/1"
+
+
+@dataclass(frozen=True)
+class Erased:
+    request: RightsRequest
+    customers: list[str]  # whose data keys are to be destroyed now
+
+
+def erase_customer(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    request: RightsRequest,
+    *,
+    actor: str,
+    now: datetime,
+) -> Erased:
+    """Step one, in the caller's unit of work: every row, notices, the ledger entry."""
+    customer_id = request.customer_id
+    assert customer_id is not None
+    if request.state is State.processing and "customers" in request.detail:
+        return Erased(request, list(request.detail["customers"]))  # step one was done
+    destinations = receivers_of(uow, customer_id)
+    removed, counts = erase_identity(uow, customer_id)
+    for erased in removed:
+        for found in (
+            erase_events(uow, erased),
+            erase_consents(uow, erased),
+            {"outbox": erase_outbox(uow, erased)},
+            {"verification_codes": erase_codes(uow, erased)},
+        ):
+            for name, n in found.items():
+                counts[name] = counts.get(name, 0) + n
+    counts["other_requests"] = erase_requests(uow, customer_id, keep=request.request_id)
+    enqueue_notices(
+        uow,
+        request_id=request.request_id,
+        customer_id=customer_id,
+        destinations=destinations,
+        kind="erase",
+        now=now,
+    )
+    vault.load_keys(removed)
+    # The last entries that name this customer's pseudonym (the key it comes from is
+    # destroyed next); then all their entries are cut loose from the customer id.
+    (index,) = ledger.append(
+        uow,
+        vault,
+        [
+            ledger.Record(
+                kind="erase",
+                customer_id=customer_id,
+                actor=actor,
+                detail={
+                    "request": request.request_id,
+                    "erased": counts,
+                    "destinations": destinations,
+                },
+            )
+        ],
+        now=now,
+    )
+    detail: dict[str, Any] = {
+        "customers": removed,
+        "erased": counts,
+        "destinations": destinations,
+        "ledger_entry": index,
+        "erased_at": stamp(now),
+    }
+    moved = move(uow, vault, request, State.processing, actor=actor, now=now, detail=detail)
+    for erased in removed:
+        ledger.forget_customer(uow, erased)
+    return Erased(moved, removed)
+
+
+def certificate(
+    uow: UnitOfWork, vault: Vault, request: RightsRequest, *, now: datetime
+) -> dict[str, Any]:
+    """The erasure certificate as it stands now, signed with the ledger's key: what
+    was erased and when, whether the keys are gone, and each destination's answer."""
+    detail = request.detail
+    notices = notice_states(uow, request.request_id)
+    document = {
+        "format": CERTIFICATE_FORMAT,
+        "request": request.request_id,
+        "customer": request.customer_id,
+        "requested_at": stamp(request.received_at),
+        "erased_at": detail.get("erased_at"),
+        "completed_at": stamp(request.completed_at) if request.completed_at else None,
+        "erased": detail.get("erased", {}),
+        "data_keys_destroyed": request.state is State.done,
+        "ledger_entry": detail.get("ledger_entry"),
+        "destinations": [
+            {
+                "name": n.destination,
+                "state": n.state,
+                "acknowledged_at": stamp(n.acknowledged_at) if n.acknowledged_at else None,
+            }
+            for n in notices
+        ],
+        "complete": request.state is State.done and all(n.state == "acknowledged" for n in notices),
+        "issued_at": stamp(now),
+        "public_key": public_key_b64(vault),
+    }
+    return sign_document("certificate", document, vault)

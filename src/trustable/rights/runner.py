@@ -1,0 +1,119 @@
+"""Carrying a verified request through to `done`, owning its transactions.
+
+Like the delivery worker, this is an entry point of its own: the API and the CLI
+call it once a request is verified. Each kind's work and its ledger entries commit
+together; erasure takes two steps across the two stores (see `rights.erase`), and
+a request left `processing` by a crash is finished by calling `process` again
+(`trustable requests resume` does it for all of them).
+"""
+
+from __future__ import annotations
+
+from trustable.bootstrap import Trustable
+from trustable.consent.service import ConsentMethod, ConsentStatus, record_consent, restrict
+from trustable.rights.erase import erase_customer
+from trustable.rights.rectify import apply_correction
+from trustable.rights.service import (
+    Kind,
+    RequestRefused,
+    RightsRequest,
+    State,
+    get_request,
+    list_requests,
+    move,
+)
+
+
+def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:
+    """Complete a verified (or interrupted) request; a refusal is recorded, not raised."""
+    with app.uow() as uow:
+        request = get_request(uow, request_id)
+    if request.state not in (State.verified, State.processing):
+        return request
+    if request.customer_id is None:  # cannot happen once verified; fail closed
+        return _refuse(app, request, "this request names no customer", actor)
+    if request.kind is Kind.erase:
+        return _erase(app, request, actor)
+    try:
+        with app.uow() as uow:
+            now = app.clock()
+            request = get_request(uow, request_id)
+            customer_id = request.customer_id
+            assert customer_id is not None
+            if request.kind is Kind.restrict:
+                restrict(uow, customer_id, request_id=request.request_id, now=now)
+            elif request.kind is Kind.object:
+                for purpose in request.detail["purposes"]:
+                    record_consent(
+                        uow,
+                        app.policy,
+                        vault=app.vault,
+                        actor=actor,
+                        customer_id=customer_id,
+                        purpose=purpose,
+                        status=ConsentStatus.objected,
+                        method=ConsentMethod.request,
+                        now=now,
+                        jurisdiction=request.jurisdiction,
+                    )
+            elif request.kind is Kind.rectify:
+                apply_correction(uow, app.vault, request, actor=actor, now=now)
+            # access and export: the answer is the export itself, fetched with the
+            # request's token; each fetch is logged when it happens.
+            done = move(uow, app.vault, request, State.done, actor=actor, now=now)
+            uow.commit()
+            return done
+    except RequestRefused as refused:
+        return _refuse(app, request, str(refused), actor)
+
+
+def _erase(app: Trustable, request: RightsRequest, actor: str) -> RightsRequest:
+    with app.uow() as uow:
+        erased = erase_customer(
+            uow,
+            app.vault,
+            app.policy,
+            get_request(uow, request.request_id),
+            actor=actor,
+            now=app.clock(),
+        )
+        uow.commit()
+    for customer_id in erased.customers:
+        app.vault.destroy_key(customer_id)
+    with app.uow() as uow:
+        done = move(
+            uow,
+            app.vault,
+            get_request(uow, request.request_id),
+            State.done,
+            actor=actor,
+            now=app.clock(),
+            customer_known=False,  # their pseudonym died with their key
+        )
+        uow.commit()
+    return done
+
+
+def _refuse(app: Trustable, request: RightsRequest, reason: str, actor: str) -> RightsRequest:
+    with app.uow() as uow:
+        refused = move(
+            uow,
+            app.vault,
+            get_request(uow, request.request_id),
+            State.refused,
+            actor=actor,
+            now=app.clock(),
+            refusal=reason,
+        )
+        uow.commit()
+    return refused
+
+
+def resume(app: Trustable, *, actor: str) -> list[RightsRequest]:
+    """Finish every request left verified or processing (after a crash, say)."""
+    with app.reader() as uow:
+        now = app.clock()
+        waiting = list_requests(uow, now=now, state=State.verified) + list_requests(
+            uow, now=now, state=State.processing
+        )
+    return [process(app, r.request_id, actor=actor) for r in waiting]

@@ -1,0 +1,214 @@
+"""Verifying a request made by email address alone: a one-time code to that address.
+
+The code goes only to an address on file, but the answer is the same for every
+address, known or not, so the endpoint tells nobody who is a customer: an unknown
+address gets a request and a code row too, one no code can ever match. Codes
+expire, allow a few attempts, are compared in constant time and kept only as keyed
+hashes; sends per address are limited, so the endpoint cannot be used to bomb an
+inbox, and a request whose code was guessed wrong too often is refused for good.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from trustable.core.errors import InvalidInput, TrustableError
+from trustable.identity.service import find_customer, normalise
+from trustable.policy.service import Policy
+from trustable.rights.rectify import correction_detail
+from trustable.rights.service import (
+    Channel,
+    Kind,
+    RightsRequest,
+    State,
+    get_request,
+    move,
+    open_request,
+)
+from trustable.rights.tables import verification_codes
+from trustable.storage.uow import UnitOfWork
+from trustable.vault.service import Vault
+
+CODE_DIGITS = 6
+CODE_TTL = timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+SENDS_PER_HOUR = 3  # per address
+
+
+class CodeRejected(TrustableError):
+    """Wrong, expired or used code: one answer for all, so none of them is told apart."""
+
+    code = "invalid_code"
+    status = 400
+
+
+class TooManyAttempts(TrustableError):
+    code = "too_many_attempts"
+    status = 429
+
+
+@dataclass(frozen=True)
+class CodeToSend:
+    """What the entry point mails after its commit (nothing when `to` is None)."""
+
+    to: str | None
+    code: str
+    kind: Kind
+
+
+def _hash(vault: Vault, request_id: str, code: str) -> str:
+    return vault.blind_index("otp:" + request_id, code)
+
+
+def request_by_email(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    *,
+    email: str,
+    kind: Kind,
+    now: datetime,
+    jurisdiction: str | None = None,
+    detail: dict[str, Any] | None = None,
+    correction: tuple[str, str, Any] | None = None,
+) -> tuple[RightsRequest, CodeToSend]:
+    """Open a request for whoever holds `email`, and a code for the address on file."""
+    address = normalise("email", email)
+    if "@" not in address or len(address) > 254:
+        raise InvalidInput("email must be an email address", code="invalid_email")
+    customer_id = find_customer(uow, vault, "email", address)
+    sealed = None
+    if kind is Kind.rectify:
+        if correction is None:
+            raise InvalidInput("a rectify request says what to correct", code="invalid_request")
+        detail, sealed = correction_detail(vault, policy, customer_id, correction)
+    request = open_request(
+        uow,
+        vault,
+        policy,
+        kind=kind,
+        customer_id=customer_id,
+        channel=Channel.email,
+        now=now,
+        actor="email",
+        jurisdiction=jurisdiction,
+        detail=detail,
+        sealed=sealed,
+    )
+    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    address_index = vault.blind_index("email", address)
+    recent = uow.connection.execute(
+        select(func.count())
+        .select_from(verification_codes)
+        .where(
+            verification_codes.c.address_index == address_index,
+            verification_codes.c.sent_at > now - timedelta(hours=1),
+        )
+    ).scalar_one()
+    # Unknown address: a hash no code matches (random, never sent). Over the limit:
+    # the request exists, no mail goes out; the caller cannot see the difference.
+    known = customer_id is not None and int(recent) < SENDS_PER_HOUR
+    stored = _hash(vault, request.request_id, code) if known else secrets.token_hex(32)
+    uow.connection.execute(
+        verification_codes.insert(),
+        [
+            {
+                "request_id": request.request_id,
+                "customer_id": customer_id,
+                "address_index": address_index,
+                "code_hash": stored,
+                "sent_at": now,
+                "expires_at": now + CODE_TTL,
+                "attempts": 0,
+            }
+        ],
+    )
+    return request, CodeToSend(address if known else None, code, kind)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """How a code attempt went. The entry point commits first (an attempt counts even
+    when it fails), then answers: `raise_if_rejected` turns a failure into its error."""
+
+    request: RightsRequest | None
+    locked: bool = False
+
+    def raise_if_rejected(self) -> RightsRequest:
+        if self.locked:
+            raise TooManyAttempts("too many wrong codes: this request is closed")
+        if self.request is None:
+            raise CodeRejected("the code is wrong or expired")
+        return self.request
+
+
+def confirm_code(
+    uow: UnitOfWork, vault: Vault, *, request_id: str, code: str, now: datetime
+) -> Confirmation:
+    """Try a request's code: `verified` on a match; otherwise the attempt is counted,
+    and the one that uses up the allowance refuses the request for good."""
+    row = uow.connection.execute(
+        select(verification_codes).where(verification_codes.c.request_id == request_id)
+    ).first()
+    if row is None:
+        return Confirmation(None)
+    request = get_request(uow, request_id)
+    if (
+        row.used_at is not None
+        or row.attempts >= MAX_ATTEMPTS
+        or request.state is not State.received
+    ):
+        return Confirmation(None)
+    attempts = row.attempts + 1
+    given = code.strip() if isinstance(code, str) else ""
+    matches = hmac.compare_digest(row.code_hash, _hash(vault, request_id, given))
+    if matches and now <= row.expires_at and request.customer_id is not None:
+        uow.connection.execute(
+            update(verification_codes)
+            .where(verification_codes.c.request_id == request_id)
+            .values(attempts=attempts, used_at=now)
+        )
+        return Confirmation(move(uow, vault, request, State.verified, actor="email", now=now))
+    uow.connection.execute(
+        update(verification_codes)
+        .where(verification_codes.c.request_id == request_id)
+        .values(attempts=attempts)
+    )
+    if attempts < MAX_ATTEMPTS:
+        return Confirmation(None)
+    move(
+        uow,
+        vault,
+        request,
+        State.refused,
+        actor="email",
+        now=now,
+        refusal="too many wrong codes: make a new request",
+        customer_known=request.customer_id is not None,
+    )
+    return Confirmation(None, locked=True)
+
+
+def erase_codes(uow: UnitOfWork, customer_id: str) -> int:
+    result = uow.connection.execute(
+        verification_codes.delete().where(verification_codes.c.customer_id == customer_id)
+    )
+    return int(result.rowcount)
+
+
+def code_mail(code: CodeToSend) -> tuple[str, str]:
+    """Subject and body of the code mail: the code, what it is for, nothing else."""
+    subject = "Your verification code"
+    body = (
+        f"Your code is {code.code}\n\n"
+        f"It confirms your {code.kind.value} request and expires in "
+        f"{int(CODE_TTL.total_seconds() // 60)} minutes. If you did not ask for it, "
+        "ignore this message: nothing happens without the code.\n"
+    )
+    return subject, body
