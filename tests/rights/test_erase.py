@@ -199,6 +199,7 @@ def test_collection_racing_an_erasure_leaves_no_event_of_the_erased_customer(
             )
             move(uow, shop.vault, opened, State.verified, actor="test", now=shop.clock())
             uow.commit()
+
         def collect(user: str = user) -> None:
             rating = msg("track", user, event="Movie Rated", properties={"movie_id": "7"})
             try:
