@@ -70,6 +70,8 @@ class Store:
             "TRUSTABLE_MASTER_KEY": self.master_key,
             "TRUSTABLE_HOST": "127.0.0.1",
             "TRUSTABLE_PORT": str(port),
+            # The measured server does the requests' work only: no retention sweep.
+            "TRUSTABLE_RETENTION_HOURS": "0",
         }
 
     def open(self) -> Trustable:
