@@ -7,6 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, select
 
+from trustable.bootstrap import Trustable
+from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
+from trustable.events.segment import parse_batch
+from trustable.events.service import ingest
+
 
 def msg(kind: str, user_id: str | None = None, **body: Any) -> dict[str, Any]:
     """A Segment message as the SDKs send it (unset ids as JSON null)."""
@@ -35,3 +40,36 @@ def raw_dump(engine: Engine) -> bytes:
                         out += str(value).encode()
                     out += b"\x1f"
     return bytes(out)
+
+
+def send(app: Trustable, *messages: dict[str, Any]) -> None:
+    """Collect messages through `ingest`, as the batch endpoint does, and commit."""
+    batch = parse_batch({"batch": list(messages)}, single_type=None, received_at=app.clock())
+    with app.uow() as uow:
+        ingest(uow, app.vault, app.policy, batch.messages, now=app.clock(), actor="key_test")
+        uow.commit()
+
+
+def grant(
+    app: Trustable,
+    user: str,
+    *purposes: str,
+    status: ConsentStatus = ConsentStatus.granted,
+    jurisdiction: str | None = None,
+) -> None:
+    """Record a choice for the customer holding user id `user` (made if new)."""
+    with app.uow() as uow:
+        for purpose in purposes:
+            record_for_identifiers(
+                uow,
+                app.vault,
+                app.policy,
+                idents=[("user_id", user)],
+                purpose=purpose,
+                status=status,
+                method=ConsentMethod.portal,
+                now=app.clock(),
+                actor="test",
+                jurisdiction=jurisdiction,
+            )
+        uow.commit()

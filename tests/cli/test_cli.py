@@ -39,6 +39,12 @@ def test_every_command_has_help() -> None:
         ["import", "movielens"],
         ["ledger", "verify"],
         ["ledger", "sign"],
+        ["keys", "rotate-master"],
+        ["retention", "run"],
+        ["requests", "list"],
+        ["requests", "file"],
+        ["requests", "refuse"],
+        ["requests", "resume"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)

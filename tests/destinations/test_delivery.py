@@ -14,9 +14,10 @@ import httpx
 import orjson
 import pytest
 
+from tests import helpers
 from tests.conftest import LiveServer, make_key
 from tests.destinations.receiver import Receiver, free_port
-from tests.helpers import msg
+from tests.helpers import msg, send
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
 from trustable.core.clock import FixedClock
@@ -24,8 +25,6 @@ from trustable.core.errors import ConfigurationError, PolicyError
 from trustable.core.settings import Settings, example_policy_path
 from trustable.destinations.service import check_destinations
 from trustable.destinations.worker import Worker
-from trustable.events.segment import parse_batch
-from trustable.events.service import ingest
 from trustable.identity.service import find_customer
 from trustable.ledger import service as ledger
 from trustable.policy.service import parse_policy
@@ -67,19 +66,7 @@ def shop(settings: Settings, tmp_path: Path, receiver: Receiver) -> Iterator[Tru
 
 
 def grant(app: Trustable, user: str, status: ConsentStatus = ConsentStatus.granted) -> None:
-    with app.uow() as uow:
-        record_for_identifiers(
-            uow,
-            app.vault,
-            app.policy,
-            idents=[("user_id", user)],
-            purpose=PERSONALIZE,
-            status=status,
-            method=ConsentMethod.portal,
-            now=app.clock(),
-            actor="test",
-        )
-        uow.commit()
+    helpers.grant(app, user, PERSONALIZE, status=status)
 
 
 def rate(app: Trustable, user: str, movie: str = "1") -> None:
@@ -90,10 +77,7 @@ def rate(app: Trustable, user: str, movie: str = "1") -> None:
         properties={"movie_id": movie, "rating": 5, "order_id": "o-1"},
         context={"ip": "203.0.113.9"},
     )
-    batch = parse_batch({"batch": [message]}, single_type=None, received_at=app.clock())
-    with app.uow() as uow:
-        ingest(uow, app.vault, app.policy, batch.messages, now=app.clock(), actor="key_test")
-        uow.commit()
+    send(app, message)
 
 
 def advance(app: Trustable, seconds: float) -> None:
@@ -270,10 +254,7 @@ def test_a_queued_delivery_follows_its_event_when_histories_join(
     known = msg("identify", "u8")
     joined = msg("identify", "u8", anonymousId="anon-9")
     for message in (rated, known, joined):
-        batch = parse_batch({"batch": [message]}, single_type=None, received_at=shop.clock())
-        with shop.uow() as uow:
-            ingest(uow, shop.vault, shop.policy, batch.messages, now=shop.clock(), actor="t")
-            uow.commit()
+        send(shop, message)
     assert Worker(shop).run_once() == {"delivered": 1}
     body = orjson.loads(receiver.received[0].body)
     with shop.reader() as uow:

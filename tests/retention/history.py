@@ -20,12 +20,9 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, select
 
-from tests.helpers import msg
+from tests.helpers import grant, msg, send
 from trustable.bootstrap import Trustable
-from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
 from trustable.core.clock import FixedClock
-from trustable.events.segment import parse_batch
-from trustable.events.service import ingest
 from trustable.identity.service import find_customer
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -33,30 +30,6 @@ ANALYTICS = "analytics.reporting"
 PERSONALIZE = "personalize.content.profiled"
 # Values that must never show up in a report, a log line or the ledger.
 SECRETS = (b"ada@example.org", b"Order Completed", b"203.0.113.9", b"o-1", b"engineer")
-
-
-def grant(app: Trustable, user: str, *purposes: str) -> None:
-    with app.uow() as uow:
-        for purpose in purposes:
-            record_for_identifiers(
-                uow,
-                app.vault,
-                app.policy,
-                idents=[("user_id", user)],
-                purpose=purpose,
-                status=ConsentStatus.granted,
-                method=ConsentMethod.portal,
-                now=app.clock(),
-                actor="test",
-            )
-        uow.commit()
-
-
-def collect(app: Trustable, *messages: dict[str, Any]) -> None:
-    batch = parse_batch({"batch": list(messages)}, single_type=None, received_at=app.clock())
-    with app.uow() as uow:
-        ingest(uow, app.vault, app.policy, batch.messages, now=app.clock(), actor="key_test")
-        uow.commit()
 
 
 def identify(user: str, at: datetime) -> dict[str, Any]:
@@ -84,7 +57,7 @@ def shopper(app: Trustable, user: str = "ada", *purposes: str) -> str:
     herself and placed one order, all now; their customer id."""
     grant(app, user, *(purposes or (ANALYTICS,)))
     now = app.clock()
-    collect(app, identify(user, now), order(user, now))
+    send(app, identify(user, now), order(user, now))
     return customer(app, user)
 
 

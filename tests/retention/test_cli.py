@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from tests.retention.history import SECRETS, advance, collect, order, shopper
+from tests.helpers import send
+from tests.retention.history import SECRETS, advance, order, shopper
 from trustable.bootstrap import bootstrap
 from trustable.cli.main import app as cli
 from trustable.core.clock import FixedClock
@@ -39,7 +40,7 @@ def seed(settings: Settings) -> str:
     try:
         ada = shopper(past, "ada")
         advance(past, 300)
-        collect(past, order("ada", past.clock(), order_id="o-2"))
+        send(past, order("ada", past.clock(), order_id="o-2"))
     finally:
         past.close()
     return ada

@@ -7,14 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from tests.helpers import raw_dump
+from tests.helpers import raw_dump, send
 from tests.retention.history import (
     ANALYTICS,
     PERSONALIZE,
     SECRETS,
     T0,
     advance,
-    collect,
     order,
     rows,
     shopper,
@@ -142,7 +141,7 @@ def test_a_dry_run_changes_nothing_and_reports_what_the_run_then_does(shop: Trus
     advance(shop, 350)
     shopper(shop, "carol")
     advance(shop, 51)
-    collect(shop, order("bob", shop.clock(), order_id="o-2"))
+    send(shop, order("bob", shop.clock(), order_id="o-2"))
     before = raw_dump(shop.engine)
 
     planned = run(shop, dry_run=True)

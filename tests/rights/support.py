@@ -7,39 +7,17 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import msg
+from tests import helpers
+from tests.helpers import msg, send
 from trustable.bootstrap import Trustable
-from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
-from trustable.events.segment import parse_batch
-from trustable.events.service import ingest
 from trustable.identity.service import find_customer
 
 PERSONALIZE = "personalize.content.profiled"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-def send(app: Trustable, *messages: dict[str, Any]) -> None:
-    batch = parse_batch({"batch": list(messages)}, single_type=None, received_at=app.clock())
-    with app.uow() as uow:
-        ingest(uow, app.vault, app.policy, batch.messages, now=app.clock(), actor="key_test")
-        uow.commit()
-
-
-def grant(app: Trustable, user: str, purpose: str = PERSONALIZE, jurisdiction: str = "DE") -> None:
-    with app.uow() as uow:
-        record_for_identifiers(
-            uow,
-            app.vault,
-            app.policy,
-            idents=[("user_id", user)],
-            purpose=purpose,
-            status=ConsentStatus.granted,
-            method=ConsentMethod.portal,
-            now=app.clock(),
-            actor="test",
-            jurisdiction=jurisdiction,
-        )
-        uow.commit()
+def grant(app: Trustable, user: str, purpose: str = PERSONALIZE) -> None:
+    helpers.grant(app, user, purpose, jurisdiction="DE")
 
 
 def customer(

@@ -25,6 +25,8 @@ from trustable.destinations.worker import Worker
 from trustable.events.tables import events
 from trustable.identity.service import ConcurrentErasure, find_customer
 from trustable.ledger import service as ledger
+from trustable.rights.runner import process
+from trustable.rights.service import Channel, Kind, State, move, open_request
 from trustable.vault.service import KeyMissing, Vault
 
 ADA_VALUES = ("ada@example.org", "Ada Lovelace", "75001", "Film 1", "203.0.113.7")
@@ -127,6 +129,24 @@ def test_an_erased_customer_is_gone_and_every_copy_of_their_data_is_unreadable(
     assert status.json()["state"] == "done"
 
 
+def verified_erasure(app: Trustable, customer_id: str) -> str:
+    """An erasure request, verified (as the company's backend files one), not yet run."""
+    with app.uow() as uow:
+        opened = open_request(
+            uow,
+            app.vault,
+            app.policy,
+            kind=Kind.erase,
+            customer_id=customer_id,
+            channel=Channel.api,
+            now=app.clock(),
+            actor="test",
+        )
+        move(uow, app.vault, opened, State.verified, actor="test", now=app.clock())
+        uow.commit()
+    return opened.request_id
+
+
 def _master(app: Trustable) -> bytes:
     from trustable.vault.master import load_or_create_master_key
 
@@ -146,23 +166,8 @@ def test_the_sqlite_file_copied_before_erasure_cannot_be_read_after(
     target = sqlite3.connect(str(backup))
     source.backup(target)
     source.close()
-    from trustable.rights.runner import process
-    from trustable.rights.service import Channel, Kind, State, move, open_request
-
-    with shop.uow() as uow:
-        opened = open_request(
-            uow,
-            shop.vault,
-            shop.policy,
-            kind=Kind.erase,
-            customer_id=ada,
-            channel=Channel.api,
-            now=shop.clock(),
-            actor="test",
-        )
-        move(uow, shop.vault, opened, State.verified, actor="test", now=shop.clock())
-        uow.commit()
-    assert process(shop, opened.request_id, actor="test").state is State.done
+    opened = verified_erasure(shop, ada)
+    assert process(shop, opened, actor="test").state is State.done
     rows = target.execute(
         "SELECT message_id, payload FROM events WHERE customer_id = ?", (ada,)
     ).fetchall()
@@ -180,25 +185,10 @@ def test_collection_racing_an_erasure_leaves_no_event_of_the_erased_customer(
 ) -> None:
     """Ingest and erasure for the same customer at once, many times: afterwards no
     event belongs to a customer without a key, whatever order they ran in."""
-    from trustable.rights.runner import process
-    from trustable.rights.service import Channel, Kind, State, move, open_request
-
     for round_ in range(8):
         user = f"racer-{round_}"
         target = customer(shop, user=user, email=f"{user}@example.org", ratings=1)
-        with shop.uow() as uow:
-            opened = open_request(
-                uow,
-                shop.vault,
-                shop.policy,
-                kind=Kind.erase,
-                customer_id=target,
-                channel=Channel.api,
-                now=shop.clock(),
-                actor="test",
-            )
-            move(uow, shop.vault, opened, State.verified, actor="test", now=shop.clock())
-            uow.commit()
+        opened = verified_erasure(shop, target)
 
         def collect(user: str = user) -> None:
             rating = msg("track", user, event="Movie Rated", properties={"movie_id": "7"})
@@ -209,7 +199,7 @@ def test_collection_racing_an_erasure_leaves_no_event_of_the_erased_customer(
 
         thread = threading.Thread(target=collect)
         thread.start()
-        process(shop, opened.request_id, actor="test")
+        process(shop, opened, actor="test")
         thread.join()
         with shop.reader() as uow:
             owners = set(uow.connection.execute(select(events.c.customer_id).distinct()).scalars())

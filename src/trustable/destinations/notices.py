@@ -18,7 +18,7 @@ from datetime import datetime
 import orjson
 from sqlalchemy import select, update
 
-from trustable.destinations.outbox import DEAD, DELIVERED, PENDING
+from trustable.destinations.outbox import DEAD, DELIVERED, PENDING, lease_due
 from trustable.destinations.service import backoff
 from trustable.destinations.tables import notices, outbox
 from trustable.ledger import service as ledger
@@ -109,22 +109,7 @@ def enqueue_notices(
 
 
 def claim_notices(uow: UnitOfWork, *, now: datetime, until: datetime, limit: int) -> list[Notice]:
-    """Take due notices for a while (a lease), as `service.claim` does deliveries."""
-    stmt = (
-        select(notices)
-        .where(notices.c.state == PENDING, notices.c.next_attempt_at <= now)
-        .order_by(notices.c.next_attempt_at, notices.c.id)
-        .limit(limit)
-    )
-    if uow.dialect == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = uow.connection.execute(stmt).all()
-    if rows:
-        uow.connection.execute(
-            update(notices)
-            .where(notices.c.id.in_([r.id for r in rows]))
-            .values(next_attempt_at=until)
-        )
+    """Take due notices for a while (a lease), as deliveries are taken."""
     return [
         Notice(
             r.id,
@@ -136,7 +121,7 @@ def claim_notices(uow: UnitOfWork, *, now: datetime, until: datetime, limit: int
             r.idempotency_key,
             r.attempts,
         )
-        for r in rows
+        for r in lease_due(uow, notices, now=now, until=until, limit=limit)
     ]
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Table, select, update
 
 from trustable.consent.service import Decisions
 from trustable.destinations.tables import outbox
@@ -64,3 +67,25 @@ def enqueue(uow: UnitOfWork, items: Sequence[tuple[str, str, str]], *, now: date
         for customer_id, destination, message_id in items
     ]
     bulk_insert(uow, outbox, _COLUMNS, rows)
+
+
+def lease_due(
+    uow: UnitOfWork, table: Table, *, now: datetime, until: datetime, limit: int
+) -> Sequence[Row[Any]]:
+    """Take the pending rows of `table` (the outbox, or the notices) due by `now`, for
+    a while: their next attempt moves to `until`, so two workers never both send them.
+    On PostgreSQL rows another worker is taking are skipped, not waited for."""
+    stmt = (
+        select(table)
+        .where(table.c.state == PENDING, table.c.next_attempt_at <= now)
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(limit)
+    )
+    if uow.dialect == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = uow.connection.execute(stmt).all()
+    if rows:
+        uow.connection.execute(
+            update(table).where(table.c.id.in_([r.id for r in rows])).values(next_attempt_at=until)
+        )
+    return rows

@@ -25,7 +25,7 @@ from sqlalchemy import func, select, update
 
 from trustable.consent.service import Decisions, decisions_for
 from trustable.core.errors import ConfigurationError, NotFound
-from trustable.destinations.outbox import DEAD, DELIVERED, PENDING, SKIPPED
+from trustable.destinations.outbox import DEAD, DELIVERED, PENDING, SKIPPED, lease_due
 from trustable.destinations.sender import Sender, target
 from trustable.destinations.tables import outbox
 from trustable.events.service import SealedEvent, sealed_events_by_message
@@ -78,21 +78,7 @@ class Prepared:
 
 def claim(uow: UnitOfWork, *, now: datetime, limit: int = 100) -> list[Delivery]:
     """Take due deliveries for a while (a lease), so two workers do not both send them."""
-    stmt = (
-        select(outbox)
-        .where(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(limit)
-    )
-    if uow.dialect == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = uow.connection.execute(stmt).all()
-    if rows:
-        uow.connection.execute(
-            update(outbox)
-            .where(outbox.c.id.in_([r.id for r in rows]))
-            .values(next_attempt_at=now + LEASE)
-        )
+    rows = lease_due(uow, outbox, now=now, until=now + LEASE, limit=limit)
     return [
         Delivery(r.id, r.customer_id, r.destination, r.message_id, r.idempotency_key, r.attempts)
         for r in rows

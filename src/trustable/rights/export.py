@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -182,7 +182,7 @@ def _events(uow: UnitOfWork, vault: Vault, customer_id: str) -> Iterator[dict[st
 def _entries(uow: UnitOfWork, customer_id: str, size: int) -> Iterator[dict[str, Any]]:
     after = -1
     while True:
-        page = [e for e in ledger.customer_entries_page(uow, customer_id, after=after, limit=PAGE)]
+        page = ledger.customer_entries_page(uow, customer_id, after=after, limit=PAGE)
         covered = [e for e in page if e.index < size]
         proofs = ledger.inclusion_proofs(uow, [e.index for e in covered], size) if covered else {}
         for found in covered:
@@ -212,21 +212,25 @@ def export_json(
     with reader() as uow:
         summary = orjson.dumps(_summary(uow, vault, policy, request, log, now))
         yield summary[:-1] + b',"events":['
-        yield from _joined(orjson.dumps(e) for e in _events(uow, vault, customer_id))
+        yield from _chunked(_commas(orjson.dumps(e) for e in _events(uow, vault, customer_id)))
         yield b'],"ledger_entries":['
-        yield from _joined(orjson.dumps(e) for e in _entries(uow, customer_id, log.head.size))
+        entries = _entries(uow, customer_id, log.head.size)
+        yield from _chunked(_commas(orjson.dumps(e) for e in entries))
         yield b"]}"
 
 
-def _joined(pieces: Iterator[bytes]) -> Iterator[bytes]:
-    """Comma-separated, in chunks of about 64 KiB rather than one write per item."""
+def _commas(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    for n, piece in enumerate(pieces):
+        if n:
+            yield b","
+        yield piece
+
+
+def _chunked(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """About 64 KiB at a time rather than one write per item."""
     buffer: list[bytes] = []
     size = 0
-    first = True
     for piece in pieces:
-        if not first:
-            buffer.append(b",")
-        first = False
         buffer.append(piece)
         size += len(piece)
         if size >= 65536:
@@ -335,7 +339,9 @@ def export_html(
             [e["occurred_at"], e["type"], ", ".join(e["categories"]), e["fields"]]
             for e in _events(uow, vault, customer_id)
         )
-        yield from _chunks(_table(["when", "what", "categories", "details"], events))
+        yield from _chunked(
+            p.encode() for p in _table(["when", "what", "categories", "details"], events)
+        )
         yield b"<h2>Every use of your data (ledger)</h2>"
         head = s["ledger_head"]
         yield (
@@ -347,18 +353,7 @@ def export_html(
             [e["index"], e["entry"]["at"], e["kind"], e["entry"]["actor"], e["entry"]["detail"]]
             for e in _entries(uow, customer_id, log.head.size)
         )
-        yield from _chunks(_table(["#", "when", "what", "by", "detail"], entries))
+        yield from _chunked(
+            p.encode() for p in _table(["#", "when", "what", "by", "detail"], entries)
+        )
         yield b"</body></html>"
-
-
-def _chunks(pieces: Iterator[str]) -> Iterator[bytes]:
-    buffer: list[str] = []
-    size = 0
-    for piece in pieces:
-        buffer.append(piece)
-        size += len(piece)
-        if size >= 65536:
-            yield "".join(buffer).encode()
-            buffer, size = [], 0
-    if buffer:
-        yield "".join(buffer).encode()
