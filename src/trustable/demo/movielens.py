@@ -5,6 +5,11 @@ traits; ratings become `Movie Rated` track events. Everything goes through the s
 collection path as an SDK's batch, so minimization and encryption apply as usual.
 The files are GroupLens' (research use only): they are read from where they lie and
 never copied into Trustable's repository.
+
+The ratings were made in 1997–98: kept at those dates, every one of them would be
+past the policy's retention and the first retention sweep would delete them all.
+So all dates move forward by one offset, the newest rating landing at import time:
+order, gaps and the seven-month span stay as they were (what a temporal split needs).
 """
 
 from __future__ import annotations
@@ -59,8 +64,8 @@ def _collect(
     return ingest(uow, trustable.vault, trustable.policy, parsed, now=now, actor=ACTOR)
 
 
-def _iso(ts: str) -> str:
-    return datetime.fromtimestamp(float(ts), UTC).isoformat()
+def _iso(ts: str | float, shift: float) -> str:
+    return datetime.fromtimestamp(float(ts) + shift, UTC).isoformat()
 
 
 def import_movielens(
@@ -83,13 +88,15 @@ def import_movielens(
     denied = {u["user_id"] for u in users if rng.random() < deny_share}
     now = trustable.clock()
     total = len(users) + len(ratings)
+    stamps = [float(r["timestamp"]) for r in ratings] or [now.timestamp()]
+    shift = now.timestamp() - max(stamps)  # the newest rating lands at import time
 
     identify = [
         {
             "type": "identify",
             "userId": f"ml-{u['user_id']}",
             "messageId": f"ml-user-{u['user_id']}",
-            "timestamp": "1997-09-01T00:00:00+00:00",
+            "timestamp": _iso(min(stamps), shift),
             "traits": {
                 "age": int(u["age"]),
                 "gender": u["gender"],
@@ -130,7 +137,7 @@ def import_movielens(
                 "userId": f"ml-{r['user_id']}",
                 "messageId": f"ml-rating-{r['user_id']}-{r['item_id']}",
                 "event": "Movie Rated",
-                "timestamp": _iso(r["timestamp"]),
+                "timestamp": _iso(r["timestamp"], shift),
                 "properties": {
                     "movie_id": r["item_id"],
                     "title": titles.get(r["item_id"], ""),
