@@ -116,7 +116,8 @@ def customer_jurisdiction(uow: UnitOfWork, customer_id: str | None) -> str | Non
 
 
 def check_detail(policy: Policy, kind: Kind, detail: dict[str, Any]) -> dict[str, Any]:
-    """What a kind needs besides the customer, checked before anything is written."""
+    """What a kind needs besides the customer, checked before anything is written.
+    (A correction's value is checked and sealed by `rectify.correction_detail`.)"""
     if kind is Kind.object:
         purposes = detail.get("purposes")
         if not isinstance(purposes, list) or not purposes:
@@ -127,6 +128,10 @@ def check_detail(policy: Policy, kind: Kind, detail: dict[str, Any]) -> dict[str
             if not isinstance(purpose, str) or policy.purpose(purpose) is None:
                 raise InvalidInput(f"unknown purpose '{purpose}'", code="unknown_purpose")
         return {"purposes": sorted(set(purposes))}
+    if kind is Kind.rectify:
+        if set(detail) != {"target", "name"}:
+            raise InvalidInput("a rectify request says what to correct", code="invalid_request")
+        return detail
     if detail:
         raise InvalidInput(f"a {kind.value} request takes no detail", code="invalid_request")
     return {}
@@ -147,11 +152,7 @@ def open_request(
     sealed: bytes | None = None,
 ) -> RightsRequest:
     """Record a new request (state `received`) and its ledger entry."""
-    checked = (
-        detail
-        if kind is Kind.rectify and detail is not None
-        else check_detail(policy, kind, detail or {})
-    )
+    checked = check_detail(policy, kind, detail or {})
     where = check_jurisdiction(jurisdiction) or customer_jurisdiction(uow, customer_id)
     found = RightsRequest(
         request_id=new_id("req"),
