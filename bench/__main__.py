@@ -11,7 +11,9 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
    customers loaded, on a store of its own filled through `ingest`, judged on one
    client reading one profile after another (see bench/reads.py);
 7. destination throughput: one delivery worker draining 20,000 queued deliveries to a
-   receiver process on loopback (see bench/deliveries.py).
+   receiver process on loopback (see bench/deliveries.py);
+8. customers' rights: export and erasure of customers with 1,000 events, in one store
+   measured with 10,000 customers and again grown to 100,000 (see bench/rights.py).
 Every figure is printed beside its target with PASS or MISS (and by how much), and
 the whole report, with the machine it ran on, replaces bench/RESULTS.md. All state
 lives in a temporary directory that is removed at the end, server included.
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench import decisions, deliveries, http_load, ledger, pipeline, reads
+from bench import decisions, deliveries, http_load, ledger, pipeline, reads, rights
 from bench.report import Figure, Machine, figures_table, machine, table, write
 from bench.traffic import NEW_VISITOR_SHARE, Traffic, make_users
 from bench.world import Seeded, new_store, seed
@@ -71,6 +73,12 @@ class Options:
     read_in_process: int
     deliveries: int
     deliveries_profiled: int
+    rights_small: int
+    rights_large: int
+    rights_targets: int
+    rights_events: int
+    rights_rounds: int
+    rights_http_exports: int
     seed: int
     output: Path
 
@@ -115,6 +123,30 @@ def options(argv: list[str]) -> Options:
     parser.add_argument(
         "--deliveries", type=int, default=20_000, help="queued deliveries drained, timed"
     )
+    parser.add_argument(
+        "--rights-customers-small", type=int, default=10_000, help="rights: first store size"
+    )
+    parser.add_argument(
+        "--rights-customers-large", type=int, default=100_000, help="rights: second store size"
+    )
+    parser.add_argument(
+        "--rights-targets",
+        type=int,
+        default=20,
+        help="rights: customers exported, and erased at each size",
+    )
+    parser.add_argument(
+        "--rights-events", type=int, default=1_000, help="rights: events per measured customer"
+    )
+    parser.add_argument(
+        "--rights-rounds", type=int, default=3, help="rights: exports per exported customer"
+    )
+    parser.add_argument(
+        "--rights-http-exports",
+        type=int,
+        default=5,
+        help="rights: exports over HTTP per size (not judged)",
+    )
     parser.add_argument("--seed", type=int, default=20261101)
     parser.add_argument(
         "--quick",
@@ -148,6 +180,12 @@ def options(argv: list[str]) -> Options:
             read_in_process=10,
             deliveries=2_000,
             deliveries_profiled=300,
+            rights_small=1_000,
+            rights_large=5_000,
+            rights_targets=4,
+            rights_events=1_000,
+            rights_rounds=3,
+            rights_http_exports=2,
             seed=args.seed,
             output=args.output or HERE / "out" / "quick.md",
         )
@@ -172,6 +210,12 @@ def options(argv: list[str]) -> Options:
         read_in_process=args.read_in_process,
         deliveries=args.deliveries,
         deliveries_profiled=1_000,
+        rights_small=args.rights_customers_small,
+        rights_large=args.rights_customers_large,
+        rights_targets=args.rights_targets,
+        rights_events=args.rights_events,
+        rights_rounds=args.rights_rounds,
+        rights_http_exports=args.rights_http_exports,
         seed=args.seed,
         output=args.output or HERE / "RESULTS.md",
     )
@@ -348,6 +392,28 @@ def main(argv: list[str]) -> int:
             f"Sender posts alone, one thread {sent.http_only_per_s:,.0f}/s"
         )
 
+        say(
+            f"8. customers' rights: export and erasure with {opts.rights_small:,} and then "
+            f"{opts.rights_large:,} customers, {opts.rights_targets} measured customers "
+            f"of each kind with {opts.rights_events:,} events"
+        )
+        rights_result = rights.measure(
+            new_store(tmp / "rights"),
+            tmp,
+            small=opts.rights_small,
+            large=opts.rights_large,
+            targets=opts.rights_targets,
+            events=opts.rights_events,
+            rounds=opts.rights_rounds,
+            http_exports=opts.rights_http_exports,
+            seed=opts.seed,
+            progress=say,
+        )
+        say(
+            f"  export p99 ratio {rights_result.export_ratio:.2f}×, erasure p99 ratio "
+            f"{rights_result.erase_ratio:.2f}×"
+        )
+
     figures = [
         Figure(
             "events/s over HTTP (POST /v1/batch)",
@@ -406,11 +472,13 @@ def main(argv: list[str]) -> int:
             "deliveries/s",
             higher_is_better=True,
         ),
+        *rights.figures(rights_result),
     ]
     elapsed = time.perf_counter() - started
     lines = render(box, opts, figures, seeded, http, pipe, may, cost, proofs, read, elapsed)
     lines += reads.render(read, nproc=box.nproc)
     lines += deliveries.render(sent, TARGET_DELIVERIES_S)
+    lines += rights.render(rights_result)
     say("")
     for line in figures_table(figures):
         say(line)

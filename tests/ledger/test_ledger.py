@@ -118,6 +118,10 @@ def test_the_stored_tree_matches_the_definition_and_every_proof_verifies(app: Tr
         for index in range(head.size):
             path = ledger.inclusion_proof(uow, index, head.size)
             assert merkle.verify_inclusion(leaves[index], index, head.size, path, head.root)
+        some = [0, 3, 16, 17, 34]  # many at once: the same paths as one by one
+        assert ledger.inclusion_proofs(uow, some, head.size) == {
+            i: ledger.inclusion_proof(uow, i, head.size) for i in some
+        }
         for first in range(1, head.size + 1):
             proof = ledger.consistency_proof(uow, first, head.size)
             old_root = merkle.root_of(leaves[:first])

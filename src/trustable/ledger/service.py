@@ -320,18 +320,19 @@ def inclusion_proof(uow: UnitOfWork, index: int, size: int) -> list[bytes]:
 
 
 def inclusion_proofs(uow: UnitOfWork, indices: Sequence[int], size: int) -> dict[int, list[bytes]]:
-    """PATH(index, D[0:size]) for many entries at once: the nodes they share (most of
-    the upper levels) are read once, in a few queries, for all of them."""
+    """PATH(index, D[0:size]) for many entries at once. The entries of one customer
+    share most of their proofs' ranges (all the upper ones): each distinct range is
+    hashed once, and its nodes are read once, in a few queries, for all of them."""
     _check_size(uow, size, "size")
-    ranges = {}
+    ranges: dict[int, list[tuple[int, int]]] = {}
     for index in indices:
         if not 0 <= index < size:
             raise InvalidInput(f"index {index} is not in a tree of {size}", code="invalid_index")
         ranges[index] = merkle.inclusion_ranges(index, size)
-    nodes = _nodes(uow, merkle.needed(r for found in ranges.values() for r in found))
-    return {
-        index: [merkle.range_hash(a, b, nodes) for a, b in found] for index, found in ranges.items()
-    }
+    distinct = {r for found in ranges.values() for r in found}
+    nodes = _nodes(uow, merkle.needed(distinct))
+    hashes = {(a, b): merkle.range_hash(a, b, nodes) for a, b in distinct}
+    return {index: [hashes[r] for r in found] for index, found in ranges.items()}
 
 
 def consistency_proof(uow: UnitOfWork, first: int, second: int) -> list[bytes]:
