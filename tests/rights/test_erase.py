@@ -237,3 +237,24 @@ def test_an_erasure_reads_nothing_but_the_customer_s_own_rows(shop: Trustable) -
             plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()  # type: ignore[arg-type]
             scans += [(sql, row[-1]) for row in plan if str(row[-1]).startswith("SCAN")]
     assert scans == []
+
+
+def test_a_correction_is_announced_to_the_destinations_that_hold_the_old_value(
+    shop: Trustable, receiver: Receiver, live_server_for: object
+) -> None:
+    ada = customer(shop)
+    Worker(shop).run_once()
+    server: LiveServer = live_server_for(shop)  # type: ignore[operator]
+    fixed = file(
+        server.url,
+        make_key(shop, "requests"),
+        ada,
+        "rectify",
+        correction={"target": "trait", "name": "age", "value": 37},
+    )
+    assert fixed.json()["state"] == "done", fixed.text
+    assert Worker(shop).run_once() == {"notice acknowledged": 1}
+    notice = orjson.loads(receiver.received[-1].body)
+    assert notice["type"] == "rectify" and notice["fields"] == ["traits.age"]
+    # The field is named, never valued.
+    assert set(notice) == {"id", "type", "customer_id", "request_id", "fields", "sent_at"}

@@ -163,3 +163,17 @@ def _admin(app: Trustable) -> str:
     from tests.conftest import make_key
 
     return make_key(app, "admin")
+
+
+def test_a_request_left_unverified_past_its_deadline_is_flagged_overdue(
+    shop: Trustable, server: LiveServer
+) -> None:
+    customer(shop)
+    request_id = ask(server, "ada@example.org").json()["request_id"]
+    admin = {"Authorization": f"Bearer {_admin(shop)}"}
+    url = f"{server.url}/v1/requests"
+    assert httpx.get(url, params={"overdue": "true"}, headers=admin).json() == []
+    assert isinstance(shop.clock, FixedClock)
+    shop.clock.now += timedelta(days=32)  # past one calendar month (GDPR, the default)
+    (late,) = httpx.get(url, params={"overdue": "true"}, headers=admin).json()
+    assert late["request_id"] == request_id and late["overdue"] and late["state"] == "received"
