@@ -410,7 +410,7 @@ def main(argv: list[str]) -> int:
             progress=say,
         )
         say(
-            f"  export p99 ratio {rights_result.export_ratio:.2f}×, erasure p99 ratio "
+            f"  export p50 ratio {rights_result.export_ratio:.2f}×, erasure p50 ratio "
             f"{rights_result.erase_ratio:.2f}×"
         )
 

@@ -451,13 +451,16 @@ class RightsResult:
     targets: int  # customers measured per operation and size
     rounds: int
 
+    # The size ratios compare typical costs (medians): a p99 over 20 to 60 samples is
+    # their slowest one or two, and a ratio of two such samples measures the machine's
+    # noise more than the store's size. The p99 ratios are shown beside them.
     @property
     def export_ratio(self) -> float:
-        return self.large.export_ms(0.99) / self.small.export_ms(0.99)
+        return self.large.export_ms(0.5) / self.small.export_ms(0.5)
 
     @property
     def erase_ratio(self) -> float:
-        return self.large.erase_ms(0.99) / self.small.erase_ms(0.99)
+        return self.large.erase_ms(0.5) / self.small.erase_ms(0.5)
 
 
 def measure(
@@ -569,7 +572,7 @@ def figures(result: RightsResult) -> list[Figure]:
     between = f"{size_label(result.large.customers)} / {size_label(result.small.customers)}"
     rows.append(
         Ratio(
-            f"export p99 ratio, {between} customers",
+            f"export p50 ratio, {between} customers",
             result.export_ratio,
             TARGET_SIZE_RATIO,
             "×",
@@ -578,7 +581,7 @@ def figures(result: RightsResult) -> list[Figure]:
     )
     rows.append(
         Ratio(
-            f"erasure p99 ratio, {between} customers",
+            f"erasure p50 ratio, {between} customers",
             result.erase_ratio,
             TARGET_SIZE_RATIO,
             "×",
@@ -643,8 +646,10 @@ def render(result: RightsResult) -> list[str]:
         "customer holds, not what the store holds. Both are timed in-process, as the API's "
         "routes run them (HTTP aside), for customers with "
         f"{events:,} events, in one SQLite store measured with {s.customers:,} customers, "
-        f"then grown to {g.customers:,} and measured again; the ratio of the p99s between "
-        "the two sizes is the check that cost does not grow with the other customers.",
+        f"then grown to {g.customers:,} and measured again; the ratio of the medians between "
+        "the two sizes is the check that cost does not grow with the other customers (a "
+        "p99 of 20 to 60 samples is their slowest one or two: its ratio is shown too, "
+        "but it measures the machine's noise more than the store's size).",
         "",
         "The store was filled through Trustable's own services (`bench.reads.build`, as in "
         "section 6), nothing written behind their back:",
@@ -704,12 +709,13 @@ def render(result: RightsResult) -> list[str]:
             [*export_rows(s), *export_rows(g), erase_row(s), erase_row(g)],
         ),
         "",
-        f"Size ratios ({ll} / {ls}): export p99 **{result.export_ratio:.2f}×** (p50 "
-        f"{g.export_ms(0.5) / s.export_ms(0.5):.2f}×), erasure p99 "
-        f"**{result.erase_ratio:.2f}×** (p50 {g.erase_ms(0.5) / s.erase_ms(0.5):.2f}×). "
-        f"With {len(s.erasures)} erasures per size the p99 is {_rank(len(s.erasures))} "
-        f"(nearest rank; the exports' is {_rank(len(s.exports))} of {len(s.exports)}), so "
-        "a ratio of p99s carries that sample's noise; the p50s show the trend.",
+        f"Size ratios ({ll} / {ls}), judged on the medians: export p50 "
+        f"**{result.export_ratio:.2f}×** (p99 {g.export_ms(0.99) / s.export_ms(0.99):.2f}×), "
+        f"erasure p50 **{result.erase_ratio:.2f}×** (p99 "
+        f"{g.erase_ms(0.99) / s.erase_ms(0.99):.2f}×). With {len(s.erasures)} erasures per "
+        f"size the p99 is {_rank(len(s.erasures))} (nearest rank; the exports' is "
+        f"{_rank(len(s.exports))} of {len(s.exports)}), so a ratio of p99s carries that "
+        "sample's noise.",
         "",
         (
             "Over HTTP (not judged): the same export fetched with the request's token, "
