@@ -13,7 +13,10 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
 7. destination throughput: one delivery worker draining 20,000 queued deliveries to a
    receiver process on loopback (see bench/deliveries.py);
 8. customers' rights: export and erasure of customers with 1,000 events, in one store
-   measured with 10,000 customers and again grown to 100,000 (see bench/rights.py).
+   measured with 10,000 customers and again grown to 100,000 (see bench/rights.py);
+9. recommendations on MovieLens 100K (Trustable's model, most-popular and `implicit`'s
+   ALS on one temporal split, then with 30% denying), and forgetting a customer (see
+   bench/personalize.py).
 Every figure is printed beside its target with PASS or MISS (and by how much), and
 the whole report, with the machine it ran on, replaces bench/RESULTS.md. All state
 lives in a temporary directory that is removed at the end, server included.
@@ -31,7 +34,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench import decisions, deliveries, http_load, ledger, pipeline, reads, rights
+from bench import (
+    decisions,
+    deliveries,
+    http_load,
+    ledger,
+    personalize,
+    pipeline,
+    reads,
+    rights,
+)
 from bench.report import Figure, Machine, figures_table, machine, table, write
 from bench.traffic import NEW_VISITOR_SHARE, Traffic, make_users
 from bench.world import Seeded, new_store, seed
@@ -414,6 +426,14 @@ def main(argv: list[str]) -> int:
             f"{rights_result.erase_ratio:.2f}×"
         )
 
+        say("9. recommendations on MovieLens 100K, and forgetting")
+        recs = personalize.measure(seed=opts.seed)
+        say(
+            f"  NDCG@10: Trustable {recs.everyone.ours.ndcg:.4f}, most-popular "
+            f"{recs.everyone.popular.ndcg:.4f}, ALS {recs.everyone.als.ndcg:.4f}; "
+            f"forgetting p99 {recs.forgetting.p99_ms:.2f} ms"
+        )
+
     figures = [
         Figure(
             "events/s over HTTP (POST /v1/batch)",
@@ -473,12 +493,14 @@ def main(argv: list[str]) -> int:
             higher_is_better=True,
         ),
         *rights.figures(rights_result),
+        *personalize.figures(recs),
     ]
     elapsed = time.perf_counter() - started
     lines = render(box, opts, figures, seeded, http, pipe, may, cost, proofs, read, elapsed)
     lines += reads.render(read, nproc=box.nproc)
     lines += deliveries.render(sent, TARGET_DELIVERIES_S)
     lines += rights.render(rights_result)
+    lines += personalize.render(recs)
     say("")
     for line in figures_table(figures):
         say(line)

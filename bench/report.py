@@ -148,6 +148,8 @@ class Figure:
             return f"{value:,.2f} µs"
         if self.unit == "ms":
             return f"{value:,.2f} ms"
+        if self.unit == "×":
+            return f"{value:.2f}×"
         return f"{value:,.0f} {self.unit}"
 
     @property

@@ -534,14 +534,6 @@ def _say_size(size: Size, progress: Callable[[str], None]) -> None:
 # -- figures and the section of RESULTS.md -----------------------------------------------
 
 
-@dataclass(frozen=True)
-class Ratio(Figure):
-    """A figure that is a ratio (shown as 1.08×)."""
-
-    def shown(self, value: float) -> str:
-        return f"{value:.2f}×"
-
-
 def size_label(customers: int) -> str:
     return f"{customers // 1000}k" if customers % 1000 == 0 else f"{customers:,}"
 
@@ -571,7 +563,7 @@ def figures(result: RightsResult) -> list[Figure]:
         )
     between = f"{size_label(result.large.customers)} / {size_label(result.small.customers)}"
     rows.append(
-        Ratio(
+        Figure(
             f"export p50 ratio, {between} customers",
             result.export_ratio,
             TARGET_SIZE_RATIO,
@@ -580,7 +572,7 @@ def figures(result: RightsResult) -> list[Figure]:
         )
     )
     rows.append(
-        Ratio(
+        Figure(
             f"erasure p50 ratio, {between} customers",
             result.erase_ratio,
             TARGET_SIZE_RATIO,

@@ -1,0 +1,1 @@
+"""Personalization: recommendations from consented data, explained and forgettable."""
