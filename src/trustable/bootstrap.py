@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -23,6 +24,9 @@ from trustable.storage.uow import UnitOfWork, WriterLock
 from trustable.vault.master import load_next_master_key, load_or_create_master_key
 from trustable.vault.service import Vault
 
+if TYPE_CHECKING:
+    from trustable.personalize.runner import Personalization
+
 
 @dataclass
 class Trustable:
@@ -33,6 +37,8 @@ class Trustable:
     vault: Vault
     clock: Clock
     mailer: Mailer = field(default_factory=lambda: Mailer(MailSettings()))
+    # Made on first use by `personalize.runner.personalization`.
+    personalization: Personalization | None = None
     _checkpointers: list[WalCheckpointer] = field(default_factory=list)
     _write_lock: AbstractContextManager[object] = field(default_factory=nullcontext)
 

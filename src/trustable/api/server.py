@@ -15,7 +15,8 @@ def run(
 ) -> None:
     """Serve the API; with `worker`, deliver to destinations from a thread as well;
     sweep data past its retention from another (unless `TRUSTABLE_RETENTION_HOURS`
-    is 0); `quiet` logs warnings only."""
+    is 0); keep the recommender in step with consent from a third; `quiet` logs
+    warnings only."""
     stops = []
     if worker and trustable.policy.spec.destinations:
         from trustable.destinations.worker import start_in_background
@@ -25,6 +26,11 @@ def run(
         from trustable.retention.runner import start_in_background as start_sweeping
 
         stops.append(start_sweeping(trustable)[1])
+    if trustable.policy.spec.personalization is not None:
+        # Trains the recommender, then keeps it in step with consent.
+        from trustable.personalize.runner import start_in_background as start_following
+
+        stops.append(start_following(trustable)[1])
     try:
         _serve(trustable, host, port, log_level="warning" if quiet else "info")
     finally:

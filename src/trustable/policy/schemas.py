@@ -69,6 +69,27 @@ class ConsentSignalsSpec(BaseModel):
     )
 
 
+class PersonalizationSpec(BaseModel):
+    """What recommendations learn from: which events are ratings of which items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, description="the purpose recommendations serve")
+    event: str = Field(min_length=1, description="the track event that rates an item")
+    item: str = Field(min_length=1, description="field path of the item's id")
+    title: str = Field(min_length=1, description="field path of the item's name")
+    rating: str = Field(min_length=1, description="field path of the rating")
+    positive: float = Field(4.0, description="a rating at least this is a like")
+    reason: str = Field(
+        "because you rated {title} {rating} stars",
+        description="why an item is recommended; {title} and {rating} are filled in",
+    )
+    not_personal: str = Field(
+        min_length=1,
+        description="shown with non-personal results: what personalization would use and give",
+    )
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,3 +100,4 @@ class PolicySpec(BaseModel):
     tracking_plan: dict[str, str] = Field(default_factory=dict)
     destinations: dict[str, DestinationSpec] = Field(default_factory=dict)
     consent_signals: ConsentSignalsSpec = Field(default_factory=ConsentSignalsSpec)
+    personalization: PersonalizationSpec | None = None

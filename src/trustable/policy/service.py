@@ -212,6 +212,18 @@ def check_meaning(spec: PolicySpec) -> list[str]:
                         f"consent_signals.{source}.{key}[{i}]: '{mapped}' is not a purpose of "
                         "this policy"
                     )
+    chosen = spec.personalization
+    if chosen is not None:
+        if chosen.purpose not in spec.purposes:
+            problems.append(
+                f"personalization.purpose: '{chosen.purpose}' is not a purpose of this policy"
+            )
+        for field_name in ("item", "title", "rating"):
+            path = getattr(chosen, field_name)
+            if path not in spec.tracking_plan:
+                problems.append(
+                    f"personalization.{field_name}: '{path}' is not in the tracking plan"
+                )
     for name, destination in spec.destinations.items():
         if not _DESTINATION_NAME.match(name):
             problems.append(

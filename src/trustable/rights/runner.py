@@ -80,6 +80,8 @@ def _erase(app: Trustable, request: RightsRequest, actor: str) -> RightsRequest:
         uow.commit()
     for customer_id in erased.customers:
         app.vault.destroy_key(customer_id)
+    if app.personalization is not None:  # out of the recommender now, not at its next sync
+        app.personalization.forget(erased.customers)
     with app.uow() as uow:
         done = move(
             uow,

@@ -1,0 +1,42 @@
+"""Recommendations over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from trustable.access.reads import purpose_for
+from trustable.access.service import ApiKey
+from trustable.api.deps import caller, trustable
+from trustable.core.errors import NotFound
+from trustable.identity.service import customer_exists
+from trustable.personalize.runner import personalization
+from trustable.personalize.schemas import RecommendationsOut
+from trustable.personalize.service import MAX_ITEMS, log_recommendations, recommend, spec_of
+
+router = APIRouter(tags=["personalization"])
+any_key = Depends(caller)
+
+
+@router.get("/v1/customers/{customer_id}/recommendations", response_model=RecommendationsOut)
+def recommendations(
+    customer_id: str,
+    request: Request,
+    n: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = 10,
+    key: ApiKey = any_key,
+) -> RecommendationsOut:
+    """Personal recommendations with reasons when the customer allows it now; popular
+    ones, said to be so, otherwise. The key needs `read:<personalization purpose>`."""
+    app = trustable(request)
+    purpose_for(key, app.policy, spec_of(app.policy).purpose)
+    model = personalization(app).recommender()
+    with app.reader() as uow:
+        live = customer_exists(uow, customer_id)
+        if live is None:
+            raise NotFound("no such customer", code="unknown_customer")
+        found = recommend(uow, app.vault, app.policy, model, customer_id=live, n=n)
+    with app.uow() as uow:
+        log_recommendations(uow, app.vault, found, actor=key.key_id, now=app.clock())
+        uow.commit()
+    return RecommendationsOut.of(found)

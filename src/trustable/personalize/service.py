@@ -1,0 +1,303 @@
+"""Recommendations: learned only from customers who allow it, each with its reasons.
+
+The model (`personalize.model`) is made from the likes of the customers who permit
+the policy's personalization purpose *now*: `build` reads them from the store, and
+`sync` keeps it so: a contributor who withdrew, objected, was restricted or erased
+is forgotten exactly, and a customer who granted is added. A read answers from the
+customer's own ratings, read fresh, only when they permit the purpose at that
+moment; otherwise it answers popular items, marked as not personal, with the
+sentence the policy gives about what personalization would use and give.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select
+
+from trustable.consent.service import Decisions, decisions_for
+from trustable.consent.tables import consent_records, consent_state
+from trustable.core.errors import ConfigurationError, InvalidInput
+from trustable.events.service import sealed_events
+from trustable.identity.tables import customers
+from trustable.ledger import service as ledger
+from trustable.personalize.model import Model
+from trustable.policy.schemas import PersonalizationSpec
+from trustable.policy.service import Policy
+from trustable.storage.uow import UnitOfWork
+from trustable.vault.service import Vault
+
+MAX_ITEMS = 100
+RECENCY = 10.0  # the k-th latest like weighs 1 + e^(-k/RECENCY)
+
+
+@dataclass(frozen=True)
+class Rated:
+    item: str
+    title: str
+    rating: float
+
+
+def spec_of(policy: Policy) -> PersonalizationSpec:
+    found = policy.spec.personalization
+    if found is None:
+        raise ConfigurationError("the policy declares no personalization")
+    return found
+
+
+def ratings_of(uow: UnitOfWork, vault: Vault, policy: Policy, customer_id: str) -> list[Rated]:
+    """The customer's ratings, oldest first, from their stored events."""
+    spec = spec_of(policy)
+    category = policy.category_of(spec.item)
+    opener = vault.opener(customer_id)
+    found = []
+    for event in sealed_events(uow, customer_id):
+        if event.type != "track" or category not in event.categories:
+            continue
+        fields = event.open_with(opener)
+        item, rating = fields.get(spec.item), fields.get(spec.rating)
+        if fields.get("event") != spec.event or item is None:
+            continue
+        if not isinstance(rating, int | float) or isinstance(rating, bool):
+            continue
+        found.append(Rated(str(item), str(fields.get(spec.title) or item), float(rating)))
+    return found
+
+
+def likes(spec: PersonalizationSpec, rated: list[Rated]) -> dict[str, float]:
+    """Liked items, weighted towards the latest likes."""
+    weights: dict[str, float] = {}
+    liked = [r.item for r in rated if r.rating >= spec.positive]
+    for k, item in enumerate(reversed(liked)):
+        weights.setdefault(item, 1.0 + float(np.exp(-k / RECENCY)))
+    return weights
+
+
+def permits(policy: Policy, decisions: Decisions, customer_id: str) -> bool:
+    spec = spec_of(policy)
+    category = policy.category_of(spec.item)
+    return category is not None and decisions.may(customer_id, spec.purpose, category)
+
+
+@dataclass
+class Recommender:
+    """The model, the titles it knows, and how far it has followed consent changes."""
+
+    model: Model
+    titles: dict[str, str]
+    seen_record: int  # the last consent record taken into account
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _candidates(uow: UnitOfWork, policy: Policy, after: int = 0) -> Iterator[str]:
+    """Customers who may have granted the purpose (all customers if it needs no consent)."""
+    spec = spec_of(policy)
+    found = policy.purpose(spec.purpose)
+    if found is not None and not found.needs_consent:
+        yield from uow.connection.execute(select(customers.c.customer_id)).scalars()
+        return
+    stmt = select(consent_state.c.customer_id).where(
+        consent_state.c.purpose == spec.purpose, consent_state.c.status == "granted"
+    )
+    if after:
+        stmt = (
+            select(consent_records.c.customer_id)
+            .where(consent_records.c.purpose == spec.purpose, consent_records.c.id > after)
+            .distinct()
+        )
+    yield from uow.connection.execute(stmt).scalars()
+
+
+def _last_record(uow: UnitOfWork) -> int:
+    return int(
+        uow.connection.execute(select(consent_records.c.id).order_by(consent_records.c.id.desc()))
+        .scalars()
+        .first()
+        or 0
+    )
+
+
+def build(uow: UnitOfWork, vault: Vault, policy: Policy) -> Recommender:
+    """Train from scratch on the likes of everyone who permits the purpose now."""
+    spec = spec_of(policy)
+    watermark = _last_record(uow)
+    wanted = list(_candidates(uow, policy))
+    decisions = decisions_for(uow, policy, wanted)
+    positives: dict[str, dict[str, float]] = {}
+    titles: dict[str, str] = {}
+    vault.load_keys(wanted)
+    for customer_id in wanted:
+        if not permits(policy, decisions, customer_id):
+            continue
+        rated = ratings_of(uow, vault, policy, customer_id)
+        titles.update((r.item, r.title) for r in rated)
+        positives[customer_id] = likes(spec, rated)
+    model = Model.train(positives, sorted(titles))
+    return Recommender(model, titles, watermark)
+
+
+def sync(uow: UnitOfWork, vault: Vault, policy: Policy, recommender: Recommender) -> int:
+    """Bring the model to who permits the purpose now: forget those who no longer do
+    (withdrawn, objected, restricted, erased), add those who newly do. The number of
+    customers changed."""
+    spec = spec_of(policy)
+    watermark = _last_record(uow)
+    fresh = (
+        set(_candidates(uow, policy, after=recommender.seen_record))
+        if (watermark > recommender.seen_record)
+        else set()
+    )
+    with recommender.lock:
+        current = set(recommender.model.contributors)
+    decisions = decisions_for(uow, policy, current | fresh)
+    changed = 0
+    for customer_id in sorted(current | fresh):
+        allowed = permits(policy, decisions, customer_id)
+        if not allowed and customer_id in current:
+            with recommender.lock:
+                recommender.model.forget(customer_id)
+            changed += 1
+        elif allowed and customer_id in fresh and customer_id not in current:
+            rated = ratings_of(uow, vault, policy, customer_id)
+            liked = likes(spec, rated)
+            with recommender.lock:
+                recommender.titles.update((r.item, r.title) for r in rated)
+                recommender.model.add(customer_id, liked)
+            changed += 1
+    recommender.seen_record = watermark
+    return changed
+
+
+def forget(recommender: Recommender, customer_ids: list[str]) -> int:
+    """Forget these customers at once (erasure, a withdrawal just committed)."""
+    with recommender.lock:
+        return sum(recommender.model.forget(c) for c in customer_ids)
+
+
+# -- reading recommendations -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recommended:
+    item: str
+    title: str
+    score: float
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    customer_id: str
+    purpose: str
+    personal: bool
+    items: list[Recommended]
+    note: str | None
+    categories: tuple[str, ...]
+
+    def ledger_record(self, actor: str) -> ledger.Record:
+        return ledger.Record(
+            kind="recommend",
+            customer_id=self.customer_id,
+            actor=actor,
+            detail={
+                "purpose": self.purpose,
+                "personal": self.personal,
+                "items": len(self.items),
+                "categories": list(self.categories),
+            },
+        )
+
+
+def recommend(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    recommender: Recommender,
+    *,
+    customer_id: str,
+    n: int,
+) -> Recommendations:
+    """Personal recommendations with reasons when the customer permits the purpose
+    now; popular ones, said to be so, when not. The caller logs and commits."""
+    spec = spec_of(policy)
+    if not 0 < n <= MAX_ITEMS:
+        raise InvalidInput(f"n must be between 1 and {MAX_ITEMS}", code="invalid_n")
+    decisions = decisions_for(uow, policy, [customer_id])
+    category = policy.category_of(spec.item) or ""
+    if permits(policy, decisions, customer_id):
+        rated = ratings_of(uow, vault, policy, customer_id)
+        stars = {r.item: r.rating for r in rated}
+        history = likes(spec, rated)
+        if history:
+            with recommender.lock:
+                scored = recommender.model.recommend(history, n, exclude=stars)
+                titles = dict(recommender.titles)
+            own = {r.item: r.title for r in rated}
+            items = [
+                Recommended(
+                    s.item,
+                    titles.get(s.item, s.item),
+                    s.score,
+                    [
+                        spec.reason.format(
+                            title=own.get(c.item, c.item), rating=_stars(stars.get(c.item))
+                        )
+                        for c in s.because
+                    ],
+                )
+                for s in scored
+                if s.score > 0
+            ]
+            if items:
+                return Recommendations(customer_id, spec.purpose, True, items, None, (category,))
+        seen = set(stars)
+        return _popular(recommender, spec, customer_id, n, seen, personal_ok=True)
+    return _popular(recommender, spec, customer_id, n, set(), personal_ok=False)
+
+
+def _stars(rating: float | None) -> str:
+    if rating is None:
+        return ""
+    return str(int(rating)) if float(rating).is_integer() else f"{rating:g}"
+
+
+def _popular(
+    recommender: Recommender,
+    spec: PersonalizationSpec,
+    customer_id: str,
+    n: int,
+    seen: set[str],
+    *,
+    personal_ok: bool,
+) -> Recommendations:
+    """Items liked by the most contributors; nothing of this customer is used (but,
+    when they allow it, what they already rated is left out)."""
+    with recommender.lock:
+        model = recommender.model
+        counts = np.diag(model.gram)
+        order = [int(c) for c in np.argsort(-counts, kind="stable") if counts[int(c)] > 0]
+        items = [model.items[c] for c in order if model.items[c] not in seen][:n]
+        titles = dict(recommender.titles)
+    note = (
+        "We do not know enough of your taste yet: these are popular with everyone."
+        if personal_ok
+        else spec.not_personal
+    )
+    return Recommendations(
+        customer_id,
+        spec.purpose,
+        False,
+        [Recommended(i, titles.get(i, i), 0.0, []) for i in items],
+        note,
+        (),
+    )
+
+
+def log_recommendations(
+    uow: UnitOfWork, vault: Vault, found: Recommendations, *, actor: str, now: datetime
+) -> None:
+    ledger.append(uow, vault, [found.ledger_record(actor)], now=now)

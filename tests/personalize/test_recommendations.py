@@ -1,0 +1,144 @@
+"""Recommendations over HTTP: personal with reasons when allowed, honest when not,
+and a customer who withdraws or is erased leaves the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import LiveServer, make_key
+from tests.helpers import grant, msg, send
+from trustable.bootstrap import Trustable
+from trustable.consent.service import ConsentStatus
+from trustable.identity.service import find_customer
+from trustable.personalize.runner import personalization
+
+PERSONALIZE = "personalize.content.profiled"
+TITLES = {str(n): f"Film {n}" for n in range(1, 13)}
+
+
+def rate(app: Trustable, user: str, ratings: dict[str, int]) -> None:
+    send(
+        app,
+        *[
+            msg(
+                "track",
+                user,
+                event="Movie Rated",
+                properties={"movie_id": film, "title": TITLES[film], "rating": stars},
+            )
+            for film, stars in ratings.items()
+        ],
+    )
+
+
+def customer_id(app: Trustable, user: str) -> str:
+    with app.reader() as uow:
+        found = find_customer(uow, app.vault, "user_id", user)
+    assert found is not None
+    return found
+
+
+def audience(app: Trustable) -> None:
+    """Two tastes: films 1-6 go together, films 7-12 go together."""
+    for n in range(12):
+        user = f"fan-{n}"
+        grant(app, user, PERSONALIZE)
+        films = [str(f) for f in (range(1, 7) if n % 2 else range(7, 13))]
+        rate(app, user, {f: 5 for f in films if (int(f) + n) % 5})
+
+
+def read(server: LiveServer, key: str, customer: str, **params: Any) -> httpx.Response:
+    return httpx.get(
+        f"{server.url}/v1/customers/{customer}/recommendations",
+        params=params,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+def test_a_consenting_customer_gets_films_like_theirs_with_reasons_in_words(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    audience(app)
+    grant(app, "ada", PERSONALIZE)
+    rate(app, "ada", {"1": 5, "2": 4, "3": 2})
+    key = make_key(app, f"read:{PERSONALIZE}")
+    answer = read(live_server, key, customer_id(app, "ada"), n=3)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["personal"] and body["note"] is None
+    items = body["items"]
+    assert len(items) == 3
+    assert {i["item"] for i in items} <= {"4", "5", "6"}  # her taste, and nothing she rated
+    assert items[0]["title"].startswith("Film ")
+    reasons = [r for i in items for r in i["reasons"]]
+    assert "because you rated Film 1 5 stars" in reasons or "because you rated Film 2 4 stars" in (
+        reasons
+    )
+    assert all("Film 3" not in r for r in reasons)  # a 2-star rating is not a like
+
+
+def test_a_customer_who_declines_gets_popular_films_said_to_be_so(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    audience(app)
+    grant(app, "bob", PERSONALIZE, status=ConsentStatus.denied)
+    rate(app, "bob", {"7": 5})
+    key = make_key(app, f"read:{PERSONALIZE}")
+    body = read(live_server, key, customer_id(app, "bob"), n=4).json()
+    assert body["personal"] is False
+    assert "popular with everyone" in body["note"] and "turned on" in body["note"]
+    assert len(body["items"]) == 4 and all(i["reasons"] == [] for i in body["items"])
+
+
+def test_withdrawing_stops_personal_results_at_once_and_leaves_the_model(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    audience(app)
+    grant(app, "cy", PERSONALIZE)
+    rate(app, "cy", {"8": 5, "9": 5})
+    key = make_key(app, f"read:{PERSONALIZE}")
+    cy = customer_id(app, "cy")
+    assert read(live_server, key, cy).json()["personal"]
+    follower = personalization(app)
+    assert cy in follower.recommender().model.contributors
+    grant(app, "cy", PERSONALIZE, status=ConsentStatus.withdrawn)
+    assert read(live_server, key, cy).json()["personal"] is False  # before any sync
+    assert follower.sync() == 1
+    assert cy not in follower.recommender().model.contributors
+    grant(app, "dee", PERSONALIZE)  # a new consent joins the model at the next sync
+    rate(app, "dee", {"1": 5, "4": 5})
+    assert follower.sync() == 1
+    assert customer_id(app, "dee") in follower.recommender().model.contributors
+
+
+def test_bad_reads_get_clear_answers(app: Trustable, live_server: LiveServer) -> None:
+    audience(app)
+    key = make_key(app, f"read:{PERSONALIZE}")
+    fan = customer_id(app, "fan-1")
+    for n in (0, 10_000, "ten"):
+        bad = read(live_server, key, fan, n=n)
+        assert bad.status_code == 400 and "n" in bad.json()["message"]
+    assert read(live_server, key, "cus_nobody").status_code == 404
+    other = make_key(app, "read:analytics.reporting")
+    assert read(live_server, other, fan).status_code == 403
+    grant(app, "new", PERSONALIZE)  # allowed, but no history yet
+    body = read(live_server, key, customer_id(app, "new")).json()
+    assert body["personal"] is False and "do not know enough" in body["note"]
+
+
+def test_an_erased_customer_leaves_the_model_with_the_erasure(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    from tests.rights.support import file
+
+    audience(app)
+    fan = customer_id(app, "fan-3")
+    follower = personalization(app)
+    before = follower.recommender().model.gram.copy()
+    assert fan in follower.recommender().model.contributors
+    erased = file(live_server.url, make_key(app, "requests"), fan, "erase")
+    assert erased.json()["state"] == "done"
+    assert fan not in follower.recommender().model.contributors
+    assert (follower.recommender().model.gram < before).any()  # their counts are gone
