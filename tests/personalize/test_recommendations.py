@@ -10,6 +10,7 @@ import httpx
 from tests.conftest import LiveServer, make_key
 from tests.helpers import grant, msg, send
 from trustable.bootstrap import Trustable
+from trustable.client import TrustableClient
 from trustable.consent.service import ConsentStatus
 from trustable.identity.service import find_customer
 from trustable.personalize.runner import personalization
@@ -67,6 +68,8 @@ def test_a_consenting_customer_gets_films_like_theirs_with_reasons_in_words(
     answer = read(live_server, key, customer_id(app, "ada"), n=3)
     assert answer.status_code == 200, answer.text
     body = answer.json()
+    with TrustableClient(live_server.url, key) as client:  # the client reads the same
+        assert client.recommendations(customer_id(app, "ada"), n=3)["items"] == body["items"]
     assert body["personal"] and body["note"] is None
     items = body["items"]
     assert len(items) == 3

@@ -92,12 +92,12 @@ def test_expired_fields_go_the_rest_stays_readable_and_younger_data_is_untouched
     report = run(shop)
     assert stored(shop, ada) == [
         ("identify", (EMAIL,), {"traits.email": "ada@example.org"}),
-        ("track", (PURCHASES,), {"properties.order_id": "o-1"}),
+        # An order's name is purchase history: it stays with the order.
+        ("track", (PURCHASES,), {"event": "Order Completed", "properties.order_id": "o-1"}),
     ]
     assert traits_of(shop, ada) == {"email": "ada@example.org"}
     assert (report.events_deleted, report.events_trimmed, report.traits_deleted) == (0, 2, 1)
     assert report.categories == {
-        "user.behavior": CategoryCounts(400, events_trimmed=1),
         "user.device.ip_address": CategoryCounts(400, events_trimmed=1),
         "user.demographic.age_range": CategoryCounts(400, events_trimmed=1, traits_deleted=1),
     }
@@ -170,7 +170,6 @@ def test_each_customer_affected_gets_one_ledger_entry_without_values(shop: Trust
         assert content["actor"] == "retention"
         assert content["detail"] == {
             "categories": [
-                "user.behavior",
                 PURCHASES,
                 "user.contact.email",
                 "user.demographic.age_range",

@@ -104,7 +104,10 @@ def what_each_reads(app: Trustable, *users: str) -> dict[str, Any]:
 def expected(*users: str) -> dict[str, Any]:
     return {
         user: (
-            [{"traits.email": f"{user}@example.org"}, {"properties.order_id": user}],
+            [
+                {"traits.email": f"{user}@example.org"},
+                {"event": "Order Completed", "properties.order_id": user},
+            ],
             {"email": f"{user}@example.org"},
         )
         for user in users

@@ -166,6 +166,7 @@ def read_profile(
                     withheld[why] += 1
             continue
         opened = event.open_with(opener)
+        name = opened.pop("event", None)  # judged by its own category, not its path's
         shape = tuple(opened)
         found = plans.get(shape)
         if found is None:
@@ -176,6 +177,13 @@ def read_profile(
             fields = opened
         else:
             fields = {path: opened[path] for path in kept}
+        if name is not None:
+            why = held_back(policy.field_category("event", name))
+            if why is None:
+                fields = {"event": name, **fields}
+                returned.add(str(policy.field_category("event", name)))
+            else:
+                withheld[why] += 1
         if fields:
             events.append(ProfileEvent(event.type, event.occurred_at, fields))
     for shape, uses in shapes.items():

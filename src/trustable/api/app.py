@@ -13,6 +13,7 @@ from trustable.consent.service import GPC_LAST_UPDATE
 from trustable.destinations.routes import router as destinations_router
 from trustable.events.routes import router as events_router
 from trustable.ledger.routes import router as ledger_router
+from trustable.personalize.routes import guard_router
 from trustable.personalize.routes import router as personalize_router
 from trustable.rights.routes import router as rights_router
 
@@ -33,6 +34,8 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(rights_router)
     if trustable.policy.spec.personalization is not None:
         app.include_router(personalize_router)
+    if trustable.policy.spec.guard is not None:
+        app.include_router(guard_router)
 
     @app.get("/.well-known/gpc.json", tags=["service"])
     def gpc_support() -> dict[str, object]:

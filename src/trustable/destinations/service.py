@@ -118,7 +118,7 @@ def _prepare(
     shared: set[str] = set()
     used: set[str] = set()
     for path, value in event.open(vault, customer_id).items():
-        category = policy.category_of(path)
+        category = policy.field_category(path, value)
         if category is None:
             continue
         allowed = [p for p in spec.purposes if decisions.may(customer_id, p, category)]

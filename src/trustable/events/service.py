@@ -280,7 +280,12 @@ def _minimize(
     unknown = 0
     permitted = decisions.permitted(customer_id)
     for path, value in message.fields.items():
-        category = policy.kept_category(permitted, path)
+        if path == "event" and value in policy.spec.event_names:
+            # An order's name is purchase history, not behaviour at large.
+            named = policy.field_category(path, value)
+            category = named if named is not None and policy.serves(permitted, named) else None
+        else:
+            category = policy.kept_category(permitted, path)
         if category is not None:
             kept[path] = value
             categories.add(category)

@@ -11,11 +11,13 @@ from trustable.access.service import ApiKey
 from trustable.api.deps import caller, trustable
 from trustable.core.errors import NotFound
 from trustable.identity.service import customer_exists
+from trustable.personalize.guard import check, guard_of, log_guard
 from trustable.personalize.runner import personalization
-from trustable.personalize.schemas import RecommendationsOut
+from trustable.personalize.schemas import ActionIn, GuardOut, RecommendationsOut
 from trustable.personalize.service import MAX_ITEMS, log_recommendations, recommend, spec_of
 
 router = APIRouter(tags=["personalization"])
+guard_router = APIRouter(tags=["guard"])
 any_key = Depends(caller)
 
 
@@ -40,3 +42,28 @@ def recommendations(
         log_recommendations(uow, app.vault, found, actor=key.key_id, now=app.clock())
         uow.commit()
     return RecommendationsOut.of(found)
+
+
+@guard_router.post("/v1/customers/{customer_id}/guard", response_model=GuardOut)
+def guard(customer_id: str, body: ActionIn, request: Request, key: ApiKey = any_key) -> GuardOut:
+    """Warnings that protect the customer before an action, from their own history;
+    the key needs `read:<the guard's purpose>`."""
+    app = trustable(request)
+    purpose_for(key, app.policy, guard_of(app.policy).purpose)
+    with app.reader() as uow:
+        live = customer_exists(uow, customer_id)
+        if live is None:
+            raise NotFound("no such customer", code="unknown_customer")
+        found = check(
+            uow,
+            app.vault,
+            app.policy,
+            customer_id=live,
+            action=body.action,
+            item=body.item,
+            now=app.clock(),
+        )
+    with app.uow() as uow:
+        log_guard(uow, app.vault, found, actor=key.key_id, now=app.clock())
+        uow.commit()
+    return GuardOut.of(found)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from trustable.personalize.guard import Guarded
 from trustable.personalize.service import Recommendations
 
 
@@ -32,4 +33,36 @@ class RecommendationsOut(BaseModel):
                 RecommendedOut(item=r.item, title=r.title, score=r.score, reasons=r.reasons)
                 for r in found.items
             ],
+        )
+
+
+class ActionIn(BaseModel):
+    """What the customer is about to do."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(min_length=1, max_length=64, description="e.g. purchase, subscribe")
+    item: str = Field(min_length=1, max_length=200, description="e.g. the product's sku")
+
+
+class GuardWarningOut(BaseModel):
+    rule: str
+    message: str
+
+
+class GuardOut(BaseModel):
+    customer_id: str
+    purpose: str
+    action: str
+    checked: bool
+    warnings: list[GuardWarningOut]
+
+    @classmethod
+    def of(cls, found: Guarded) -> GuardOut:
+        return cls(
+            customer_id=found.customer_id,
+            purpose=found.purpose,
+            action=found.action,
+            checked=found.checked,
+            warnings=[GuardWarningOut(rule=w.rule, message=w.message) for w in found.warnings],
         )

@@ -90,6 +90,31 @@ class PersonalizationSpec(BaseModel):
     )
 
 
+class GuardRuleSpec(BaseModel):
+    """One warning the guard may give before an action, from the customer's history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    action: str = Field(min_length=1, description="the action it guards, e.g. purchase")
+    event: str = Field(min_length=1, description="the track event that did it before")
+    item: str = Field(
+        min_length=1, description="field path of the item; `list[].key` looks inside lists"
+    )
+    within_days: int | None = Field(None, gt=0, description="only if done this recently")
+    cancelled_by: str | None = Field(None, description="a later event that undoes it")
+    say: str = Field(min_length=1, description="the warning; {date} and {days} filled in")
+
+
+class GuardSpec(BaseModel):
+    """The trust guard: warnings that serve the customer, never the seller."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, description="a purpose that needs no consent")
+    rules: list[GuardRuleSpec] = Field(min_length=1)
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,6 +123,12 @@ class PolicySpec(BaseModel):
     organization: OrganizationSpec
     purposes: dict[str, PurposeSpec] = Field(min_length=1)
     tracking_plan: dict[str, str] = Field(default_factory=dict)
+    event_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="track event name -> the category of the name itself, where it says "
+        "more than the tracking plan's `event` entry (an order is purchase history)",
+    )
     destinations: dict[str, DestinationSpec] = Field(default_factory=dict)
     consent_signals: ConsentSignalsSpec = Field(default_factory=ConsentSignalsSpec)
     personalization: PersonalizationSpec | None = None
+    guard: GuardSpec | None = None

@@ -106,6 +106,20 @@ class Policy:
             self._users_cache[category] = cached
         return cached
 
+    def field_category(self, path: str, value: object) -> str | None:
+        """The category of a stored field: its path's, except a track event's name,
+        which may have one of its own (`name_category`)."""
+        if path == "event":
+            return self.name_category(value)
+        return self.category_of(path)
+
+    def name_category(self, name: object) -> str | None:
+        """The category of a track event's name: its own entry in `event_names`, else
+        the tracking plan's `event` entry."""
+        if isinstance(name, str) and name in self.spec.event_names:
+            return self.spec.event_names[name]
+        return self.category_of("event")
+
     def serves(self, permitted: frozenset[str], category: str) -> bool:
         """Does one of the `permitted` purposes use `category`? (memoized: customers
         share a handful of permitted sets, so this is one dictionary look-up.)"""
@@ -212,6 +226,9 @@ def check_meaning(spec: PolicySpec) -> list[str]:
                         f"consent_signals.{source}.{key}[{i}]: '{mapped}' is not a purpose of "
                         "this policy"
                     )
+    for name, category in spec.event_names.items():
+        if category not in categories:
+            problems.append(f"event_names.{name}: '{category}' is not a fideslang data category")
     chosen = spec.personalization
     if chosen is not None:
         if chosen.purpose not in spec.purposes:
@@ -224,6 +241,20 @@ def check_meaning(spec: PolicySpec) -> list[str]:
                 problems.append(
                     f"personalization.{field_name}: '{path}' is not in the tracking plan"
                 )
+    guard = spec.guard
+    if guard is not None:
+        protector = spec.purposes.get(guard.purpose)
+        if protector is None:
+            problems.append(f"guard.purpose: '{guard.purpose}' is not a purpose of this policy")
+        elif protector.legal_basis == LegalBasis.consent:
+            problems.append(
+                f"guard.purpose: '{guard.purpose}' rests on consent; the guard serves the "
+                "customer, so its purpose must need none (a contract, say)"
+            )
+        for i, rule in enumerate(guard.rules):
+            root = rule.item.split("[]", 1)[0]
+            if root not in spec.tracking_plan:
+                problems.append(f"guard.rules[{i}].item: '{root}' is not in the tracking plan")
     for name, destination in spec.destinations.items():
         if not _DESTINATION_NAME.match(name):
             problems.append(

@@ -424,7 +424,7 @@ def _unexpired(
     kept: dict[str, Any] = {}
     categories: set[str] = set()
     for path, value in fields.items():
-        category = rules.policy.category_of(path)
+        category = rules.policy.field_category(path, value)
         if category is None or rules.expired(category, occurred_at):
             continue
         kept[path] = value
