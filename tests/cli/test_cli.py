@@ -84,6 +84,9 @@ def test_demo_seeds_once_and_shows_how_to_send_events(env: dict[str, str]) -> No
     assert first.exit_code == 0, first.output
     assert "seeded: 8 customers" in first.output
     assert "analytics.host = 'http://127.0.0.1:8000'" in first.output
+    # Recommendations with reasons for who allows it, honest popular ones for who declined.
+    assert "Recommended for Ada" in first.output and "because you rated" in first.output
+    assert "Recommended for Alan" in first.output and "popular with everyone" in first.output
     again = runner.invoke(app, ["demo", "--no-serve"], env=env)
     assert "already seeded: 8 customers" in again.output
     drops = runner.invoke(app, ["collection", "drops"], env=env)

@@ -33,6 +33,22 @@ SHOP_CUSTOMERS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("u-1008", "Frances Allen", "frances@example.org", "10598", (PERSONALIZE, EMAIL)),
 ]
 PRODUCTS = [("sku-1", "Notebook", 12.5), ("sku-2", "Fountain pen", 48.0), ("sku-3", "Ink", 9.9)]
+# The shop streams films too: two tastes, and each customer's ratings (film, stars).
+FILMS = {
+    "f-1": "Toy Story", "f-2": "Up", "f-3": "Coco", "f-4": "Inside Out", "f-5": "Ratatouille",
+    "f-6": "WALL-E", "f-7": "Alien", "f-8": "Blade Runner", "f-9": "The Matrix",
+    "f-10": "Arrival", "f-11": "Dune", "f-12": "Gattaca",
+}  # fmt: skip
+RATINGS: dict[str, list[tuple[str, int]]] = {
+    "u-1001": [("f-1", 5), ("f-2", 5), ("f-3", 4), ("f-7", 2)],
+    "u-1002": [("f-1", 5), ("f-2", 4), ("f-4", 5), ("f-5", 4), ("f-6", 4)],
+    "u-1003": [("f-7", 5), ("f-11", 4), ("f-1", 3)],
+    "u-1004": [("f-10", 5), ("f-12", 5)],
+    "u-1005": [("f-8", 4), ("f-9", 5)],
+    "u-1006": [("f-7", 5), ("f-8", 5), ("f-9", 4), ("f-10", 5), ("f-12", 4)],
+    "u-1007": [("f-2", 4), ("f-6", 5)],
+    "u-1008": [("f-3", 5), ("f-4", 4), ("f-6", 5), ("f-2", 5), ("f-1", 4), ("f-5", 5)],
+}
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,17 @@ def shop_messages(base_day: str = "2026-11-01") -> list[dict[str, Any]]:
                 },
             )
         )
+    for user_id, rated in RATINGS.items():
+        for n, (film, stars) in enumerate(rated):
+            out.append(
+                _message(
+                    "track",
+                    user_id,
+                    f"{base_day}T20:{n:02d}:00+00:00",
+                    event="Movie Rated",
+                    properties={"movie_id": film, "title": FILMS[film], "rating": stars},
+                )
+            )
     return out
 
 
@@ -167,3 +194,34 @@ def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -
         soft_wrap=True,
     )
     console.print("  See drops:    .venv/bin/trustable collection drops")
+    show_recommendations(console, trustable)
+
+
+def show_recommendations(console: Console, trustable: Trustable) -> None:
+    """What the recommendations API answers for a customer who allows personalization
+    and for one who declined (each read logged, as the API logs it)."""
+    from trustable.identity.service import find_customer
+    from trustable.personalize.runner import personalization
+    from trustable.personalize.service import log_recommendations, recommend
+
+    model = personalization(trustable).recommender()
+    for user_id, who in (
+        ("u-1001", "Ada, who allows personalization"),
+        ("u-1003", "Alan, who declined"),
+    ):
+        with trustable.reader() as uow:
+            customer = find_customer(uow, trustable.vault, "user_id", user_id)
+            if customer is None:
+                continue
+            found = recommend(
+                uow, trustable.vault, trustable.policy, model, customer_id=customer, n=3
+            )
+        with trustable.uow() as uow:
+            log_recommendations(uow, trustable.vault, found, actor="demo", now=trustable.clock())
+            uow.commit()
+        console.print(f"  Recommended for {who}:")
+        for item in found.items:
+            reason = f" — {'; '.join(item.reasons)}" if item.reasons else ""
+            console.print(f"    {item.title}{reason}", highlight=False)
+        if found.note:
+            console.print(f"    ({found.note})", highlight=False)
