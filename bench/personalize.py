@@ -28,16 +28,21 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import math
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
+import orjson
 
 from bench.report import Figure, table
 from trustable.personalize.model import Model
@@ -202,6 +207,7 @@ class PersonalizeResult:
     forgetting: Forgetting
     films: int
     seconds: float
+    http: HttpRecommendations | None  # None when the HTTP part was skipped
 
     @property
     def kept(self) -> float:
@@ -209,7 +215,16 @@ class PersonalizeResult:
         return self.opt_out.ours.ndcg / self.consenting_ndcg_all_in
 
 
-def measure(*, forgets: int = 200, seed: int = 20261101) -> PersonalizeResult:
+def measure(
+    *,
+    forgets: int = 200,
+    seed: int = 20261101,
+    http: bool = True,
+    work: Path | None = None,
+    progress: Callable[[str], None] = print,
+) -> PersonalizeResult:
+    """Quality and forgetting in-process; then, with `http`, recommendations read over
+    HTTP from a store of their own made in `work` (a temporary folder when None)."""
     started = time.perf_counter()
     split = load_split()
     people = sorted(split.train, key=int)
@@ -241,14 +256,243 @@ def measure(*, forgets: int = 200, seed: int = 20261101) -> PersonalizeResult:
         1000 * ordered[-1],
         exact,
     )
+    seconds = time.perf_counter() - started
+    served = None
+    if http:
+        if work is None:
+            with tempfile.TemporaryDirectory(prefix="bench-personalize-") as folder:
+                served = measure_http(Path(folder), seed=seed, progress=progress)
+        else:
+            served = measure_http(work, seed=seed, progress=progress)
     return PersonalizeResult(
-        everyone,
-        opt_out,
-        all_in.ndcg,
-        forgetting,
-        len(split.films),
-        time.perf_counter() - started,
+        everyone, opt_out, all_in.ndcg, forgetting, len(split.films), seconds, served
     )
+
+
+# -- recommendations over HTTP ---------------------------------------------------------
+
+PURPOSE = "personalize.content.profiled"
+REASON = "because you rated "
+DENY_SHARE = 0.3
+HTTP_N = 10
+
+
+@dataclass(frozen=True)
+class Person:
+    """One MovieLens person as a customer, with what their answers are checked against."""
+
+    user_id: str
+    customer_id: str
+    rated: frozenset[str]  # every film they rated: none may be recommended to them
+    reasons: frozenset[str]  # "because you rated <title> <stars> stars", one per positive
+
+
+@dataclass
+class ReadGroup:
+    """Timed reads of one kind of customer, latencies in seconds."""
+
+    label: str
+    customers: int
+    latencies_s: list[float] = field(default_factory=list)
+    items: int = 0
+    reasons: int = 0
+    bytes_total: int = 0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_s)
+
+    def ms(self, q: float) -> float:
+        ordered = sorted(self.latencies_s)
+        return 1000 * ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass(frozen=True)
+class HttpRecommendations:
+    customers: int
+    denying: int  # customers whose consent to the purpose is denied after the import
+    ratings: int
+    stored: int
+    import_s: float
+    first_s: float  # the first request, sent once the server answered: it waits for training
+    cold_max_s: float  # the slowest of the untimed first reads of the other measured customers
+    consenting: ReadGroup
+    denying_reads: ReadGroup
+    popular_same: bool  # every denying customer was shown the same (popular) films
+
+
+def _people(folder: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Per MovieLens person: the films they rated, and the reasons their positives give."""
+    titles: dict[str, str] = {}
+    with (folder / "ml-100k.item").open(encoding="latin-1", newline="") as handle:
+        rows = csv.reader(handle, delimiter="\t")
+        next(rows)
+        for row in rows:
+            titles[row[0]] = row[1]
+    rated: dict[str, set[str]] = {}
+    reasons: dict[str, set[str]] = {}
+    with (folder / "ml-100k.inter").open(encoding="latin-1", newline="") as handle:
+        rows = csv.reader(handle, delimiter="\t")
+        next(rows)
+        for person, film, rating, _ in rows:
+            rated.setdefault(person, set()).add(film)
+            stars = float(rating)
+            if stars >= POSITIVE:
+                shown = str(int(stars)) if stars.is_integer() else f"{stars:g}"
+                title = titles.get(film) or film
+                reasons.setdefault(person, set()).add(f"{REASON}{title} {shown} stars")
+    return rated, reasons
+
+
+def measure_http(
+    work: Path,
+    *,
+    consenting: int = 50,
+    denying: int = 20,
+    consenting_reads: int = 500,
+    denying_reads: int = 100,
+    seed: int = 20261101,
+    progress: Callable[[str], None] = print,
+) -> HttpRecommendations:
+    """MovieLens imported into a fresh store through collection, then recommendations
+    read over HTTP from a server process, each request timed alone and checked."""
+    from bench.http_load import server_process
+    from bench.world import new_store
+    from trustable.access.service import create_key
+    from trustable.consent.service import decisions_for
+    from trustable.demo.movielens import import_movielens
+    from trustable.identity.service import find_customer
+
+    store = new_store(work / "store")
+    app = store.open()
+    try:
+        progress(f"  importing MovieLens 100K through collection ({DENY_SHARE:.0%} denying)")
+        started = time.perf_counter()
+
+        def said(done: int, total: int) -> None:
+            if done == total or done % 20_000 < 1_000:
+                progress(f"    {done:,} of {total:,} in {time.perf_counter() - started:.1f} s")
+
+        summary = import_movielens(app, DATA, deny_share=DENY_SHARE, progress=said)
+        import_s = time.perf_counter() - started
+        rated, reasons = _people(DATA)
+        with app.uow() as uow:
+            found = {u: find_customer(uow, app.vault, "user_id", f"ml-{u}") for u in rated}
+            missing = sorted((u for u, c in found.items() if c is None), key=int)
+            if missing:
+                raise RuntimeError(f"{len(missing)} people not found as customers: {missing[:5]}")
+            ids = {u: str(c) for u, c in found.items()}
+            spec = app.policy.spec.personalization
+            category = app.policy.category_of(spec.item) if spec else None
+            if spec is None or category is None:
+                raise RuntimeError("the policy declares no personalization")
+            decisions = decisions_for(uow, app.policy, list(ids.values()))
+            allowed = {u for u, c in ids.items() if decisions.may(c, spec.purpose, category)}
+            _, api_key = create_key(
+                uow, app.policy, name="bench recommendations", scopes=[f"read:{PURPOSE}"],
+                now=app.clock(),
+            )
+            uow.commit()
+    finally:
+        app.close()
+
+    def person(u: str) -> Person:
+        return Person(u, ids[u], frozenset(rated[u]), frozenset(reasons.get(u, ())))
+
+    rng = random.Random(seed)
+    order = sorted(ids, key=int)
+    yes = [person(u) for u in rng.sample([u for u in order if u in allowed and u in reasons],
+                                         consenting)]
+    no = [person(u) for u in rng.sample([u for u in order if u not in allowed], denying)]
+
+    progress("  server process; first request waits for the recommender's training")
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with server_process(store, work / "server.log") as url, httpx.Client(
+        base_url=url, headers=headers, timeout=600.0
+    ) as client:
+        sent = time.perf_counter()
+        first = _read(client, yes[0])
+        first_s = time.perf_counter() - sent
+        _check(first, yes[0], personal=True)
+        cold = []
+        for p in yes[1:] + no:  # one untimed read each: their data keys not yet cached
+            sent = time.perf_counter()
+            _check(_read(client, p), p, personal=p in yes)
+            cold.append(time.perf_counter() - sent)
+        progress(f"    first answer after {first_s:.1f} s; timed reads")
+        yes_run = _timed(client, "consenting", yes, consenting_reads, personal=True)
+        no_run = _timed(client, "denying", no, denying_reads, personal=False)
+    return HttpRecommendations(
+        customers=len(ids),
+        denying=len(ids) - len(allowed),
+        ratings=summary.events,
+        stored=summary.stored,
+        import_s=import_s,
+        first_s=first_s,
+        cold_max_s=max(cold),
+        consenting=yes_run[0],
+        denying_reads=no_run[0],
+        popular_same=len(no_run[1]) == 1,
+    )
+
+
+def _read(client: httpx.Client, p: Person) -> httpx.Response:
+    return client.get(f"/v1/customers/{p.customer_id}/recommendations", params={"n": HTTP_N})
+
+
+def _timed(
+    client: httpx.Client, label: str, people: list[Person], count: int, *, personal: bool
+) -> tuple[ReadGroup, set[tuple[str, ...]]]:
+    """`count` reads round-robin over `people`, each timed alone, checked after the clock."""
+    group = ReadGroup(label, len(people))
+    shown: set[tuple[str, ...]] = set()
+    gc.collect()
+    for n in range(count):
+        p = people[n % len(people)]
+        sent = time.perf_counter()
+        response = _read(client, p)
+        group.latencies_s.append(time.perf_counter() - sent)
+        doc = _check(response, p, personal=personal)
+        group.items += len(doc["items"])
+        group.reasons += sum(len(i["reasons"]) for i in doc["items"])
+        group.bytes_total += len(response.content)
+        shown.add(tuple(i["item"] for i in doc["items"]))
+    return group, shown
+
+
+def _check(response: httpx.Response, p: Person, *, personal: bool) -> dict[str, Any]:
+    """The answer, or an error saying why it is not what `p` should get."""
+
+    def wrong(why: str) -> RuntimeError:
+        return RuntimeError(f"ml-{p.user_id} ({p.customer_id}): {why}")
+
+    if response.status_code != 200:
+        raise wrong(f"{response.status_code}: {response.text[:300]}")
+    doc: dict[str, Any] = orjson.loads(response.content)
+    items = doc.get("items", [])
+    if doc.get("customer_id") != p.customer_id or doc.get("purpose") != PURPOSE:
+        raise wrong(f"answer for {doc.get('customer_id')}/{doc.get('purpose')}")
+    if doc.get("personal") is not personal:
+        raise wrong(f"personal is {doc.get('personal')}, not {personal}")
+    if len(items) != HTTP_N or len({i["item"] for i in items}) != HTTP_N:
+        raise wrong(f"{len(items)} items ({len({i['item'] for i in items})} distinct)")
+    if personal:
+        if doc.get("note") is not None:
+            raise wrong(f"a personal answer with a note: {doc['note']!r}")
+        for i in items:
+            if i["item"] in p.rated:
+                raise wrong(f"film {i['item']} recommended, already rated")
+            if not i["reasons"] or not all(r.startswith(REASON) for r in i["reasons"]):
+                raise wrong(f"film {i['item']}: reasons {i['reasons']}")
+            stray = [r for r in i["reasons"] if r not in p.reasons]
+            if stray:
+                raise wrong(f"film {i['item']}: a reason not from their positives: {stray[0]!r}")
+    else:
+        if not doc.get("note"):
+            raise wrong("not personal, without a note")
+        if any(i["reasons"] for i in items):
+            raise wrong("not personal, yet with reasons")
+    return doc
 
 
 TARGET_VS_POPULAR = 1.5
