@@ -21,7 +21,16 @@ consenting people only.
 Forgetting: on the model trained on everyone's training positives, `Model.forget`
 for people drawn at random, each timed alone.
 
-`python -m bench.personalize` runs this part alone.
+Over HTTP: a fresh store filled by `demo.movielens.import_movielens` (through
+collection, 30% of people denying), a key holding `read:personalize.content.profiled`,
+and the server process of section 6, which trains the recommender at start. After
+warm-up (the first request waits for training; one untimed read per measured
+customer), one keep-alive client reads `/v1/customers/{id}/recommendations?n=10`
+round-robin over consenting customers, then over denying ones, each request timed
+alone and every answer checked (personal with reasons from the customer's own
+positives, no film they rated; or popular, with the policy's note and no reasons).
+
+`python -m bench.personalize` runs this part alone (`--no-http` skips the HTTP part).
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ import httpx
 import numpy as np
 import orjson
 
-from bench.report import Figure, table
+from bench.report import Figure, figures_table, table
 from trustable.personalize.model import Model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
@@ -297,6 +306,16 @@ class ReadGroup:
     items: int = 0
     reasons: int = 0
     bytes_total: int = 0
+    by_person: dict[str, tuple[int, list[float]]] = field(default_factory=dict)  # ratings, s
+    sizes: list[int] = field(default_factory=list)  # the ratings of whom each read was for
+
+    def slowest_sizes(self, share: float) -> list[int]:
+        """The ratings of the customers behind the slowest `share` of the reads."""
+        order = sorted(range(self.requests), key=lambda k: self.latencies_s[k], reverse=True)
+        return sorted(self.sizes[k] for k in order[: max(1, round(share * self.requests))])
+
+    def median_ms(self, user_id: str) -> float:
+        return 1000 * statistics.median(self.by_person[user_id][1])
 
     @property
     def requests(self) -> int:
@@ -312,6 +331,7 @@ class HttpRecommendations:
     customers: int
     denying: int  # customers whose consent to the purpose is denied after the import
     ratings: int
+    denied_ratings: int  # ratings by the denying: collection keeps nothing of them
     stored: int
     import_s: float
     first_s: float  # the first request, sent once the server answered: it waits for training
@@ -389,7 +409,10 @@ def measure_http(
             decisions = decisions_for(uow, app.policy, list(ids.values()))
             allowed = {u for u, c in ids.items() if decisions.may(c, spec.purpose, category)}
             _, api_key = create_key(
-                uow, app.policy, name="bench recommendations", scopes=[f"read:{PURPOSE}"],
+                uow,
+                app.policy,
+                name="bench recommendations",
+                scopes=[f"read:{PURPOSE}"],
                 now=app.clock(),
             )
             uow.commit()
@@ -401,15 +424,18 @@ def measure_http(
 
     rng = random.Random(seed)
     order = sorted(ids, key=int)
-    yes = [person(u) for u in rng.sample([u for u in order if u in allowed and u in reasons],
-                                         consenting)]
+    yes = [
+        person(u)
+        for u in rng.sample([u for u in order if u in allowed and u in reasons], consenting)
+    ]
     no = [person(u) for u in rng.sample([u for u in order if u not in allowed], denying)]
 
     progress("  server process; first request waits for the recommender's training")
     headers = {"Authorization": f"Bearer {api_key}"}
-    with server_process(store, work / "server.log") as url, httpx.Client(
-        base_url=url, headers=headers, timeout=600.0
-    ) as client:
+    with (
+        server_process(store, work / "server.log") as url,
+        httpx.Client(base_url=url, headers=headers, timeout=600.0) as client,
+    ):
         sent = time.perf_counter()
         first = _read(client, yes[0])
         first_s = time.perf_counter() - sent
@@ -426,6 +452,7 @@ def measure_http(
         customers=len(ids),
         denying=len(ids) - len(allowed),
         ratings=summary.events,
+        denied_ratings=sum(len(films) for u, films in rated.items() if u not in allowed),
         stored=summary.stored,
         import_s=import_s,
         first_s=first_s,
@@ -452,6 +479,8 @@ def _timed(
         sent = time.perf_counter()
         response = _read(client, p)
         group.latencies_s.append(time.perf_counter() - sent)
+        group.by_person.setdefault(p.user_id, (len(p.rated), []))[1].append(group.latencies_s[-1])
+        group.sizes.append(len(p.rated))
         doc = _check(response, p, personal=personal)
         group.items += len(doc["items"])
         group.reasons += sum(len(i["reasons"]) for i in doc["items"])
@@ -499,6 +528,7 @@ TARGET_VS_POPULAR = 1.5
 TARGET_VS_ALS = 1.0
 TARGET_KEPT = 90.0  # % of NDCG@10 the consenting keep with 30% out
 TARGET_FORGET_MS = 50.0
+TARGET_HTTP_P99_MS = 10.0  # one recommendations read, reasons included, one client
 
 
 def figures(r: PersonalizeResult) -> list[Figure]:
@@ -530,6 +560,19 @@ def figures(r: PersonalizeResult) -> list[Figure]:
             TARGET_FORGET_MS,
             "ms",
             higher_is_better=False,
+        ),
+        *(
+            []
+            if r.http is None
+            else [
+                Figure(
+                    "recommendations p99 over HTTP, with reasons",
+                    r.http.consenting.ms(0.99),
+                    TARGET_HTTP_P99_MS,
+                    "ms",
+                    higher_is_better=False,
+                )
+            ]
         ),
     ]
 
@@ -583,7 +626,76 @@ def render(r: PersonalizeResult) -> list[str]:
         + ("equals" if f.exact else "**differs from**")
         + " one trained from scratch without those people (counts exactly, the inverse "
         "to 1e-9)",
-        f"- the section took {r.seconds:.1f} s",
+        f"- the in-process part took {r.seconds:.1f} s",
+        "",
+        *([] if r.http is None else render_http(r.http)),
+    ]
+
+
+def render_http(h: HttpRecommendations) -> list[str]:
+    yes, no = h.consenting, h.denying_reads
+    light = min(yes.by_person, key=lambda u: (yes.by_person[u][0], int(u)))
+    heavy = max(yes.by_person, key=lambda u: (yes.by_person[u][0], -int(u)))
+    slow = yes.slowest_sizes(0.01)
+    rows = [
+        (
+            f"{g.label} ({g.customers} customers)",
+            f"{g.requests:,}",
+            *(f"{g.ms(q):.2f}" for q in (0.5, 0.9, 0.99, 1.0)),
+            f"{g.bytes_total / g.requests / 1024:.1f}",
+        )
+        for g in (yes, no)
+    ]
+    return [
+        "### Recommendations over HTTP",
+        "",
+        f"A fresh SQLite store (`bench.world.new_store`) filled by "
+        f"`demo.movielens.import_movielens(..., deny_share={DENY_SHARE})`, which goes "
+        "through collection (`events.service.ingest`, 1,000 messages per unit of work): "
+        f"{h.customers:,} customers, each with a consent decision for `{PURPOSE}` "
+        f"({h.denying:,} denied), then their {h.ratings:,} ratings as `Movie Rated` events, "
+        f"in **{h.import_s:.1f} s**. {h.stored:,} events were stored: the identify calls "
+        f"and the consenting customers' ratings; the {h.denied_ratings:,} ratings of those "
+        "who denied carry nothing a purpose they permit may use, so collection kept none "
+        f"of them (each still has its ledger entry). Then a key holding only `read:{PURPOSE}` "
+        "(`access.service.create_key`), and the server process of section 6 "
+        "(`bench.server`), which trains the recommender at start from a thread "
+        "(`personalize.runner`).",
+        "",
+        "One keep-alive `httpx` client in the benchmark's process sends `GET "
+        f"/v1/customers/{{id}}/recommendations?n={HTTP_N}`, each request timed alone from "
+        "send to the answer's last byte. Warm-up, not counted: the first request, sent as "
+        "soon as the server answered `/health`, waits for the recommender's training and "
+        f"returned after {h.first_s:.1f} s; then one untimed read of every other measured "
+        f"customer (the slowest {1000 * h.cold_max_s:.1f} ms). Then "
+        f"{yes.requests:,} reads round-robin over {yes.customers} consenting customers "
+        f"drawn with a fixed seed (among those with a positive rating), then "
+        f"{no.requests:,} over {no.customers} denying ones. Every answer is checked: 200, "
+        f"the right customer; for the consenting, `personal` true, no note, {HTTP_N} "
+        "distinct films, none of which the customer rated (against `ml-100k.inter`), each "
+        'with at least one reason, every reason "because you rated <title> <stars> '
+        "stars\" for one of the customer's own positives; for the denying, `personal` "
+        f"false, the policy's note, {HTTP_N} films and no reason"
+        + (
+            ", the same films for all of them (nothing of theirs is used)."
+            if h.popular_same
+            else "."
+        ),
+        "",
+        *table(
+            ("reads", "count", "p50 ms", "p90 ms", "p99 ms", "max ms", "KiB per answer"),
+            rows,
+        ),
+        "",
+        f"- consenting customers: p99 **{yes.ms(0.99):.2f} ms** (target ≤ "
+        f"{TARGET_HTTP_P99_MS:.0f} ms), {yes.reasons / yes.items:.2f} reasons per film on "
+        "average",
+        "- a read costs what the customer holds: each customer's median read, from "
+        f"{yes.median_ms(light):.2f} ms ({yes.by_person[light][0]} ratings) "
+        f"to {yes.median_ms(heavy):.2f} ms ({yes.by_person[heavy][0]}); the consenting "
+        "customers' ratings are read and decrypted at every request. The slowest 1% of the "
+        f"reads were for customers with {slow[0]} to {slow[-1]} ratings (the median of the "
+        f"{yes.customers}: {statistics.median(n for n, _ in yes.by_person.values()):.0f})",
         "",
     ]
 
@@ -591,8 +703,13 @@ def render(r: PersonalizeResult) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.personalize", description=__doc__)
     parser.add_argument("--forgets", type=int, default=200)
+    parser.add_argument(
+        "--no-http", action="store_true", help="skip the import and the reads over HTTP"
+    )
     args = parser.parse_args(argv)
-    print("\n".join(render(measure(forgets=args.forgets))))
+    result = measure(forgets=args.forgets, http=not args.no_http)
+    print("\n".join(render(result)))
+    print("\n".join(figures_table(figures(result))))
     return 0
 
 
