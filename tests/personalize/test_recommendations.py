@@ -145,3 +145,24 @@ def test_an_erased_customer_leaves_the_model_with_the_erasure(
     assert erased.json()["state"] == "done"
     assert fan not in follower.recommender().model.contributors
     assert (follower.recommender().model.gram < before).any()  # their counts are gone
+
+
+def test_a_new_rating_counts_at_the_next_read_and_nothing_stays_after_withdrawal(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    audience(app)
+    grant(app, "eve", PERSONALIZE)
+    rate(app, "eve", {"1": 5})
+    key = make_key(app, f"read:{PERSONALIZE}")
+    eve = customer_id(app, "eve")
+    first = {i["item"] for i in read(live_server, key, eve, n=5).json()["items"]}
+    assert first
+    seen = sorted(first)[0]
+    rate(app, "eve", {seen: 5})  # rated now: no longer recommended, at once
+    again = {i["item"] for i in read(live_server, key, eve, n=5).json()["items"]}
+    assert seen not in again
+    recommender = personalization(app).recommender()
+    assert eve in recommender.ratings  # her opened ratings, kept for the next read
+    grant(app, "eve", PERSONALIZE, status=ConsentStatus.withdrawn)
+    assert read(live_server, key, eve).json()["personal"] is False
+    assert eve not in recommender.ratings  # and now nothing of hers stays in memory

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 
 from trustable.consent.service import Decisions, decisions_for, honour_gpc
 from trustable.consent.signals import apply_signals
@@ -400,8 +400,15 @@ class SealedEvent(NamedTuple):
 
     def open_with(self, opener: Callable[[str, bytes], bytes]) -> dict[str, Any]:
         """Open with `Vault.opener`: for many events of one customer."""
-        fields: dict[str, Any] = orjson.loads(opener("event:" + self.message_id, self.payload))
-        return fields
+        return open_payload(opener, self.message_id, self.payload)
+
+
+def open_payload(
+    opener: Callable[[str, bytes], bytes], message_id: str, payload: bytes
+) -> dict[str, Any]:
+    """An event's fields, opened with its customer's `Vault.opener`."""
+    fields: dict[str, Any] = orjson.loads(opener("event:" + message_id, payload))
+    return fields
 
 
 @dataclass(frozen=True)
@@ -454,6 +461,36 @@ def sealed_events(
             cats = categories[text] = tuple(text.split())
         found.append(SealedEvent(message_id, kind, occurred_at, cats, payload))
     return found
+
+
+def sealed_payloads(
+    uow: UnitOfWork, customer_id: str, *, kind: str
+) -> list[tuple[str, tuple[str, ...], bytes]]:
+    """A customer's events of one type, oldest first, as (message id, categories,
+    sealed payload): for readers that need neither times nor types, every read
+    (recommendations) pays for no more than it uses."""
+    rows = uow.connection.execute(
+        select(events.c.message_id, events.c.categories, events.c.payload)
+        .where(events.c.customer_id == customer_id, events.c.type == kind)
+        .order_by(events.c.occurred_at, events.c.id)
+    ).all()
+    categories: dict[str, tuple[str, ...]] = {}
+    found = []
+    for message_id, text, payload in rows:
+        cats = categories.get(text)
+        if cats is None:
+            cats = categories[text] = tuple(text.split())
+        found.append((message_id, cats, payload))
+    return found
+
+
+def events_marker(uow: UnitOfWork, customer_id: str) -> tuple[int, int]:
+    """(how many events the customer has, the newest one's id): changes when they
+    send something that is kept, and when events of theirs are deleted."""
+    count, newest = uow.connection.execute(
+        select(func.count(), func.max(events.c.id)).where(events.c.customer_id == customer_id)
+    ).one()
+    return int(count), int(newest or 0)
 
 
 def sealed_events_page(

@@ -114,45 +114,52 @@ class Model:
         denominator = 1.0 + sign * px[cols].sum()
         self.inverse -= sign * np.outer(px, px) / denominator
 
+    def _history(self, history: Mapping[str, float]) -> tuple[list[int], Matrix]:
+        """The catalogue columns of a weighted history, and their weights."""
+        columns = [self.index[i] for i in history if i in self.index]
+        weights = np.array([history[self.items[c]] for c in columns], dtype=np.float64)
+        return columns, weights
+
     def scores(self, history: Mapping[str, float]) -> Matrix:
-        """x B for a weighted history {item: weight}: one score per catalogue item."""
-        x = np.zeros(len(self.items))
-        for item, weight in history.items():
-            column = self.index.get(item)
-            if column is not None:
-                x[column] = weight
-        diagonal = np.diag(self.inverse)
-        scores: Matrix = -(x @ self.inverse) / diagonal + x  # the + x cancels B[j, j]
+        """x B for a weighted history {item: weight}: one score per catalogue item.
+        Only the history's rows of P are read, not the whole matrix."""
+        columns, weights = self._history(history)
+        scores: Matrix = np.zeros(len(self.items))
+        if columns:
+            scores = -(weights @ self.inverse[columns]) / np.diag(self.inverse)
+            scores[columns] += weights  # cancels B[j, j], which is 0 by definition
         return scores
 
     def recommend(
         self, history: Mapping[str, float], n: int, *, exclude: Iterable[str] = (), reasons: int = 3
     ) -> list[Scored]:
-        """The `n` best items not in `exclude`, each with the history items that led to
-        it most (their share of its score)."""
+        """The `n` best items not in `exclude` nor in the history, each with the
+        history items that led to it most (their share of its score)."""
+        columns, weights = self._history(history)
         scores = self.scores(history)
-        banned = {self.index[i] for i in exclude if i in self.index}
-        banned.update(self.index[i] for i in history if i in self.index)
-        order = [int(c) for c in np.argsort(-scores, kind="stable") if int(c) not in banned][:n]
-        diagonal = np.diag(self.inverse)
+        banned = np.zeros(len(self.items), dtype=bool)
+        banned[[self.index[i] for i in exclude if i in self.index]] = True
+        banned[columns] = True
+        candidates = np.flatnonzero(~banned)
+        if candidates.size == 0 or n <= 0:
+            return []
+        take = min(n, candidates.size)
+        # The best `take` by score, ties to the lower column (a stable order).
+        ranked = candidates[np.lexsort((candidates, -scores[candidates]))][:take]
         found = []
-        for column in order:
-            shares = [
-                Contribution(
-                    item,
-                    -weight
-                    * float(self.inverse[self.index[item], column])
-                    / float(diagonal[column]),
-                )
-                for item, weight in history.items()
-                if item in self.index
-            ]
-            shares.sort(key=lambda c: c.weight, reverse=True)
-            found.append(
-                Scored(
-                    self.items[column],
-                    float(scores[column]),
-                    [c for c in shares[:reasons] if c.weight > 0],
-                )
-            )
+        if columns:
+            diagonal = np.diag(self.inverse)[ranked]
+            # shares[h, r]: what history item h adds to the score of ranked item r.
+            block: Matrix = self.inverse[np.asarray(columns)[:, None], ranked[None, :]]
+            shares = -(weights[:, None] * block) / diagonal
+        for r, column in enumerate(ranked):
+            because: list[Contribution] = []
+            if columns and reasons > 0:
+                top = np.argsort(-shares[:, r], kind="stable")[:reasons]
+                because = [
+                    Contribution(self.items[columns[h]], float(shares[h, r]))
+                    for h in top
+                    if shares[h, r] > 0
+                ]
+            found.append(Scored(self.items[int(column)], float(scores[column]), because))
         return found

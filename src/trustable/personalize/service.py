@@ -12,22 +12,25 @@ sentence the policy gives about what personalization would use and give.
 from __future__ import annotations
 
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from trustable.consent.service import Decisions, decisions_for
-from trustable.consent.tables import consent_records, consent_state
+from trustable.consent.tables import consent_records, consent_state, restrictions
 from trustable.core.errors import ConfigurationError, InvalidInput
-from trustable.events.service import sealed_events
+from trustable.events.service import events_marker, open_payload, sealed_payloads
 from trustable.identity.tables import customers
 from trustable.ledger import service as ledger
 from trustable.personalize.model import Model
 from trustable.policy.schemas import PersonalizationSpec
 from trustable.policy.service import Policy
+from trustable.rights.tables import rights_requests
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -55,10 +58,10 @@ def ratings_of(uow: UnitOfWork, vault: Vault, policy: Policy, customer_id: str) 
     category = policy.category_of(spec.item)
     opener = vault.opener(customer_id)
     found = []
-    for event in sealed_events(uow, customer_id):
-        if event.type != "track" or category not in event.categories:
+    for message_id, categories, payload in sealed_payloads(uow, customer_id, kind="track"):
+        if category not in categories:
             continue
-        fields = event.open_with(opener)
+        fields = open_payload(opener, message_id, payload)
         item, rating = fields.get(spec.item), fields.get(spec.rating)
         if fields.get("event") != spec.event or item is None:
             continue
@@ -91,6 +94,37 @@ class Recommender:
     titles: dict[str, str]
     seen_record: int  # the last consent record taken into account
     lock: threading.Lock = field(default_factory=threading.Lock)
+    marker: tuple[int, ...] = ()  # what `changes_marker` said at the last full check
+    checked_at: float = 0.0  # monotonic time of the last full check
+    # Ratings of customers read lately, opened, with the marker of their events then
+    # and when: a read opens them again when the customer's events changed, or after
+    # RATINGS_SECONDS (so what retention trims leaves memory too). Only customers who
+    # permit the purpose are kept, and forgetting one drops theirs.
+    ratings: OrderedDict[str, tuple[tuple[int, int], float, list[Rated]]] = field(
+        default_factory=OrderedDict
+    )
+
+    def drop(self, customer_id: str) -> None:
+        with self.lock:
+            self.ratings.pop(customer_id, None)
+
+
+RATINGS_KEPT = 10_000  # customers whose opened ratings stay in memory
+RATINGS_SECONDS = 60.0
+
+
+FULL_CHECK_SECONDS = 30.0  # re-check every contributor at least this often
+
+
+def changes_marker(uow: UnitOfWork) -> tuple[int, ...]:
+    """Cheap to read, and different after anything that can change who permits a
+    purpose: a consent record, a restriction made or lifted, a rights request."""
+    conn = uow.connection
+    return (
+        _last_record(uow),
+        int(conn.execute(select(func.count()).select_from(restrictions)).scalar_one()),
+        int(conn.execute(select(func.count()).select_from(rights_requests)).scalar_one()),
+    )
 
 
 def _candidates(uow: UnitOfWork, policy: Policy, after: int = 0) -> Iterator[str]:
@@ -145,7 +179,11 @@ def sync(uow: UnitOfWork, vault: Vault, policy: Policy, recommender: Recommender
     (withdrawn, objected, restricted, erased), add those who newly do. The number of
     customers changed."""
     spec = spec_of(policy)
-    watermark = _last_record(uow)
+    marker = changes_marker(uow)
+    now = time.monotonic()
+    if marker == recommender.marker and now - recommender.checked_at < FULL_CHECK_SECONDS:
+        return 0  # nothing that could change anyone's permission happened
+    watermark = marker[0]
     fresh = (
         set(_candidates(uow, policy, after=recommender.seen_record))
         if (watermark > recommender.seen_record)
@@ -158,8 +196,7 @@ def sync(uow: UnitOfWork, vault: Vault, policy: Policy, recommender: Recommender
     for customer_id in sorted(current | fresh):
         allowed = permits(policy, decisions, customer_id)
         if not allowed and customer_id in current:
-            with recommender.lock:
-                recommender.model.forget(customer_id)
+            forget(recommender, [customer_id])
             changed += 1
         elif allowed and customer_id in fresh and customer_id not in current:
             rated = ratings_of(uow, vault, policy, customer_id)
@@ -169,13 +206,35 @@ def sync(uow: UnitOfWork, vault: Vault, policy: Policy, recommender: Recommender
                 recommender.model.add(customer_id, liked)
             changed += 1
     recommender.seen_record = watermark
+    recommender.marker, recommender.checked_at = marker, now
     return changed
 
 
 def forget(recommender: Recommender, customer_ids: list[str]) -> int:
     """Forget these customers at once (erasure, a withdrawal just committed)."""
     with recommender.lock:
+        for customer_id in customer_ids:
+            recommender.ratings.pop(customer_id, None)
         return sum(recommender.model.forget(c) for c in customer_ids)
+
+
+def _own_ratings(
+    uow: UnitOfWork, vault: Vault, policy: Policy, recommender: Recommender, customer_id: str
+) -> list[Rated]:
+    """The customer's ratings, from memory when they sent nothing since."""
+    marker = events_marker(uow, customer_id)
+    now = time.monotonic()
+    with recommender.lock:
+        cached = recommender.ratings.get(customer_id)
+        if cached is not None and cached[0] == marker and now - cached[1] < RATINGS_SECONDS:
+            recommender.ratings.move_to_end(customer_id)
+            return cached[2]
+    rated = ratings_of(uow, vault, policy, customer_id)
+    with recommender.lock:
+        recommender.ratings[customer_id] = (marker, now, rated)
+        while len(recommender.ratings) > RATINGS_KEPT:
+            recommender.ratings.popitem(last=False)
+    return rated
 
 
 # -- reading recommendations -------------------------------------------------------
@@ -229,7 +288,7 @@ def recommend(
     decisions = decisions_for(uow, policy, [customer_id])
     category = policy.category_of(spec.item) or ""
     if permits(policy, decisions, customer_id):
-        rated = ratings_of(uow, vault, policy, customer_id)
+        rated = _own_ratings(uow, vault, policy, recommender, customer_id)
         stars = {r.item: r.rating for r in rated}
         history = likes(spec, rated)
         if history:
@@ -256,6 +315,7 @@ def recommend(
                 return Recommendations(customer_id, spec.purpose, True, items, None, (category,))
         seen = set(stars)
         return _popular(recommender, spec, customer_id, n, seen, personal_ok=True)
+    recommender.drop(customer_id)  # nothing of theirs stays in memory either
     return _popular(recommender, spec, customer_id, n, set(), personal_ok=False)
 
 
