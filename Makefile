@@ -36,8 +36,10 @@ test: $(STAMP_TEST)
 	$(BIN)/lint-imports
 
 ## make bench: the measurements of bench/, figures written to bench/RESULTS.md
+# One BLAS thread: implicit's ALS asks for it, and the measured server and its
+# clients already share the machine's cores.
 bench: $(STAMP_BENCH)
-	$(BIN)/python -m bench
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -166,3 +166,26 @@ def test_a_new_rating_counts_at_the_next_read_and_nothing_stays_after_withdrawal
     grant(app, "eve", PERSONALIZE, status=ConsentStatus.withdrawn)
     assert read(live_server, key, eve).json()["personal"] is False
     assert eve not in recommender.ratings  # and now nothing of hers stays in memory
+
+
+def test_a_read_that_races_an_erasure_serves_nothing_of_the_erased(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    """The read's check that the customer exists passed; the erasure commits before
+    the rest of the read: no personal result, and no read logged under a dead key."""
+    import pytest
+
+    from tests.rights.support import file
+    from trustable.personalize.service import log_recommendations, recommend
+    from trustable.vault.service import KeyMissing
+
+    audience(app)
+    fan = customer_id(app, "fan-5")
+    model = personalization(app).recommender()
+    assert file(live_server.url, make_key(app, "requests"), fan, "erase").json()["state"] == "done"
+    with app.reader() as uow:
+        found = recommend(uow, app.vault, app.policy, model, customer_id=fan, n=3)
+    assert found.personal is False and all(not i.reasons for i in found.items)
+    assert fan not in model.ratings and fan not in model.model.contributors
+    with app.uow() as uow, pytest.raises(KeyMissing):
+        log_recommendations(uow, app.vault, found, actor="test", now=app.clock())

@@ -151,6 +151,7 @@ def read_profile(
 
     opener = vault.opener(customer_id)
     plans: dict[tuple[str, ...], tuple[tuple[str, ...], list[tuple[str, Reason]]]] = {}
+    names: dict[Any, tuple[str, Reason] | None] = {}  # an event name's verdict
     shapes: Counter[tuple[str, ...]] = Counter()  # events opened, by their field paths
     wanted_sets: dict[tuple[str, ...], bool] = {}
     events: list[ProfileEvent] = []
@@ -178,10 +179,15 @@ def read_profile(
         else:
             fields = {path: opened[path] for path in kept}
         if name is not None:
-            why = held_back(policy.field_category("event", name))
+            if name in names:
+                why = names[name]
+            else:
+                category = policy.field_category("event", name)
+                why = names[name] = held_back(category)
+                if why is None:
+                    returned.add(str(category))
             if why is None:
-                fields = {"event": name, **fields}
-                returned.add(str(policy.field_category("event", name)))
+                fields["event"] = name  # `fields` is this event's own dict: no copy
             else:
                 withheld[why] += 1
         if fields:
