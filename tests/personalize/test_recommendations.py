@@ -80,6 +80,7 @@ def test_a_consenting_customer_gets_films_like_theirs_with_reasons_in_words(
         reasons
     )
     assert all("Film 3" not in r for r in reasons)  # a 2-star rating is not a like
+    assert items[0]["categories"] == ["user.behavior.media_consumption"]
 
 
 def test_a_customer_who_declines_gets_popular_films_said_to_be_so(
@@ -93,6 +94,7 @@ def test_a_customer_who_declines_gets_popular_films_said_to_be_so(
     assert body["personal"] is False
     assert "popular with everyone" in body["note"] and "turned on" in body["note"]
     assert len(body["items"]) == 4 and all(i["reasons"] == [] for i in body["items"])
+    assert all(i["categories"] == [] for i in body["items"])  # nothing of Bob's was used
 
 
 def test_withdrawing_stops_personal_results_at_once_and_leaves_the_model(

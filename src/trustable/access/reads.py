@@ -182,10 +182,10 @@ def read_profile(
             if name in names:
                 why = names[name]
             else:
-                category = policy.field_category("event", name)
-                why = names[name] = held_back(category)
+                named = policy.field_category("event", name)
+                why = names[name] = held_back(named)
                 if why is None:
-                    returned.add(str(category))
+                    returned.add(str(named))
             if why is None:
                 fields["event"] = name  # `fields` is this event's own dict: no copy
             else:

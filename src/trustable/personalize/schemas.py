@@ -13,6 +13,7 @@ class RecommendedOut(BaseModel):
     title: str
     score: float
     reasons: list[str]
+    categories: list[str]  # the kinds of the customer's data that led to it
 
 
 class RecommendationsOut(BaseModel):
@@ -30,7 +31,13 @@ class RecommendationsOut(BaseModel):
             personal=found.personal,
             note=found.note,
             items=[
-                RecommendedOut(item=r.item, title=r.title, score=r.score, reasons=r.reasons)
+                RecommendedOut(
+                    item=r.item,
+                    title=r.title,
+                    score=r.score,
+                    reasons=r.reasons,
+                    categories=list(found.categories) if r.reasons else [],
+                )
                 for r in found.items
             ],
         )
