@@ -21,6 +21,7 @@ from trustable.core.errors import InvalidInput
 from trustable.identity.service import Identifier, IdentityBatch
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
+from trustable.storage.bulk import delete_customer_rows
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import upsert
 from trustable.vault.service import Vault
@@ -261,17 +262,15 @@ def lift_restriction(
 
 def erase_consents(uow: UnitOfWork, customer_id: str) -> dict[str, int]:
     """Delete a customer's consent history, states and restriction (erasure)."""
-    conn = uow.connection
-    counts = {}
-    for name, table in (
-        ("consent_records", consent_records),
-        ("consent_states", consent_state),
-        ("restrictions", restrictions),
-    ):
-        counts[name] = int(
-            conn.execute(table.delete().where(table.c.customer_id == customer_id)).rowcount
-        )
-    return counts
+    return delete_customer_rows(
+        uow,
+        customer_id,
+        {
+            "consent_records": consent_records,
+            "consent_states": consent_state,
+            "restrictions": restrictions,
+        },
+    )
 
 
 def current_consents(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[PurposeConsent]:

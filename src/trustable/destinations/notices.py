@@ -18,11 +18,12 @@ from datetime import datetime
 import orjson
 from sqlalchemy import select, update
 
-from trustable.destinations.outbox import DEAD, DELIVERED, PENDING, lease_due
-from trustable.destinations.service import backoff
+from trustable.destinations.outbox import DELIVERED, PENDING, lease_due
+from trustable.destinations.service import after_failure
 from trustable.destinations.tables import notices, outbox
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
+from trustable.storage.bulk import delete_customer_rows
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -74,8 +75,7 @@ def receivers_of(uow: UnitOfWork, customer_id: str) -> list[str]:
 
 def erase_outbox(uow: UnitOfWork, customer_id: str) -> int:
     """Delete a customer's queued and past deliveries (nothing more goes out)."""
-    result = uow.connection.execute(outbox.delete().where(outbox.c.customer_id == customer_id))
-    return int(result.rowcount)
+    return delete_customer_rows(uow, customer_id, {"outbox": outbox})["outbox"]
 
 
 def enqueue_notices(
@@ -139,10 +139,10 @@ def finish_notices(
     states = []
     records = []
     for notice, error in outcomes:
-        spec = policy.spec.destinations.get(notice.destination)
         values: dict[str, object]
         if error is None:
-            state, values = ACKNOWLEDGED, {"acknowledged_at": now, "last_error": None}
+            state = ACKNOWLEDGED
+            values = {"state": state, "acknowledged_at": now, "last_error": None}
             records.append(
                 ledger.Record(
                     kind="notice",
@@ -156,17 +156,9 @@ def finish_notices(
                 )
             )
         else:
-            attempts = notice.attempts + 1
-            limit = spec.max_attempts if spec is not None else 1
-            state = DEAD if attempts >= limit else PENDING
-            values = {
-                "attempts": attempts,
-                "last_error": error[:200],
-                "next_attempt_at": now + backoff(attempts, rng),
-            }
-        uow.connection.execute(
-            update(notices).where(notices.c.id == notice.id).values(state=state, **values)
-        )
+            retry = after_failure(policy, notice.destination, notice.attempts, now=now, rng=rng)
+            state, values = retry.state, retry.values(error)
+        uow.connection.execute(update(notices).where(notices.c.id == notice.id).values(**values))
         states.append(state)
     ledger.append(uow, vault, records, now=now)
     return states

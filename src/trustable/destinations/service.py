@@ -177,6 +177,35 @@ def backoff(attempts: int, rng: random.Random) -> timedelta:
     return timedelta(seconds=ceiling * (0.5 + rng.random() / 2))
 
 
+@dataclass(frozen=True)
+class Retry:
+    """Where a failed attempt leaves a delivery or a notice."""
+
+    state: str  # pending again, or dead
+    attempts: int
+    next_attempt_at: datetime
+
+    def values(self, error: str) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "attempts": self.attempts,
+            "last_error": error[:200],
+            "next_attempt_at": self.next_attempt_at,
+        }
+
+
+def after_failure(
+    policy: Policy, destination: str, attempts_before: int, *, now: datetime, rng: random.Random
+) -> Retry:
+    """One more failed attempt: pending again after a backoff, or dead at the
+    destination's `max_attempts` (at once if it is no longer declared)."""
+    spec = policy.spec.destinations.get(destination)
+    attempts = attempts_before + 1
+    limit = spec.max_attempts if spec is not None else 1
+    state = DEAD if attempts >= limit else PENDING
+    return Retry(state, attempts, now + backoff(attempts, rng))
+
+
 def finish_many(
     uow: UnitOfWork,
     vault: Vault,
@@ -235,22 +264,16 @@ def _failed(
     rng: random.Random,
 ) -> str:
     """Record a failed attempt: pending again after a backoff, or dead at the limit."""
-    spec = policy.spec.destinations.get(delivery.destination)
-    attempts = delivery.attempts + 1
-    limit = spec.max_attempts if spec is not None else 1
-    state = DEAD if attempts >= limit else PENDING
+    retry = after_failure(policy, delivery.destination, delivery.attempts, now=now, rng=rng)
     uow.connection.execute(
         update(outbox)
         .where(outbox.c.id == delivery.id)
         .values(
-            state=state,
-            attempts=attempts,
-            last_error=error[:200],
-            next_attempt_at=now + backoff(attempts, rng),
-            finished_at=now if state == DEAD else None,
+            **retry.values(error),
+            finished_at=now if retry.state == DEAD else None,
         )
     )
-    return state
+    return retry.state
 
 
 # -- reading the outbox --------------------------------------------------------------------

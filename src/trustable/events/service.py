@@ -40,7 +40,7 @@ from trustable.identity.service import (
 from trustable.identity.tables import identifiers
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
-from trustable.storage.bulk import bulk_insert, driver_time
+from trustable.storage.bulk import bulk_insert, delete_customer_rows, driver_time
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_for, insert_ignoring_conflicts, upsert
 from trustable.vault.service import Vault
@@ -588,17 +588,11 @@ def stored_categories(uow: UnitOfWork) -> set[str]:
 
 def erase_events(uow: UnitOfWork, customer_id: str) -> dict[str, int]:
     """Delete a customer's events, traits and received message ids (erasure)."""
-    conn = uow.connection
-    counts = {}
-    for name, table in (
-        ("events", events),
-        ("traits", traits),
-        ("received_messages", received_messages),
-    ):
-        counts[name] = int(
-            conn.execute(table.delete().where(table.c.customer_id == customer_id)).rowcount
-        )
-    return counts
+    return delete_customer_rows(
+        uow,
+        customer_id,
+        {"events": events, "traits": traits, "received_messages": received_messages},
+    )
 
 
 def correct_trait(

@@ -294,12 +294,12 @@ def recommend(
         if history:
             with recommender.lock:
                 scored = recommender.model.recommend(history, n, exclude=stars)
-                titles = dict(recommender.titles)
+                titles = {s.item: recommender.titles.get(s.item, s.item) for s in scored}
             own = {r.item: r.title for r in rated}
             items = [
                 Recommended(
                     s.item,
-                    titles.get(s.item, s.item),
+                    titles[s.item],
                     s.score,
                     [
                         spec.reason.format(
@@ -341,7 +341,7 @@ def _popular(
         counts = np.diag(model.gram)
         order = [int(c) for c in np.argsort(-counts, kind="stable") if counts[int(c)] > 0]
         items = [model.items[c] for c in order if model.items[c] not in seen][:n]
-        titles = dict(recommender.titles)
+        titles = {i: recommender.titles.get(i, i) for i in items}
     note = (
         "We do not know enough of your taste yet: these are popular with everyone."
         if personal_ok
@@ -351,7 +351,7 @@ def _popular(
         customer_id,
         spec.purpose,
         False,
-        [Recommended(i, titles.get(i, i), 0.0, []) for i in items],
+        [Recommended(i, titles[i], 0.0, []) for i in items],
         note,
         (),
     )

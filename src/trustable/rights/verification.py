@@ -32,6 +32,7 @@ from trustable.rights.service import (
     open_request,
 )
 from trustable.rights.tables import verification_codes
+from trustable.storage.bulk import delete_customer_rows
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -190,16 +191,12 @@ def confirm_code(
         actor="email",
         now=now,
         refusal="too many wrong codes: make a new request",
-        customer_known=request.customer_id is not None,
     )
     return Confirmation(None, locked=True)
 
 
 def erase_codes(uow: UnitOfWork, customer_id: str) -> int:
-    result = uow.connection.execute(
-        verification_codes.delete().where(verification_codes.c.customer_id == customer_id)
-    )
-    return int(result.rowcount)
+    return delete_customer_rows(uow, customer_id, {"codes": verification_codes})["codes"]
 
 
 def code_mail(code: CodeToSend) -> tuple[str, str]:

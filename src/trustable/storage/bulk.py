@@ -9,7 +9,7 @@ executemany; `driver_time` gives a moment in the form the driver stores (what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -40,6 +40,18 @@ def bulk_insert(
         return
     conn = uow.connection
     conn.exec_driver_sql(_statement(table, tuple(columns), conn.dialect.paramstyle), list(rows))
+
+
+def delete_customer_rows(
+    uow: UnitOfWork, customer_id: str, tables: Mapping[str, Table]
+) -> dict[str, int]:
+    """Delete one customer's rows from each table, through its indexed `customer_id`
+    (erasure); how many went, by the given names."""
+    conn = uow.connection
+    return {
+        name: int(conn.execute(table.delete().where(table.c.customer_id == customer_id)).rowcount)
+        for name, table in tables.items()
+    }
 
 
 def driver_time(uow: UnitOfWork, moment: datetime) -> Any:
