@@ -16,7 +16,7 @@ from trustable.identity.service import find_customer
 from trustable.personalize.runner import personalization
 
 PERSONALIZE = "personalize.content.profiled"
-TITLES = {str(n): f"Film {n}" for n in range(1, 13)}
+TITLES = {str(n): f"Film {n}" for n in range(1, 15)}
 
 
 def rate(app: Trustable, user: str, ratings: dict[str, int]) -> None:
@@ -131,6 +131,39 @@ def test_bad_reads_get_clear_answers(app: Trustable, live_server: LiveServer) ->
     grant(app, "new", PERSONALIZE)  # allowed, but no history yet
     body = read(live_server, key, customer_id(app, "new")).json()
     assert body["personal"] is False and "do not know enough" in body["note"]
+
+
+def test_items_the_model_does_not_know_or_no_longer_knows_are_never_served(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    audience(app)
+    key = make_key(app, f"read:{PERSONALIZE}")
+    follower = personalization(app)
+    follower.recommender()  # trained on the audience: films 13 and 14 are unknown to it
+    grant(app, "gil", PERSONALIZE)
+    rate(app, "gil", {"13": 5, "1": 5})  # one film the model knows, one it does not
+    body = read(live_server, key, customer_id(app, "gil"), n=4).json()
+    assert body["personal"] and body["items"]
+    assert all(i["item"] not in {"13", "14", "1"} for i in body["items"])
+    reasons = [r for i in body["items"] for r in i["reasons"]]
+    assert reasons and all(r == "because you rated Film 1 5 stars" for r in reasons)
+    grant(app, "hal", PERSONALIZE)
+    rate(app, "hal", {"14": 5})  # nothing the model knows: honest, not personal
+    body = read(live_server, key, customer_id(app, "hal"), n=4).json()
+    assert body["personal"] is False and "do not know enough" in body["note"]
+    assert "14" not in {i["item"] for i in body["items"]}
+
+    # Every fan of films 7-12 leaves: those films are no longer liked by anyone in
+    # the model, so they are recommended to no one, personally or as popular.
+    for n in range(0, 12, 2):
+        grant(app, f"fan-{n}", PERSONALIZE, status=ConsentStatus.withdrawn)
+    follower.sync()
+    gone = {str(f) for f in range(7, 13)}
+    grant(app, "ivy", PERSONALIZE)
+    rate(app, "ivy", {"2": 5})
+    for user in ("gil", "ivy", "hal"):
+        body = read(live_server, key, customer_id(app, user), n=10).json()
+        assert body["items"] and not gone & {i["item"] for i in body["items"]}, user
 
 
 def test_an_erased_customer_leaves_the_model_with_the_erasure(

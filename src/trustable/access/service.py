@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from trustable.access.tables import api_keys
 from trustable.core.errors import Forbidden, InvalidInput, NotAuthenticated
@@ -78,6 +78,10 @@ def create_key(
     return ApiKey(key_id, name, allowed), f"tk_{key_id}.{secret}"
 
 
+# Built once: every authenticated request runs it.
+_KEY_BY_ID = select(api_keys).where(api_keys.c.key_id == bindparam("key_id"))
+
+
 def authenticate(uow: UnitOfWork, presented: str | None) -> ApiKey:
     """The key behind `presented`, or `NotAuthenticated` (same answer for every failure)."""
     failure = NotAuthenticated("missing or invalid API key", code="invalid_key")
@@ -86,9 +90,7 @@ def authenticate(uow: UnitOfWork, presented: str | None) -> ApiKey:
     match = _KEY.match(presented.strip())
     if match is None:
         raise failure
-    row = uow.connection.execute(
-        select(api_keys).where(api_keys.c.key_id == match["key_id"])
-    ).first()
+    row = uow.connection.execute(_KEY_BY_ID, {"key_id": match["key_id"]}).first()
     if row is None or row.revoked_at is not None:
         raise failure
     if not hmac.compare_digest(row.secret_hash, _digest(match["secret"])):

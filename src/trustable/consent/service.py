@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from trustable.consent.tables import consent_records, consent_state, restrictions
 from trustable.core.errors import InvalidInput
@@ -152,17 +152,25 @@ def record_consent(
     return record
 
 
+_STATES = select(consent_state.c.customer_id, consent_state.c.purpose, consent_state.c.status)
+_RESTRICTED = select(restrictions.c.customer_id)
+# One customer's, built once: every purpose-bound read decides for one customer.
+_STATES_OF_ONE = _STATES.where(consent_state.c.customer_id == bindparam("customer_id"))
+_RESTRICTED_ONE = _RESTRICTED.where(restrictions.c.customer_id == bindparam("customer_id"))
+
+
 def load_states(uow: UnitOfWork, customer_ids: Iterable[str]) -> dict[str, dict[str, str]]:
     """Current status per purpose for each customer, in as few queries as it takes."""
     wanted = list(set(customer_ids))
     states: dict[str, dict[str, str]] = {c: {} for c in wanted}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        rows = uow.connection.execute(
-            select(
-                consent_state.c.customer_id, consent_state.c.purpose, consent_state.c.status
-            ).where(consent_state.c.customer_id.in_(chunk))
-        ).all()
+        if len(chunk) == 1:
+            rows = uow.connection.execute(_STATES_OF_ONE, {"customer_id": chunk[0]}).all()
+        else:
+            rows = uow.connection.execute(
+                _STATES.where(consent_state.c.customer_id.in_(chunk))
+            ).all()
         for customer_id, purpose, status in rows:
             states[customer_id][purpose] = status
     return states
@@ -227,11 +235,11 @@ def restricted_among(uow: UnitOfWork, customer_ids: Sequence[str]) -> frozenset[
     found: set[str] = set()
     for start in range(0, len(customer_ids), 500):
         chunk = customer_ids[start : start + 500]
-        found.update(
-            uow.connection.execute(
-                select(restrictions.c.customer_id).where(restrictions.c.customer_id.in_(chunk))
-            ).scalars()
-        )
+        if len(chunk) == 1:
+            rows = uow.connection.execute(_RESTRICTED_ONE, {"customer_id": chunk[0]})
+        else:
+            rows = uow.connection.execute(_RESTRICTED.where(restrictions.c.customer_id.in_(chunk)))
+        found.update(rows.scalars())
     return frozenset(found)
 
 

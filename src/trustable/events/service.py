@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 
 from trustable.consent.service import Decisions, decisions_for, honour_gpc
 from trustable.consent.signals import apply_signals
@@ -484,12 +484,15 @@ def sealed_payloads(
     return found
 
 
+_MARKER = select(func.count(), func.max(events.c.id)).where(
+    events.c.customer_id == bindparam("customer_id")
+)
+
+
 def events_marker(uow: UnitOfWork, customer_id: str) -> tuple[int, int]:
     """(how many events the customer has, the newest one's id): changes when they
     send something that is kept, and when events of theirs are deleted."""
-    count, newest = uow.connection.execute(
-        select(func.count(), func.max(events.c.id)).where(events.c.customer_id == customer_id)
-    ).one()
+    count, newest = uow.connection.execute(_MARKER, {"customer_id": customer_id}).one()
     return int(count), int(newest or 0)
 
 

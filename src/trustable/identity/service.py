@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from trustable.core.errors import TrustableError
 from trustable.core.ids import new_customer_id
@@ -195,14 +195,18 @@ def mark_merged(uow: UnitOfWork, winner: str, loser: str) -> None:
     )
 
 
+# Built once: every read of a customer by id starts with it.
+_MERGED_INTO = select(customers.c.merged_into).where(
+    customers.c.customer_id == bindparam("customer_id")
+)
+
+
 def customer_exists(uow: UnitOfWork, customer_id: str) -> str | None:
     """The live customer id for `customer_id` (following merges), or None."""
     seen = 0
     current: str | None = customer_id
     while current is not None and seen < 16:
-        row = uow.connection.execute(
-            select(customers.c.merged_into).where(customers.c.customer_id == current)
-        ).first()
+        row = uow.connection.execute(_MERGED_INTO, {"customer_id": current}).first()
         if row is None:
             return None
         if row[0] is None:

@@ -64,6 +64,7 @@ class Model:
         self.gram: Matrix = np.zeros((size, size))
         self.inverse: Matrix = np.eye(size) / regularization
         self.contributors: dict[str, tuple[int, ...]] = {}
+        self._popular: NDArray[np.intp] | None = None  # made on first use, reset on change
 
     @classmethod
     def train(
@@ -98,6 +99,16 @@ class Model:
         self._rank_one(columns, -1.0)
         return True
 
+    def popular(self) -> NDArray[np.intp]:
+        """Columns liked by at least one contributor, most liked first (ties to the
+        lower column); kept until the next change, since every non-personal answer
+        walks it."""
+        if self._popular is None:
+            counts = np.diag(self.gram)
+            order = np.argsort(-counts, kind="stable")
+            self._popular = order[counts[order] > 0]
+        return self._popular
+
     def add(self, customer: str, items: Iterable[str]) -> None:
         """Make a customer's positives part of the model (replacing what was there)."""
         self.forget(customer)
@@ -109,6 +120,7 @@ class Model:
     def _rank_one(self, columns: tuple[int, ...], sign: float) -> None:
         """G ± x xᵀ, and P updated to match (Sherman–Morrison), in place."""
         cols = list(columns)
+        self._popular = None
         self.gram[np.ix_(cols, cols)] += sign
         px = self.inverse[:, cols].sum(axis=1)  # P x, with x the 0/1 vector of `columns`
         denominator = 1.0 + sign * px[cols].sum()

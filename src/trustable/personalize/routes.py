@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from trustable.access.reads import purpose_for
 from trustable.access.service import ApiKey
-from trustable.api.deps import caller, trustable
+from trustable.api.deps import caller, caller_in, trustable
 from trustable.core.errors import NotFound
 from trustable.identity.service import customer_exists
 from trustable.personalize.guard import check, guard_of, log_guard
@@ -26,14 +26,14 @@ def recommendations(
     customer_id: str,
     request: Request,
     n: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = 10,
-    key: ApiKey = any_key,
 ) -> RecommendationsOut:
     """Personal recommendations with reasons when the customer allows it now; popular
     ones, said to be so, otherwise. The key needs `read:<personalization purpose>`."""
     app = trustable(request)
-    purpose_for(key, app.policy, spec_of(app.policy).purpose)
-    model = personalization(app).recommender()
     with app.reader() as uow:
+        key = caller_in(uow, request)
+        purpose_for(key, app.policy, spec_of(app.policy).purpose)
+        model = personalization(app).recommender()
         live = customer_exists(uow, customer_id)
         if live is None:
             raise NotFound("no such customer", code="unknown_customer")

@@ -11,6 +11,7 @@ sentence the policy gives about what personalization would use and give.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
 from sqlalchemy import func, select
 
 from trustable.consent.service import Decisions, decisions_for
@@ -76,7 +76,7 @@ def likes(spec: PersonalizationSpec, rated: list[Rated]) -> dict[str, float]:
     weights: dict[str, float] = {}
     liked = [r.item for r in rated if r.rating >= spec.positive]
     for k, item in enumerate(reversed(liked)):
-        weights.setdefault(item, 1.0 + float(np.exp(-k / RECENCY)))
+        weights.setdefault(item, 1.0 + math.exp(-k / RECENCY))
     return weights
 
 
@@ -296,18 +296,18 @@ def recommend(
                 scored = recommender.model.recommend(history, n, exclude=stars)
                 titles = {s.item: recommender.titles.get(s.item, s.item) for s in scored}
             own = {r.item: r.title for r in rated}
+            said: dict[str, str] = {}  # one sentence per history item, however often cited
+
+            def reason(item: str) -> str:
+                found = said.get(item)
+                if found is None:
+                    found = said[item] = spec.reason.format(
+                        title=own.get(item, item), rating=_stars(stars.get(item))
+                    )
+                return found
+
             items = [
-                Recommended(
-                    s.item,
-                    titles[s.item],
-                    s.score,
-                    [
-                        spec.reason.format(
-                            title=own.get(c.item, c.item), rating=_stars(stars.get(c.item))
-                        )
-                        for c in s.because
-                    ],
-                )
+                Recommended(s.item, titles[s.item], s.score, [reason(c.item) for c in s.because])
                 for s in scored
                 if s.score > 0
             ]
@@ -338,9 +338,13 @@ def _popular(
     when they allow it, what they already rated is left out)."""
     with recommender.lock:
         model = recommender.model
-        counts = np.diag(model.gram)
-        order = [int(c) for c in np.argsort(-counts, kind="stable") if counts[int(c)] > 0]
-        items = [model.items[c] for c in order if model.items[c] not in seen][:n]
+        items: list[str] = []
+        for column in model.popular():
+            item = model.items[column]
+            if item not in seen:
+                items.append(item)
+                if len(items) == n:
+                    break
         titles = {i: recommender.titles.get(i, i) for i in items}
     note = (
         "We do not know enough of your taste yet: these are popular with everyone."
