@@ -18,6 +18,7 @@ from trustable.storage.types import UtcDateTime
 NOT_PER_CUSTOMER = {
     "api_keys",
     "collection_drops",
+    "console_users",  # the company's staff, not its customers
     "alembic_version",
     "vault_secrets",
     "ledger_nodes",

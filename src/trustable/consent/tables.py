@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
     PrimaryKeyConstraint,
     String,
@@ -27,6 +28,8 @@ consent_records = Table(
     Column("notice_version", String(64), nullable=False),
     Column("jurisdiction", String(8), nullable=True),
     Column("recorded_at", UtcDateTime(), nullable=False),
+    # The trust dashboard counts decisions per purpose and day from this index alone.
+    Index("ix_consent_records_recorded", "recorded_at", "purpose", "status"),
 )
 
 # The latest record per customer and purpose, kept beside the history for fast reads.

@@ -14,6 +14,7 @@ def all_tables(store: str) -> MetaData:
     import trustable.identity.tables
     import trustable.ledger.tables
     import trustable.rights.tables
+    import trustable.users.tables
     import trustable.vault.tables  # noqa: F401
     from trustable.storage.metadata import data_metadata, keys_metadata
 

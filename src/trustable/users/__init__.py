@@ -1,0 +1,1 @@
+"""Console users: the privacy team's accounts, their passwords and their roles."""

@@ -1,0 +1,427 @@
+"""Console users: accounts, Argon2id passwords, locks against guessing, roles.
+
+Passwords are hashed with Argon2id at OWASP's recommended minimum (Password Storage
+Cheat Sheet: m = 19 MiB = 19456 KiB, t = 2, p = 1), and normalised (NFKC) first, so
+the same password typed on two keyboards is the same password. The parameters are
+stored in each hash; when they are raised here, a user's hash is redone at their
+next sign-in (`check_needs_rehash`).
+
+Guessing is slowed by a lock: `MAX_FAILURES` wrong passwords in a row lock the
+account for `LOCK_FOR`. An unknown username costs the same hash as a known one, so
+the time of an answer does not tell which usernames exist.
+
+Each account change leaves a ledger entry of kind `console_user` (creation, role
+change, new password, lock, disabling). The ledger can never be erased, so it names
+a console user by the random `user_id` alone, never the username: who `usr_…` is
+stays in `console_users`, which is never deleted from (accounts are disabled). The
+actor is who made the change: `cli`, or the acting console user's id.
+
+Services never commit. `authenticate_user` is the exception to watch: a refused
+sign-in still changes the account (its failure count, its lock), so the caller must
+commit whether it succeeds or raises, e.g. `try: … finally: uow.commit()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from trustable.core.errors import InvalidInput, NotAuthenticated, NotFound, TrustableError
+from trustable.core.ids import new_id
+from trustable.ledger import service as ledger
+from trustable.storage.uow import UnitOfWork
+from trustable.users.roles import Permission, Role, can
+from trustable.users.tables import console_users
+from trustable.vault.service import Vault
+
+# OWASP Password Storage Cheat Sheet, Argon2id: "a minimum configuration of 19 MiB of
+# memory, an iteration count of 2, and 1 degree of parallelism" (m=19456 KiB, t=2,
+# p=1), with a 16-byte salt and a 32-byte hash. (argon2-cffi's own default is RFC
+# 9106's low-memory profile, m=64 MiB, t=3, p=4: stronger, and slower on the small
+# machines Trustable is self-hosted on; either is fine, this one is OWASP's.)
+HASHER = PasswordHasher(
+    time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
+)
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024  # long enough for any passphrase, short enough to hash cheaply
+MAX_FAILURES = 5  # wrong passwords in a row before the account locks
+LOCK_FOR = timedelta(minutes=15)
+LEDGER_KIND = "console_user"
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
+_USER_ID = re.compile(r"^usr_[0-9a-z]{20}$")
+
+
+class UsernameTaken(TrustableError):
+    code = "username_taken"
+    status = 409
+
+
+class UnknownUser(NotFound):
+    code = "unknown_user"
+
+
+class WeakPassword(InvalidInput):
+    """The password breaks a rule; the message says which, never the password."""
+
+    code = "weak_password"
+
+
+class LastAdmin(TrustableError):
+    """The change would leave no enabled admin, and so nobody to manage accounts."""
+
+    code = "last_admin"
+    status = 409
+
+
+class SignInRefused(NotAuthenticated):
+    """Every refused sign-in. A shell that shows one message for all of them (the
+    safe default) catches this; the subclasses say why, for the log and for tests."""
+
+    code = "sign_in_refused"
+
+
+class InvalidCredentials(SignInRefused):
+    code = "invalid_credentials"
+
+
+class AccountLocked(SignInRefused):
+    code = "account_locked"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("too many wrong passwords: try again later")
+        self.until = until
+
+
+class AccountDisabled(SignInRefused):
+    code = "account_disabled"
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """An account as the console sees it (the hash never leaves this module)."""
+
+    user_id: str
+    username: str
+    role: Role
+    created_at: datetime
+    disabled: bool
+    failed_attempts: int
+    locked_until: datetime | None
+    last_sign_in_at: datetime | None
+    password_changed_at: datetime
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+    def can(self, permission: Permission | str) -> bool:
+        """What the role allows, and nothing at all once the account is disabled."""
+        return not self.disabled and can(self.role, permission)
+
+
+def _user(row: Any) -> ConsoleUser:
+    return ConsoleUser(
+        user_id=row.user_id,
+        username=row.username,
+        role=Role(row.role),
+        created_at=row.created_at,
+        disabled=bool(row.disabled),
+        failed_attempts=int(row.failed_attempts),
+        locked_until=row.locked_until,
+        last_sign_in_at=row.last_sign_in_at,
+        password_changed_at=row.password_changed_at,
+    )
+
+
+# -- rules -------------------------------------------------------------------------------
+
+
+def normalize_username(username: str) -> str:
+    """Usernames compare without case or Unicode look-alike forms: `Ada` is `ada`."""
+    name = unicodedata.normalize("NFKC", username).strip().lower()
+    if not _USERNAME.fullmatch(name) or _USER_ID.fullmatch(name):
+        raise InvalidInput(
+            "a username is 2 to 64 characters: letters a-z, digits and . _ @ -, "
+            "starting with a letter or digit",
+            code="invalid_username",
+        )
+    return name
+
+
+def parse_role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role '{role}': use {', '.join(r.value for r in Role)}",
+            code="unknown_role",
+        ) from None
+
+
+def _normalize_password(password: str) -> str:
+    return unicodedata.normalize("NFKC", password)
+
+
+def check_password(password: str, username: str) -> None:
+    """At least `MIN_PASSWORD` characters, not blank, not the username (NIST 800-63B:
+    length over composition rules, which only teach people `Password1!`)."""
+    password = _normalize_password(password)
+    if len(password) < MIN_PASSWORD:
+        raise WeakPassword(f"a password has at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise WeakPassword(f"a password has at most {MAX_PASSWORD} characters")
+    if not password.strip():
+        raise WeakPassword("a password is more than spaces")
+    if password.casefold() == username.casefold():
+        raise WeakPassword("a password is not the username")
+
+
+def hash_password(password: str) -> str:
+    return HASHER.hash(_normalize_password(password))
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return HASHER.verify(password_hash, _normalize_password(password))
+    except (VerificationError, InvalidHashError):
+        return False  # a wrong password, or a damaged hash: either way, no
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown username is checked against, so it costs the same time."""
+    return HASHER.hash(secrets.token_urlsafe(24))
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def _find(uow: UnitOfWork, user: str, *, lock: bool = False) -> Any:
+    """The row of a user named by username or by id (`usr_…`), or None."""
+    column = console_users.c.user_id if _USER_ID.fullmatch(user) else console_users.c.username
+    key = user if column is console_users.c.user_id else normalize_username(user)
+    stmt = select(console_users).where(column == key)
+    if lock and uow.dialect == "postgresql":
+        stmt = stmt.with_for_update()  # two sign-ins to one account count one by one
+    return uow.connection.execute(stmt).first()
+
+
+def get_user(uow: UnitOfWork, user: str) -> ConsoleUser:
+    """A user by username or id; `UnknownUser` otherwise."""
+    row = _find(uow, user)
+    if row is None:
+        raise UnknownUser("no such console user")
+    return _user(row)
+
+
+def list_users(uow: UnitOfWork, *, include_disabled: bool = True) -> list[ConsoleUser]:
+    """Every account, by username."""
+    stmt = select(console_users).order_by(console_users.c.username)
+    if not include_disabled:
+        stmt = stmt.where(console_users.c.disabled.is_(False))
+    return [_user(r) for r in uow.connection.execute(stmt)]
+
+
+# -- changing ------------------------------------------------------------------------------
+
+
+def _log(
+    uow: UnitOfWork,
+    vault: Vault,
+    user_id: str,
+    event: str,
+    *,
+    actor: str,
+    now: datetime,
+    **more: Any,
+) -> None:
+    ledger.append(
+        uow,
+        vault,
+        [
+            ledger.Record(
+                kind=LEDGER_KIND,
+                customer_id=None,
+                actor=actor,
+                detail={"user": user_id, "event": event, **more},
+            )
+        ],
+        now=now,
+    )
+
+
+def create_user(
+    uow: UnitOfWork,
+    vault: Vault,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    now: datetime,
+    actor: str,
+) -> ConsoleUser:
+    """A new enabled account, with its ledger entry (id and role, not the name)."""
+    name = normalize_username(username)
+    wanted = parse_role(role)
+    check_password(password, name)
+    if _find(uow, name) is not None:
+        raise UsernameTaken("that username is taken")
+    user_id = new_id("usr")
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "username": name,
+        "password_hash": hash_password(password),
+        "role": wanted.value,
+        "created_at": now,
+        "disabled": False,
+        "failed_attempts": 0,
+        "locked_until": None,
+        "last_sign_in_at": None,
+        "password_changed_at": now,
+    }
+    try:
+        uow.connection.execute(console_users.insert(), [values])
+    except IntegrityError:  # the same name, made at the same moment by someone else
+        raise UsernameTaken("that username is taken") from None
+    _log(uow, vault, user_id, "created", actor=actor, now=now, role=wanted.value)
+    return get_user(uow, user_id)
+
+
+def _set(uow: UnitOfWork, user_id: str, **values: Any) -> None:
+    uow.connection.execute(
+        update(console_users).where(console_users.c.user_id == user_id).values(**values)
+    )
+
+
+def _check_not_last_admin(uow: UnitOfWork, found: ConsoleUser) -> None:
+    if found.role is not Role.admin or found.disabled:
+        return
+    others = uow.connection.execute(
+        select(func.count())
+        .select_from(console_users)
+        .where(
+            console_users.c.role == Role.admin.value,
+            console_users.c.disabled.is_(False),
+            console_users.c.user_id != found.user_id,
+        )
+    ).scalar_one()
+    if not others:
+        raise LastAdmin("this is the last enabled admin: make another admin first")
+
+
+def set_password(
+    uow: UnitOfWork, vault: Vault, user: str, password: str, *, now: datetime, actor: str
+) -> ConsoleUser:
+    """A new password; it also lifts a lock, and sessions opened before end."""
+    found = get_user(uow, user)
+    check_password(password, found.username)
+    _set(
+        uow,
+        found.user_id,
+        password_hash=hash_password(password),
+        password_changed_at=now,
+        failed_attempts=0,
+        locked_until=None,
+    )
+    _log(uow, vault, found.user_id, "password_set", actor=actor, now=now)
+    return get_user(uow, found.user_id)
+
+
+def set_role(
+    uow: UnitOfWork, vault: Vault, user: str, role: Role | str, *, now: datetime, actor: str
+) -> ConsoleUser:
+    """Change a user's role (logged with the role before); the last admin stays one."""
+    found = get_user(uow, user)
+    wanted = parse_role(role)
+    if wanted is found.role:
+        return found
+    if wanted is not Role.admin:
+        _check_not_last_admin(uow, found)
+    _set(uow, found.user_id, role=wanted.value)
+    _log(
+        uow,
+        vault,
+        found.user_id,
+        "role_changed",
+        actor=actor,
+        now=now,
+        role=wanted.value,
+        previous=found.role.value,
+    )
+    return get_user(uow, found.user_id)
+
+
+def disable_user(
+    uow: UnitOfWork, vault: Vault, user: str, *, now: datetime, actor: str
+) -> ConsoleUser:
+    """Stop an account for good (kept, so the ledger's ids stay readable). Disabling
+    one already disabled changes nothing and logs nothing."""
+    found = get_user(uow, user)
+    if found.disabled:
+        return found
+    _check_not_last_admin(uow, found)
+    _set(uow, found.user_id, disabled=True)
+    _log(uow, vault, found.user_id, "disabled", actor=actor, now=now)
+    return get_user(uow, found.user_id)
+
+
+# -- signing in ----------------------------------------------------------------------------
+
+
+def authenticate_user(
+    uow: UnitOfWork, vault: Vault, username: str, password: str, *, now: datetime
+) -> ConsoleUser:
+    """The account these credentials open, or a `SignInRefused` saying why.
+
+    Every path hashes the password once, an unknown username and a locked account
+    included, so the answer takes about the same time whatever it is. Commit the unit
+    of work even when this raises: the failure count and the lock are writes.
+    """
+    try:
+        row = _find(uow, username, lock=True)
+    except InvalidInput:
+        row = None  # not even a possible username: refused like an unknown one
+    if row is None:
+        _verify(_dummy_hash(), password)
+        raise InvalidCredentials("wrong username or password")
+    found = _user(row)
+    matches = _verify(row.password_hash, password)
+    if found.locked(now):
+        assert found.locked_until is not None
+        raise AccountLocked(found.locked_until)
+    if not matches:
+        if found.disabled:
+            raise InvalidCredentials("wrong username or password")
+        failures = found.failed_attempts + 1
+        if failures < MAX_FAILURES:
+            _set(uow, found.user_id, failed_attempts=failures)
+            raise InvalidCredentials("wrong username or password")
+        until = now + LOCK_FOR
+        _set(uow, found.user_id, failed_attempts=0, locked_until=until)
+        _log(
+            uow,
+            vault,
+            found.user_id,
+            "locked",
+            actor="sign-in",
+            now=now,
+            failures=failures,
+            until=ledger.stamp(until),
+        )
+        raise AccountLocked(until)
+    if found.disabled:
+        raise AccountDisabled("this account is disabled")
+    values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None, "last_sign_in_at": now}
+    if HASHER.check_needs_rehash(row.password_hash):
+        values["password_hash"] = hash_password(password)  # the parameters were raised
+    _set(uow, found.user_id, **values)
+    return get_user(uow, found.user_id)

@@ -1,0 +1,44 @@
+"""Console users made and signed in as the console will: one unit of work each."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from trustable.bootstrap import Trustable
+from trustable.ledger.service import entries_of_kind
+from trustable.users.service import ConsoleUser, authenticate_user, create_user
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(
+    app: Trustable,
+    username: str = "ada",
+    role: str = "privacy_officer",
+    password: str = PASSWORD,
+    now: datetime = T0,
+) -> ConsoleUser:
+    with app.uow() as uow:
+        user = create_user(
+            uow, app.vault, username=username, password=password, role=role, now=now, actor="cli"
+        )
+        uow.commit()
+    return user
+
+
+def sign_in(app: Trustable, username: str, password: str, now: datetime = T0) -> ConsoleUser:
+    """As a sign-in page does it: the unit of work commits whatever the answer, so
+    a refused attempt still counts."""
+    with app.uow() as uow:
+        try:
+            return authenticate_user(uow, app.vault, username, password, now=now)
+        finally:
+            uow.commit()
+
+
+def account_entries(app: Trustable) -> list[dict[str, Any]]:
+    """The ledger's `console_user` entries, as written."""
+    with app.reader() as uow:
+        return [entry.content() for entry in entries_of_kind(uow, "console_user")]
