@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
+from tests.mail import Inbox
 from trustable.access.service import create_key
 from trustable.api.app import create_app
 from trustable.bootstrap import Trustable, bootstrap
@@ -163,3 +165,14 @@ def live_server_for() -> Iterator[Callable[[Trustable], LiveServer]]:
     yield start
     for server in started:
         server.__exit__()
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on a free loopback port, and what it received."""
+    handler = Inbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()

@@ -2,53 +2,23 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from email import message_from_bytes
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
+from tests.mail import Inbox
 from tests.rights.support import T0, customer
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
 from trustable.core.mail import MailSettings
 from trustable.core.settings import Settings
 from trustable.rights.verification import MAX_ATTEMPTS, SENDS_PER_HOUR
-
-
-class Inbox:
-    """aiosmtpd handler: keeps every delivered message."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def codes_for(self, address: str) -> list[str]:
-        return [
-            re.search(r"Your code is (\d{6})", m.get_payload()).group(1)  # type: ignore[union-attr]
-            for m in self.messages
-            if m["To"] == address
-        ]
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from trustable.core.ids import new_id
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 
-FIXED_SCOPES = ("collect", "consent:read", "consent:write", "requests", "admin")
+FIXED_SCOPES = ("collect", "consent:read", "consent:write", "requests", "portal", "admin")
 _KEY = re.compile(r"^tk_(?P<key_id>key_[0-9a-z]{20})\.(?P<secret>[A-Za-z0-9_-]{43})$")
 
 
@@ -103,3 +103,14 @@ def require(key: ApiKey, scope: str) -> None:
         raise Forbidden(
             f"this key lacks the '{scope}' scope", code="missing_scope", key_id=key.key_id
         )
+
+
+def key_names(uow: UnitOfWork, key_ids: list[str]) -> dict[str, str]:
+    """The names the company gave these keys: how a customer's timeline says which
+    of its services used their data."""
+    if not key_ids:
+        return {}
+    rows = uow.connection.execute(
+        select(api_keys.c.key_id, api_keys.c.name).where(api_keys.c.key_id.in_(key_ids))
+    ).all()
+    return {r.key_id: r.name for r in rows}

@@ -15,7 +15,10 @@ from trustable.events.routes import router as events_router
 from trustable.ledger.routes import router as ledger_router
 from trustable.personalize.routes import guard_router
 from trustable.personalize.routes import router as personalize_router
+from trustable.portal.routes import router as portal_router
 from trustable.rights.routes import router as rights_router
+from trustable.web.pages import static_files
+from trustable.web.portal import router as portal_pages
 
 
 def create_app(trustable: Trustable) -> FastAPI:
@@ -36,6 +39,9 @@ def create_app(trustable: Trustable) -> FastAPI:
         app.include_router(personalize_router)
     if trustable.policy.spec.guard is not None:
         app.include_router(guard_router)
+    app.include_router(portal_router)
+    app.include_router(portal_pages)
+    app.mount("/static", static_files(), name="static")
 
     @app.get("/.well-known/gpc.json", tags=["service"])
     def gpc_support() -> dict[str, object]:

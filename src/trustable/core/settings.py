@@ -7,6 +7,7 @@ and hands it to whatever needs it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -39,6 +40,12 @@ class Settings:
     # Hours between retention sweeps inside `trustable serve`; 0 turns them off.
     retention_hours: float = 24.0
     mail: MailSettings = field(default_factory=MailSettings)
+    # The address customers reach Trustable at, for the links it hands out (None:
+    # the address the request came in on).
+    public_url: str | None = None
+    # Who may show the portal in a frame (CSP frame-ancestors): 'none', or the
+    # company's origins, space-separated.
+    frame_ancestors: str = "'none'"
 
     @property
     def master_key_file(self) -> Path:
@@ -61,6 +68,8 @@ class Settings:
             port=int(env.get("TRUSTABLE_PORT", "8000")),
             retention_hours=retention_hours_from(env),
             mail=mail_settings(env, home),
+            public_url=(env.get("TRUSTABLE_PUBLIC_URL") or "").rstrip("/") or None,
+            frame_ancestors=frame_ancestors_from(env),
         )
 
 
@@ -109,3 +118,18 @@ def retention_hours_from(env: Mapping[str, str]) -> float:
             "TRUSTABLE_RETENTION_HOURS must be a number of hours from 0 (no sweeps) to 8784"
         )
     return hours
+
+
+_ORIGIN = re.compile(r"^(https?://[A-Za-z0-9.-]+(:\d{1,5})?|'self'|'none')$")
+
+
+def frame_ancestors_from(env: Mapping[str, str]) -> str:
+    """`TRUSTABLE_FRAME_ANCESTORS`: origins allowed to frame the portal; checked, since
+    it goes into a security header verbatim."""
+    value = " ".join(env.get("TRUSTABLE_FRAME_ANCESTORS", "'none'").split())
+    if not value or not all(_ORIGIN.match(part) for part in value.split(" ")):
+        raise ConfigurationError(
+            "TRUSTABLE_FRAME_ANCESTORS must be 'none', 'self' or origins such as "
+            "https://shop.example, separated by spaces"
+        )
+    return value

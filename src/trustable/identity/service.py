@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from trustable.core.errors import TrustableError
+from trustable.core.errors import NotFound, TrustableError
 from trustable.core.ids import new_customer_id
 from trustable.identity.tables import customers, identifiers
 from trustable.storage.uow import UnitOfWork
@@ -333,3 +333,52 @@ def replace_identifier(
         )
     )
     return "replaced"
+
+
+@dataclass(frozen=True)
+class Linked:
+    handle: int  # what a form names to unlink it, so no value travels in the form
+    kind: str
+    value: str
+
+
+def linked_identifiers(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[Linked]:
+    """Every identifier joined into this customer, with its handle."""
+    rows = uow.connection.execute(
+        select(identifiers.c.id, identifiers.c.kind, identifiers.c.value)
+        .where(identifiers.c.customer_id == customer_id)
+        .order_by(identifiers.c.id)
+    ).all()
+    opener = vault.opener(customer_id)
+    return [Linked(int(r.id), r.kind, opener("identifier", r.value).decode()) for r in rows]
+
+
+class LastIdentifier(TrustableError):
+    code = "last_identifier"
+    status = 409
+
+
+def unlink_identifier(uow: UnitOfWork, customer_id: str, handle: int) -> str:
+    """Detach one identifier from a customer: what arrives under it later starts a
+    history of its own. Their last identifier stays (erasure is for leaving whole).
+    The kind unlinked; `NotFound` unless the identifier is this customer's."""
+    mine = {
+        int(r.id): str(r.kind)
+        for r in uow.connection.execute(
+            select(identifiers.c.id, identifiers.c.kind).where(
+                identifiers.c.customer_id == customer_id
+            )
+        )
+    }
+    if handle not in mine:
+        raise NotFound("no such identifier of yours", code="unknown_identifier")
+    if len(mine) == 1:
+        raise LastIdentifier(
+            "this is the only way we recognise you: to leave, ask for erasure instead"
+        )
+    uow.connection.execute(
+        delete(identifiers).where(
+            identifiers.c.id == handle, identifiers.c.customer_id == customer_id
+        )
+    )
+    return mine[handle]

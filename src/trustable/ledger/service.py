@@ -377,6 +377,28 @@ def customer_entries_page(
     return [StoredEntry(r.idx, r.kind, r.body, r.leaf_hash) for r in rows]
 
 
+def latest_customer_entries(
+    uow: UnitOfWork, customer_id: str, *, before: int | None = None, limit: int = 50
+) -> list[StoredEntry]:
+    """A customer's entries newest first, before index `before`: a timeline's page."""
+    stmt = select(ledger_entries).where(ledger_entries.c.customer_id == customer_id)
+    if before is not None:
+        stmt = stmt.where(ledger_entries.c.idx < before)
+    rows = uow.connection.execute(stmt.order_by(ledger_entries.c.idx.desc()).limit(limit)).all()
+    return [StoredEntry(r.idx, r.kind, r.body, r.leaf_hash) for r in rows]
+
+
+def customer_entry(uow: UnitOfWork, customer_id: str, index: int) -> StoredEntry | None:
+    """Entry `index` if it is about this customer; None otherwise, whether or not it
+    exists (so one customer learns nothing of another's entries)."""
+    row = uow.connection.execute(
+        select(ledger_entries).where(
+            ledger_entries.c.idx == index, ledger_entries.c.customer_id == customer_id
+        )
+    ).first()
+    return None if row is None else StoredEntry(row.idx, row.kind, row.body, row.leaf_hash)
+
+
 def entries_of_kind(uow: UnitOfWork, kind: str) -> Iterator[StoredEntry]:
     """Every entry of one kind, in log order (streamed)."""
     last = -1

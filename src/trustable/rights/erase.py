@@ -36,6 +36,7 @@ from trustable.identity.service import erase_identity
 from trustable.ledger import service as ledger
 from trustable.ledger.service import stamp
 from trustable.policy.service import Policy
+from trustable.portal.service import erase_links
 from trustable.rights.service import (
     RightsRequest,
     State,
@@ -43,6 +44,7 @@ from trustable.rights.service import (
     move,
 )
 from trustable.rights.verification import erase_codes
+from trustable.sessions.service import erase_sessions
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -77,6 +79,8 @@ def erase_customer(
             erase_consents(uow, erased),
             {"outbox": erase_outbox(uow, erased)},
             {"verification_codes": erase_codes(uow, erased)},
+            {"portal_sessions": erase_sessions(uow, erased)},
+            {"portal_links": erase_links(uow, erased)},
         ):
             for name, n in found.items():
                 counts[name] = counts.get(name, 0) + n

@@ -11,12 +11,10 @@ from trustable.access.service import ApiKey
 from trustable.api.deps import bearer_or_basic, needs, trustable
 from trustable.bootstrap import Trustable
 from trustable.consent.service import lift_restriction
-from trustable.core.errors import InvalidInput, NotFound
-from trustable.identity.service import customer_exists
+from trustable.core.errors import NotFound
 from trustable.rights import runner
 from trustable.rights.erase import certificate
 from trustable.rights.export import export_html, export_json, log_export
-from trustable.rights.rectify import correction_detail
 from trustable.rights.schemas import (
     CodeIn,
     EmailRequestIn,
@@ -35,8 +33,6 @@ from trustable.rights.service import (
     get_request,
     issue_token,
     list_requests,
-    move,
-    open_request,
     refuse,
     request_for_token,
 )
@@ -61,34 +57,16 @@ def file_request(body: RequestIn, request: Request, key: ApiKey = company) -> Re
     """A request the company files for a customer it signed in: verified by that,
     and carried out at once. The answer's token opens status and export."""
     app = trustable(request)
-    with app.uow() as uow:
-        now = app.clock()
-        customer_id = customer_exists(uow, body.customer_id)
-        if customer_id is None:
-            raise NotFound("no such customer", code="unknown_customer")
-        detail, sealed = _detail(body), None
-        if body.kind is Kind.rectify:
-            correction = _correction(body)
-            if correction is None:
-                raise InvalidInput("a rectify request says what to correct", code="invalid_request")
-            detail, sealed = correction_detail(app.vault, app.policy, customer_id, correction)
-        opened = open_request(
-            uow,
-            app.vault,
-            app.policy,
-            kind=body.kind,
-            customer_id=customer_id,
-            channel=Channel.api,
-            now=now,
-            actor=key.key_id,
-            jurisdiction=body.jurisdiction,
-            detail=detail,
-            sealed=sealed,
-        )
-        verified = move(uow, app.vault, opened, State.verified, actor=key.key_id, now=now)
-        token = issue_token(uow, app.vault, verified, now=now)
-        uow.commit()
-    done = runner.process(app, verified.request_id, actor=key.key_id)
+    done, token = runner.file_verified(
+        app,
+        customer_id=body.customer_id,
+        kind=body.kind,
+        channel=Channel.api,
+        actor=key.key_id,
+        jurisdiction=body.jurisdiction,
+        detail=_detail(body),
+        correction=_correction(body),
+    )
     return RequestOut.of(done, app.clock(), token)
 
 

@@ -9,19 +9,68 @@ a request left `processing` by a crash is finished by calling `process` again
 
 from __future__ import annotations
 
+from typing import Any
+
 from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_consent, restrict
+from trustable.core.errors import InvalidInput, NotFound
+from trustable.identity.service import customer_exists
 from trustable.rights.erase import erase_customer
-from trustable.rights.rectify import apply_correction
+from trustable.rights.rectify import apply_correction, correction_detail
 from trustable.rights.service import (
+    Channel,
     Kind,
     RequestRefused,
     RightsRequest,
     State,
     get_request,
+    issue_token,
     list_requests,
     move,
+    open_request,
 )
+
+
+def file_verified(
+    app: Trustable,
+    *,
+    customer_id: str,
+    kind: Kind,
+    channel: Channel,
+    actor: str,
+    jurisdiction: str | None = None,
+    detail: dict[str, Any] | None = None,
+    correction: tuple[str, str, Any] | None = None,
+) -> tuple[RightsRequest, str]:
+    """A request from a customer whom the caller already verified (the company's
+    sign-in, the portal's session), carried out at once; with its bearer token."""
+    with app.uow() as uow:
+        now = app.clock()
+        live = customer_exists(uow, customer_id)
+        if live is None:
+            raise NotFound("no such customer", code="unknown_customer")
+        sealed = None
+        if kind is Kind.rectify:
+            if correction is None:
+                raise InvalidInput("a rectify request says what to correct", code="invalid_request")
+            detail, sealed = correction_detail(app.vault, app.policy, live, correction)
+        opened = open_request(
+            uow,
+            app.vault,
+            app.policy,
+            kind=kind,
+            customer_id=live,
+            channel=channel,
+            now=now,
+            actor=actor,
+            jurisdiction=jurisdiction,
+            detail=detail or {},
+            sealed=sealed,
+        )
+        verified = move(uow, app.vault, opened, State.verified, actor=actor, now=now)
+        token = issue_token(uow, app.vault, verified, now=now)
+        uow.commit()
+    return process(app, verified.request_id, actor=actor), token
 
 
 def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:

@@ -13,7 +13,9 @@ def all_tables(store: str) -> MetaData:
     import trustable.events.tables
     import trustable.identity.tables
     import trustable.ledger.tables
+    import trustable.portal.tables
     import trustable.rights.tables
+    import trustable.sessions.tables
     import trustable.users.tables
     import trustable.vault.tables  # noqa: F401
     from trustable.storage.metadata import data_metadata, keys_metadata

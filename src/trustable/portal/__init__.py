@@ -1,0 +1,1 @@
+"""The customer's privacy portal: sign-in links and what the portal shows."""

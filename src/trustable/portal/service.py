@@ -1,0 +1,300 @@
+"""The portal's sign-in links, and what the portal shows a customer of their own.
+
+A company signs its customer in by asking Trustable for a link (`issue_link`): a
+random token, valid for minutes and once, kept only as a keyed hash. Everything
+else here reads, for the customer who is signed in and no one else: what is held
+about them grouped by category with the purposes that use it, their choices, and
+every ledger entry about them in plain words.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select, update
+
+from trustable.consent.service import PurposeConsent, current_consents, restricted_among
+from trustable.core.errors import NotAuthenticated
+from trustable.events.service import recent_events, sealed_traits
+from trustable.identity.service import customer_exists, list_identifiers
+from trustable.ledger import service as ledger
+from trustable.ledger.service import StoredEntry
+from trustable.policy.service import Policy
+from trustable.portal.tables import portal_links
+from trustable.storage.bulk import delete_customer_rows
+from trustable.storage.uow import UnitOfWork
+from trustable.vault.service import Vault
+
+LINK_PREFIX = "pl_"
+LINK_TTL = timedelta(minutes=10)
+MAX_LINK_TTL = timedelta(hours=1)
+RECENT_EVENTS = 20
+
+
+class LinkRejected(NotAuthenticated):
+    """The same answer for a link that is unknown, expired or already used."""
+
+    code = "invalid_link"
+
+
+def _hash(vault: Vault, token: str) -> str:
+    return vault.blind_index("portal_link", token)
+
+
+def issue_link(
+    uow: UnitOfWork,
+    vault: Vault,
+    customer_id: str,
+    *,
+    actor: str,
+    now: datetime,
+    ttl: timedelta = LINK_TTL,
+) -> tuple[str, datetime]:
+    """A one-time sign-in token for this customer; it is never stored, only its hash."""
+    if not timedelta(0) < ttl <= MAX_LINK_TTL:
+        raise ValueError("a link lives between a second and an hour")
+    token = LINK_PREFIX + secrets.token_urlsafe(32)
+    expires = now + ttl
+    uow.connection.execute(
+        portal_links.insert(),
+        [
+            {
+                "link_hash": _hash(vault, token),
+                "customer_id": customer_id,
+                "created_at": now,
+                "expires_at": expires,
+                "issued_by": actor,
+            }
+        ],
+    )
+    ledger.append(
+        uow,
+        vault,
+        [ledger.Record(kind="portal_link", customer_id=customer_id, actor=actor)],
+        now=now,
+    )
+    return token, expires
+
+
+def redeem_link(uow: UnitOfWork, vault: Vault, token: str, *, now: datetime) -> str:
+    """The customer a link signs in, once: it is spent here. Same error for every
+    failure, so a guesser learns nothing."""
+    rejected = LinkRejected("this sign-in link is not valid: ask for a new one")
+    if not token.startswith(LINK_PREFIX) or len(token) > 128:
+        raise rejected
+    digest = _hash(vault, token)
+    row = uow.connection.execute(
+        select(portal_links).where(portal_links.c.link_hash == digest)
+    ).first()
+    if row is None or row.used_at is not None or now >= row.expires_at:
+        raise rejected
+    spent = uow.connection.execute(
+        update(portal_links)
+        .where(portal_links.c.link_hash == digest, portal_links.c.used_at.is_(None))
+        .values(used_at=now)
+    )
+    live = customer_exists(uow, row.customer_id)
+    if spent.rowcount != 1 or live is None:
+        raise rejected
+    return live
+
+
+def erase_links(uow: UnitOfWork, customer_id: str) -> int:
+    return delete_customer_rows(uow, customer_id, {"links": portal_links})["links"]
+
+
+# -- what the portal shows --------------------------------------------------------
+
+
+@cache
+def _category_names() -> dict[str, str]:
+    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+
+    return {c.fides_key: c.name or c.fides_key for c in DEFAULT_TAXONOMY.data_category}
+
+
+def category_name(category: str) -> str:
+    """Fideslang's own name for a data category ("Email", "Purchase History")."""
+    return _category_names().get(category, category)
+
+
+@dataclass(frozen=True)
+class HeldValue:
+    label: str  # the identifier kind, trait name or event name
+    value: Any
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class HeldCategory:
+    category: str
+    name: str
+    purposes: list[tuple[str, bool]]  # (plain name of a purpose using it, permitted now)
+    values: list[HeldValue]
+
+
+@dataclass(frozen=True)
+class Holdings:
+    identifiers: list[HeldValue]
+    categories: list[HeldCategory]
+    restricted: bool
+
+
+_IDENTIFIER_CATEGORY = {
+    "email": "user.contact.email",
+    "phone": "user.contact.phone_number",
+    "device_id": "user.device.device_id",
+}
+
+
+def holdings(uow: UnitOfWork, vault: Vault, policy: Policy, customer_id: str) -> Holdings:
+    """Identifiers, traits and recent events, grouped by category, each category with
+    the purposes that use it and whether each may now."""
+    consents = {c.purpose: c for c in current_consents(uow, policy, customer_id)}
+    grouped: dict[str, list[HeldValue]] = {}
+    for trait in sealed_traits(uow, customer_id):
+        grouped.setdefault(trait.category, []).append(
+            HeldValue(trait.name, trait.open(vault, customer_id), trait.updated_at)
+        )
+    opener = vault.opener(customer_id)
+    for event in recent_events(uow, customer_id, limit=RECENT_EVENTS):
+        fields = event.open_with(opener)
+        label = str(fields.pop("event", None) or event.type)
+        for category in event.categories or ("",):
+            grouped.setdefault(category, []).append(HeldValue(label, fields, event.occurred_at))
+    identifiers = [
+        HeldValue(kind, value, None) for kind, value in list_identifiers(uow, vault, customer_id)
+    ]
+
+    def purposes(category: str) -> list[tuple[str, bool]]:
+        return [
+            (policy.purposes[p].spec.name, consents[p].permitted)
+            for p in policy.purposes_using(category)
+            if p in consents
+        ]
+
+    categories = [
+        HeldCategory(category, category_name(category), purposes(category), values)
+        for category, values in sorted(grouped.items())
+        if category
+    ]
+    return Holdings(identifiers, categories, bool(restricted_among(uow, [customer_id])))
+
+
+@dataclass(frozen=True)
+class Choice:
+    purpose: str
+    name: str
+    description: str
+    benefit: str
+    needs_consent: bool
+    consent: PurposeConsent
+    gpc: bool  # switched off by the browser's Global Privacy Control
+
+
+def choices(policy: Policy, consents: Sequence[PurposeConsent]) -> list[Choice]:
+    """One switch per purpose, in the policy's order, with its words for customers."""
+    out = []
+    for found in consents:
+        spec = policy.purposes[found.purpose].spec
+        out.append(
+            Choice(
+                found.purpose,
+                spec.name,
+                spec.description,
+                spec.benefit,
+                found.needs_consent,
+                found,
+                gpc=found.method is not None and found.method.value == "gpc",
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Use:
+    """One ledger entry about the customer, told in words."""
+
+    index: int
+    at: str
+    kind: str
+    sentence: str
+
+
+_DONE_BY = {"portal": "you", "email": "you", "requester": "you"}
+
+
+def _who(actor: str, names: dict[str, str]) -> str:
+    if actor in _DONE_BY:
+        return _DONE_BY[actor]
+    if actor.startswith("usr_"):
+        return "our privacy team"
+    if actor in names:
+        return f"our service “{names[actor]}”"
+    return "Trustable"
+
+
+def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
+    """A plain sentence for an entry: who did what with which kind of data."""
+    body = entry.content()
+    detail: dict[str, Any] = body.get("detail") or {}
+    who = _who(str(body.get("actor", "")), names)
+
+    def purpose(key: Any) -> str:
+        found = policy.purpose(str(key))
+        return f"“{found.spec.name}”" if found else str(key)
+
+    def kinds(keys: Any) -> str:
+        listed = [category_name(str(k)).lower() for k in keys or ()]
+        return ", ".join(listed) if listed else "nothing"
+
+    kind = entry.kind
+    if kind == "collect":
+        sentence = (
+            f"We received a {detail.get('type', 'message')} about you and kept: "
+            f"{kinds(detail.get('kept'))}"
+        )
+    elif kind == "consent":
+        sentence = (
+            f"Your choice for {purpose(detail.get('purpose'))} was recorded as "
+            f"{detail.get('status')} ({detail.get('method')})"
+        )
+    elif kind == "access":
+        sentence = (
+            f"{who.capitalize()} used your {kinds(detail.get('categories'))} "
+            f"for {purpose(detail.get('purpose'))}"
+        )
+    elif kind == "recommend":
+        what = kinds(detail.get("categories")) if detail.get("personal") else "no data of yours"
+        sentence = f"{who.capitalize()} made recommendations for you using {what}"
+    elif kind == "guard":
+        sentence = f"{who.capitalize()} checked your history to warn you before an action"
+    elif kind == "share":
+        sentence = (
+            f"Your {kinds(detail.get('categories'))} went to "
+            f"“{detail.get('destination', 'a partner')}”"
+        )
+    elif kind == "export":
+        sentence = "A copy of everything we hold about you was downloaded"
+    elif kind == "request":
+        sentence = f"Your {detail.get('type', '')} request is now {detail.get('state', '')}"
+    elif kind == "merge":
+        sentence = "Two of your histories were joined into one"
+    elif kind == "rectify":
+        sentence = "A value you asked us to correct was corrected"
+    elif kind == "retention":
+        sentence = "Data older than we promised to keep it was deleted"
+    elif kind == "portal_link":
+        sentence = f"{who.capitalize()} asked for a sign-in link to this page for you"
+    elif kind == "unlink":
+        sentence = f"You unlinked an identifier ({detail.get('kind', '')}) from your history"
+    elif kind == "restriction_lifted":
+        sentence = "The restriction on using your data was lifted"
+    else:
+        sentence = f"Recorded: {kind.replace('_', ' ')}"
+    return Use(entry.index, str(body.get("at", "")), kind, sentence)

@@ -1,0 +1,1 @@
+"""Browser sessions: a customer in the portal, a console user in the console."""
