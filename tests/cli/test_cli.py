@@ -45,6 +45,7 @@ def test_every_command_has_help() -> None:
         ["requests", "file"],
         ["requests", "refuse"],
         ["requests", "resume"],
+        ["portal", "link"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
@@ -87,8 +88,17 @@ def test_demo_seeds_once_and_shows_how_to_send_events(env: dict[str, str]) -> No
     # Recommendations with reasons for who allows it, honest popular ones for who declined.
     assert "Recommended for Ada" in first.output and "because you rated" in first.output
     assert "Recommended for Alan" in first.output and "popular with everyone" in first.output
+    assert "Ada's privacy portal (one use, for an hour): http://127.0.0.1:8000/portal/enter?" in (
+        first.output
+    )
     again = runner.invoke(app, ["demo", "--no-serve"], env=env)
     assert "already seeded: 8 customers" in again.output
+    link = runner.invoke(app, ["portal", "link", "--user-id", "u-1001"], env=env)
+    assert link.exit_code == 0 and "/portal/enter?token=pl_" in link.output, link.output
+    nobody = runner.invoke(app, ["portal", "link", "--user-id", "nobody"], env=env)
+    assert nobody.exit_code == 1 and "no such customer" in nobody.output
+    neither = runner.invoke(app, ["portal", "link"], env=env)
+    assert neither.exit_code == 1 and "--customer or --user-id" in neither.output
     drops = runner.invoke(app, ["collection", "drops"], env=env)
     assert "traits.favouriteColour" in drops.output and "not_in_tracking_plan" in drops.output
 

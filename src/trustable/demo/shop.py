@@ -195,6 +195,37 @@ def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -
     )
     console.print("  See drops:    .venv/bin/trustable collection drops")
     show_recommendations(console, trustable)
+    show_portal(console, trustable, trustable.settings.public_url or url)
+
+
+def show_portal(console: Console, trustable: Trustable, url: str) -> None:
+    """A one-time link into Ada's privacy portal, as the shop's backend would ask."""
+    from datetime import timedelta
+
+    from trustable.identity.service import find_customer
+    from trustable.portal.service import issue_link
+
+    with trustable.uow() as uow:
+        customer = find_customer(uow, trustable.vault, "user_id", "u-1001")
+        if customer is None:
+            return
+        token, _ = issue_link(
+            uow,
+            trustable.vault,
+            customer,
+            actor="demo",
+            now=trustable.clock(),
+            ttl=timedelta(hours=1),
+        )
+        uow.commit()
+    console.print(
+        f"  Ada's privacy portal (one use, for an hour): {url}/portal/enter?token={token}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        "    Another link: .venv/bin/trustable portal link --user-id u-1001", highlight=False
+    )
 
 
 def show_recommendations(console: Console, trustable: Trustable) -> None:
