@@ -1,0 +1,140 @@
+"""The privacy team's console over HTTP: sign-in, roles, the requests queue, the
+policy view and a support read that the ledger records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer, make_key
+from tests.portal.support import csrf_of
+from tests.rights.support import customer
+from trustable.bootstrap import Trustable
+from trustable.ledger.service import customer_entries
+from trustable.users.service import create_user, disable_user
+
+PASSWORD = "correct horse battery staple"
+Console = Callable[[str], httpx.Client]
+
+
+def user(app: Trustable, name: str, role: str) -> None:
+    with app.uow() as uow:
+        create_user(
+            uow,
+            app.vault,
+            username=name,
+            password=PASSWORD,
+            role=role,
+            now=app.clock(),
+            actor="test",
+        )
+        uow.commit()
+
+
+@pytest.fixture
+def console(app: Trustable, live_server: LiveServer) -> Iterator[Console]:
+    """Sign a console user of the given role in (made on the spot), as a browser."""
+    opened: list[httpx.Client] = []
+
+    def sign_in(role: str) -> httpx.Client:
+        name = f"{role.replace('_', '-')}-{len(opened)}"
+        user(app, name, role)
+        browser = httpx.Client(base_url=live_server.url)
+        opened.append(browser)
+        landed = browser.post("/admin/signin", data={"username": name, "password": PASSWORD})
+        assert landed.status_code == 303, landed.text
+        return browser
+
+    yield sign_in
+    for browser in opened:
+        browser.close()
+
+
+def test_sign_in_refuses_wrong_passwords_alike_and_the_cookie_is_safe(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    user(app, "olivia", "privacy_officer")
+    with httpx.Client(base_url=live_server.url) as browser:
+        wrong = browser.post("/admin/signin", data={"username": "olivia", "password": "nope"})
+        nobody = browser.post("/admin/signin", data={"username": "nobody", "password": "nope"})
+        assert wrong.status_code == nobody.status_code == 401
+        assert "wrong username or password" in wrong.text and "wrong username or password" in (
+            nobody.text
+        )
+        good = browser.post("/admin/signin", data={"username": "olivia", "password": PASSWORD})
+        assert good.status_code == 303
+        cookie = good.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "Path=/admin" in cookie and "SameSite=lax" in cookie
+        page = browser.get("/admin/requests")
+        assert page.status_code == 200 and "Customers' requests" in page.text
+        out = browser.post("/admin/logout", data={"csrf": csrf_of(page.text)})
+        assert "You are signed out" in out.text
+        assert browser.get("/admin/requests").status_code == 401
+
+
+def test_roles_decide_what_each_user_sees(app: Trustable, console: Console) -> None:
+    analyst = console("analyst")
+    assert analyst.get("/admin/requests").status_code == 403
+    assert analyst.get("/admin/customer").status_code == 403
+    support = console("support")
+    assert support.get("/admin/policy").status_code == 200
+    assert "Recommendations made for you" in support.get("/admin/policy").text
+    admin = console("admin")
+    assert admin.get("/admin/customer").status_code == 403  # admins run accounts, not customers
+
+
+def test_a_privacy_officer_refuses_a_request_with_a_reason(
+    app: Trustable, live_server: LiveServer, console: Console
+) -> None:
+    ada = customer(app)
+    filed = httpx.post(
+        f"{live_server.url}/v1/requests/by-email",
+        json={"email": "ada@example.org", "kind": "access"},
+    ).json()
+    officer = console("privacy_officer")
+    page = officer.get("/admin/requests", params={"state": "received"}).text
+    assert filed["request_id"] in page
+    done = officer.post(
+        f"/admin/requests/{filed['request_id']}/refuse",
+        data={"reason": "we could not verify it was you", "csrf": csrf_of(page)},
+        follow_redirects=True,
+    )
+    assert done.status_code == 200 and "we could not verify it was you" in done.text
+    forged = officer.post(f"/admin/requests/{filed['request_id']}/process", data={})
+    assert forged.status_code == 403
+    support = console("support")
+    support_page = support.get("/admin/requests").text
+    assert "Refuse" not in support_page  # support sees the queue, does not act on it
+    assert ada not in support_page or "Refuse" not in support_page
+
+
+def test_a_support_read_shows_only_the_stated_purpose_and_is_logged(
+    app: Trustable, console: Console
+) -> None:
+    ada = customer(app)
+    support = console("support")
+    form = support.get("/admin/customer").text
+    read = support.post(
+        "/admin/customer",
+        data={"customer_id": ada, "purpose": "essential.service", "csrf": csrf_of(form)},
+    )
+    assert read.status_code == 200 and "Ada Lovelace" in read.text
+    assert "<dt>age</dt>" not in read.text  # the age serves personalization, not the service
+    assert "user.demographic.age_range (purpose does not use it" in read.text
+    with app.reader() as uow:
+        entries = [e.content() for e in customer_entries(uow, ada) if e.kind == "access"]
+    assert entries and entries[-1]["actor"].startswith("usr_")
+    assert entries[-1]["detail"]["purpose"] == "essential.service"
+
+
+def test_a_disabled_users_session_ends(app: Trustable, console: Console) -> None:
+    support = console("support")
+    assert support.get("/admin/policy").status_code == 200
+    admin_key = make_key(app, "admin")
+    assert admin_key
+    with app.uow() as uow:
+        disable_user(uow, app.vault, "support-0", now=app.clock(), actor="test")
+        uow.commit()
+    assert support.get("/admin/policy").status_code == 401
