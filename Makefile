@@ -6,7 +6,22 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_BENCH := $(VENV)/.installed-bench
 
-.PHONY: demo test bench lint clean
+# Browser tests (tests/browser/) drive Debian's Chromium through Playwright: Playwright's
+# own `playwright install` downloads a browser build from a host outside the package
+# registries, which developers' machines and CI cannot reach. $TRUSTABLE_CHROMIUM may
+# name another Chromium; then nothing is installed here.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+
+# axe-core, the accessibility engine the browser tests inject into pages, straight from
+# its maintainers (Deque) on the npm registry, pinned, into the ignored .cache/npm.
+# Chosen over PyPI's axe-playwright-python, which works offline too but repackages an
+# older axe-core (4.12.1 in its 0.1.8) by hand, between its own releases.
+AXE_CORE_VERSION := 4.14.1
+NPM_PREFIX := .cache/npm
+STAMP_AXE := $(NPM_PREFIX)/.installed-axe-core-$(AXE_CORE_VERSION)
+
+.PHONY: demo test bench lint clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +43,21 @@ $(STAMP_BENCH): pyproject.toml | $(BIN)/python
 demo: $(STAMP_RUN)
 	$(BIN)/trustable demo
 
-## make test: the whole suite, then ruff, mypy (strict) and the import contracts
-test: $(STAMP_TEST)
+## make chromium: Debian's Chromium for the browser tests, unless it is already there
+chromium:
+	@if [ -z "$$TRUSTABLE_CHROMIUM" ] && ! command -v chromium >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -q && $(APT_INSTALL) chromium fonts-liberation; \
+	fi
+
+$(STAMP_AXE):
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && $(APT_INSTALL) npm; }
+	npm install --prefix $(NPM_PREFIX) --no-save --no-package-lock --no-audit --no-fund \
+		--ignore-scripts --loglevel=error axe-core@$(AXE_CORE_VERSION)
+	touch $@
+
+## make test: the whole suite (browser tests too), then ruff, mypy (strict), import contracts
+test: $(STAMP_TEST) chromium $(STAMP_AXE)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
@@ -42,4 +70,4 @@ bench: $(STAMP_BENCH)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache tests/artifacts

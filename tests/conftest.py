@@ -58,17 +58,22 @@ def postgres_available() -> bool:
     return False
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def settings(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
-) -> Iterator[Settings]:
-    base = Settings(
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """Settings for a fresh SQLite data store and key store under `tmp_path`."""
+    return Settings(
         home=tmp_path / "home",
         database_url=f"sqlite:///{tmp_path / 'home' / 'data.db'}",
         keystore_url=f"sqlite:///{tmp_path / 'home' / 'keys.db'}",
         policy_path=example_policy_path(),
         master_key=encode_key(secrets.token_bytes(32)),
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
+) -> Iterator[Settings]:
+    base = sqlite_settings(tmp_path)
     if request.param == "sqlite":
         yield base
         return
