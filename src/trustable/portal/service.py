@@ -143,6 +143,7 @@ class Holdings:
     identifiers: list[HeldValue]
     categories: list[HeldCategory]
     restricted: bool
+    traits: list[str]  # the names of the traits held: what a correction can name
 
 
 _IDENTIFIER_CATEGORY = {
@@ -157,16 +158,25 @@ def holdings(uow: UnitOfWork, vault: Vault, policy: Policy, customer_id: str) ->
     the purposes that use it and whether each may now."""
     consents = {c.purpose: c for c in current_consents(uow, policy, customer_id)}
     grouped: dict[str, list[HeldValue]] = {}
-    for trait in sealed_traits(uow, customer_id):
+    traits = sealed_traits(uow, customer_id)
+    for trait in traits:
         grouped.setdefault(trait.category, []).append(
             HeldValue(trait.name, trait.open(vault, customer_id), trait.updated_at)
         )
     opener = vault.opener(customer_id)
     for event in recent_events(uow, customer_id, limit=RECENT_EVENTS):
         fields = event.open_with(opener)
-        label = str(fields.pop("event", None) or event.type)
-        for category in event.categories or ("",):
-            grouped.setdefault(category, []).append(HeldValue(label, fields, event.occurred_at))
+        name = fields.get("event")
+        label = str(name) if isinstance(name, str) else f"{event.type} message"
+        # Each field under its own category: an identify call's email is contact data,
+        # its age demographic, each shown with the purposes that use that kind.
+        parts: dict[str, dict[str, Any]] = {}
+        for path, value in fields.items():
+            category = policy.field_category(path, value)
+            if category is not None:
+                parts.setdefault(category, {})[path.rsplit(".", 1)[-1]] = value
+        for category, shown in parts.items():
+            grouped.setdefault(category, []).append(HeldValue(label, shown, event.occurred_at))
     identifiers = [
         HeldValue(kind, value, None) for kind, value in list_identifiers(uow, vault, customer_id)
     ]
@@ -183,7 +193,12 @@ def holdings(uow: UnitOfWork, vault: Vault, policy: Policy, customer_id: str) ->
         for category, values in sorted(grouped.items())
         if category
     ]
-    return Holdings(identifiers, categories, bool(restricted_among(uow, [customer_id])))
+    return Holdings(
+        identifiers,
+        categories,
+        bool(restricted_among(uow, [customer_id])),
+        sorted(t.name for t in traits),
+    )
 
 
 @dataclass(frozen=True)

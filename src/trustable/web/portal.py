@@ -131,7 +131,7 @@ def home(
         gpc_applied=honoured,
         receipt=_shown(app, changed),
         organization=app.policy.spec.organization,
-        correctable=sorted({v.label for c in held.categories for v in c.values if v.at}),
+        correctable=held.traits,
         objectable=[c for c in choices(app.policy, consents) if not c.needs_consent],
     )
 
