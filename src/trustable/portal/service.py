@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from trustable.consent.service import PurposeConsent, current_consents, restricted_among
 from trustable.core.errors import NotAuthenticated
@@ -102,6 +102,12 @@ def redeem_link(uow: UnitOfWork, vault: Vault, token: str, *, now: datetime) -> 
     if spent.rowcount != 1 or live is None:
         raise rejected
     return live
+
+
+def sweep_links(uow: UnitOfWork, now: datetime) -> int:
+    """Remove links past their time, used or not."""
+    done = uow.connection.execute(delete(portal_links).where(portal_links.c.expires_at <= now))
+    return int(done.rowcount or 0)
 
 
 def erase_links(uow: UnitOfWork, customer_id: str) -> int:

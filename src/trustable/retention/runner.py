@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from trustable.bootstrap import Trustable
 from trustable.core.errors import ConfigurationError
+from trustable.portal.service import sweep_links
 from trustable.retention.service import (
     CUSTOMERS_PER_CHUNK,
     Retention,
@@ -23,6 +24,7 @@ from trustable.retention.service import (
     find_expired,
     remove_expired,
 )
+from trustable.sessions.service import sweep_expired as sweep_sessions
 
 log = logging.getLogger("trustable.retention")
 
@@ -60,6 +62,13 @@ def sweep_all(
         if found.next_after is None:
             break
         after = found.next_after
+    if not dry_run:
+        # Sign-in links and sessions past their time: they open nothing any more, and
+        # what opens nothing is not kept either.
+        with app.uow() as uow:
+            sweep_sessions(uow, rules.now)
+            sweep_links(uow, rules.now)
+            uow.commit()
     return total
 
 
