@@ -91,8 +91,10 @@ def test_demo_seeds_once_and_shows_how_to_send_events(env: dict[str, str]) -> No
     assert "Ada's privacy portal (one use, for an hour): http://127.0.0.1:8000/portal/enter?" in (
         first.output
     )
+    assert "Console:      http://127.0.0.1:8000/admin  user admin, password " in first.output
     again = runner.invoke(app, ["demo", "--no-serve"], env=env)
     assert "already seeded: 8 customers" in again.output
+    assert again.output.split("password ")[1][:16] != first.output.split("password ")[1][:16]
     link = runner.invoke(app, ["portal", "link", "--user-id", "u-1001"], env=env)
     assert link.exit_code == 0 and "/portal/enter?token=pl_" in link.output, link.output
     nobody = runner.invoke(app, ["portal", "link", "--user-id", "nobody"], env=env)

@@ -196,6 +196,43 @@ def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -
     console.print("  See drops:    .venv/bin/trustable collection drops")
     show_recommendations(console, trustable)
     show_portal(console, trustable, trustable.settings.public_url or url)
+    show_console(console, trustable, trustable.settings.public_url or url)
+
+
+DEMO_ADMIN = "admin"
+
+
+def show_console(console: Console, trustable: Trustable, url: str) -> None:
+    """The console's demo account, with a password made for this run (the last one
+    stops working: a demo password printed to a terminal should not live on)."""
+    import secrets
+
+    from trustable.core.errors import NotFound
+    from trustable.users.service import create_user, get_user, set_password
+
+    password = secrets.token_urlsafe(12)
+    with trustable.uow() as uow:
+        now = trustable.clock()
+        try:
+            get_user(uow, DEMO_ADMIN)
+        except NotFound:
+            create_user(
+                uow,
+                trustable.vault,
+                username=DEMO_ADMIN,
+                password=password,
+                role="admin",
+                now=now,
+                actor="demo",
+            )
+        else:
+            set_password(uow, trustable.vault, DEMO_ADMIN, password, now=now, actor="demo")
+        uow.commit()
+    console.print(
+        f"  Console:      {url}/admin  user {DEMO_ADMIN}, password {password} (new each run)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def show_portal(console: Console, trustable: Trustable, url: str) -> None:
