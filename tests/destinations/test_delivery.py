@@ -180,8 +180,8 @@ def test_an_unreachable_destination_loses_nothing(settings: Settings, tmp_path: 
 def test_a_destination_that_never_answers_ends_in_the_dead_letters(
     shop: Trustable, receiver: Receiver, live_server_for: Any
 ) -> None:
-    grant(shop, "u6")
-    rate(shop, "u6")
+    grant(shop, "user-never-answered-6")
+    rate(shop, "user-never-answered-6")
     receiver.script.extend(["500"] * 10)
     worker = Worker(shop)
     for _ in range(4):
@@ -193,7 +193,7 @@ def test_a_destination_that_never_answers_ends_in_the_dead_letters(
     assert listed[0]["name"] == "recommender" and listed[0]["dead"] == 1
     dead = httpx.get(f"{server.url}/v1/destinations/recommender/dead", headers=admin).json()
     assert dead[0]["attempts"] == 4 and dead[0]["last_error"] == "HTTP 500"
-    assert "u6" not in str(dead)
+    assert "user-never-answered-6" not in str(dead)  # ids only, never the user id
     retried = httpx.post(f"{server.url}/v1/destinations/recommender/retry", headers=admin)
     assert retried.json() == {"requeued": 1}
     receiver.script.clear()
