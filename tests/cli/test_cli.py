@@ -46,6 +46,12 @@ def test_every_command_has_help() -> None:
         ["requests", "refuse"],
         ["requests", "resume"],
         ["portal", "link"],
+        ["users"],
+        ["users", "create"],
+        ["users", "list"],
+        ["users", "disable"],
+        ["users", "set-password"],
+        ["users", "set-role"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)

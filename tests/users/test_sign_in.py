@@ -137,7 +137,9 @@ def test_an_unknown_username_takes_the_same_path_as_a_wrong_password(
 ) -> None:
     make_user(app)
     answers: dict[str, SignInRefused] = {}
-    for name in ("ada", "grace", "not a username!"):
+    with app.reader() as uow:
+        ada_id = get_user(uow, "ada").user_id
+    for name in ("ada", "grace", "not a username!", ada_id):
         before = hasher.verified
         with pytest.raises(InvalidCredentials) as refused:
             sign_in(app, name, "not the password")

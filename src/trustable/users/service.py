@@ -387,9 +387,10 @@ def authenticate_user(
     of work even when this raises: the failure count and the lock are writes.
     """
     try:
-        row = _find(uow, username, lock=True)
+        name = normalize_username(username)  # a username only: an id does not sign in
     except InvalidInput:
-        row = None  # not even a possible username: refused like an unknown one
+        name = None  # not even a possible username: refused like an unknown one
+    row = None if name is None else _find(uow, name, lock=True)
     if row is None:
         _verify(_dummy_hash(), password)
         raise InvalidCredentials("wrong username or password")

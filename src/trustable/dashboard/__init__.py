@@ -1,0 +1,1 @@
+"""The trust dashboard: figures over the whole store, counted by the database."""
