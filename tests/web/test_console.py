@@ -138,3 +138,15 @@ def test_a_disabled_users_session_ends(app: Trustable, console: Console) -> None
         disable_user(uow, app.vault, "support-0", now=app.clock(), actor="test")
         uow.commit()
     assert support.get("/admin/policy").status_code == 401
+
+
+def test_the_dashboard_counts_and_shows_no_one(app: Trustable, console: Console) -> None:
+    ada = customer(app)
+    analyst = console("analyst")
+    board = analyst.get("/admin/dashboard", params={"days": 7})
+    assert board.status_code == 200
+    assert '<dd id="fig-customers">1</dd>' in board.text
+    assert board.text.count("<svg") == 6 and "role=\"img\"" in board.text
+    assert ada not in board.text and "Ada" not in board.text and "ada@" not in board.text
+    assert analyst.get("/admin/dashboard", params={"days": 0}).status_code == 400
+    assert console("support").get("/admin/dashboard").status_code == 403
