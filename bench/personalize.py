@@ -692,8 +692,10 @@ def render_http(h: HttpRecommendations) -> list[str]:
         "average",
         "- a read costs what the customer holds: each customer's median read, from "
         f"{yes.median_ms(light):.2f} ms ({yes.by_person[light][0]} ratings) "
-        f"to {yes.median_ms(heavy):.2f} ms ({yes.by_person[heavy][0]}); the consenting "
-        "customers' ratings are read and decrypted at every request. The slowest 1% of the "
+        f"to {yes.median_ms(heavy):.2f} ms ({yes.by_person[heavy][0]}); each read checks "
+        "the customer's consent and their events' count in the store, and scores their "
+        "whole history; their opened ratings stay in memory until their events change. "
+        "The slowest 1% of the "
         f"reads were for customers with {slow[0]} to {slow[-1]} ratings (the median of the "
         f"{yes.customers}: {statistics.median(n for n, _ in yes.by_person.values()):.0f})",
         "",

@@ -9,24 +9,8 @@ from playwright.sync_api import Page, expect
 from tests.browser.support import assert_accessible, assert_fits_viewport, screenshot
 from tests.conftest import LiveServer
 from tests.rights.support import customer
+from tests.users.support import PASSWORD, make_user
 from trustable.bootstrap import Trustable
-from trustable.users.service import create_user
-
-PASSWORD = "correct horse battery staple"
-
-
-def staff(app: Trustable, name: str, role: str) -> None:
-    with app.uow() as uow:
-        create_user(
-            uow,
-            app.vault,
-            username=name,
-            password=PASSWORD,
-            role=role,
-            now=app.clock(),
-            actor="test",
-        )
-        uow.commit()
 
 
 def sign_in(page: Page, server: LiveServer, name: str) -> None:
@@ -40,7 +24,7 @@ def sign_in(page: Page, server: LiveServer, name: str) -> None:
 def test_an_admin_sees_the_dashboard_numbers_change(
     page: Page, app: Trustable, live_server: LiveServer
 ) -> None:
-    staff(app, "root", "admin")
+    make_user(app, "root", "admin")
     page.goto(f"{live_server.url}/admin")
     page.get_by_label("Username").fill("root")
     page.get_by_label("Password").fill("not the password at all")
@@ -73,7 +57,7 @@ def test_an_admin_sees_the_dashboard_numbers_change(
 def test_a_privacy_officer_works_the_queue_on_a_phone(
     phone_page: Page, app: Trustable, live_server: LiveServer
 ) -> None:
-    staff(app, "olivia", "privacy_officer")
+    make_user(app, "olivia", "privacy_officer")
     customer(app)
     httpx.post(
         f"{live_server.url}/v1/requests/by-email",

@@ -11,26 +11,12 @@ import pytest
 from tests.conftest import LiveServer, make_key
 from tests.portal.support import csrf_of
 from tests.rights.support import customer
+from tests.users.support import PASSWORD, make_user
 from trustable.bootstrap import Trustable
 from trustable.ledger.service import customer_entries
-from trustable.users.service import create_user, disable_user
+from trustable.users.service import disable_user
 
-PASSWORD = "correct horse battery staple"
 Console = Callable[[str], httpx.Client]
-
-
-def user(app: Trustable, name: str, role: str) -> None:
-    with app.uow() as uow:
-        create_user(
-            uow,
-            app.vault,
-            username=name,
-            password=PASSWORD,
-            role=role,
-            now=app.clock(),
-            actor="test",
-        )
-        uow.commit()
 
 
 @pytest.fixture
@@ -40,7 +26,7 @@ def console(app: Trustable, live_server: LiveServer) -> Iterator[Console]:
 
     def sign_in(role: str) -> httpx.Client:
         name = f"{role.replace('_', '-')}-{len(opened)}"
-        user(app, name, role)
+        make_user(app, name, role)
         browser = httpx.Client(base_url=live_server.url)
         opened.append(browser)
         landed = browser.post("/admin/signin", data={"username": name, "password": PASSWORD})
@@ -55,7 +41,7 @@ def console(app: Trustable, live_server: LiveServer) -> Iterator[Console]:
 def test_sign_in_refuses_wrong_passwords_alike_and_the_cookie_is_safe(
     app: Trustable, live_server: LiveServer
 ) -> None:
-    user(app, "olivia", "privacy_officer")
+    make_user(app, "olivia", "privacy_officer")
     with httpx.Client(base_url=live_server.url) as browser:
         wrong = browser.post("/admin/signin", data={"username": "olivia", "password": "nope"})
         nobody = browser.post("/admin/signin", data={"username": "nobody", "password": "nope"})
@@ -146,7 +132,7 @@ def test_the_dashboard_counts_and_shows_no_one(app: Trustable, console: Console)
     board = analyst.get("/admin/dashboard", params={"days": 7})
     assert board.status_code == 200
     assert '<dd id="fig-customers">1</dd>' in board.text
-    assert board.text.count("<svg") == 6 and "role=\"img\"" in board.text
+    assert board.text.count("<svg") == 6 and 'role="img"' in board.text
     assert ada not in board.text and "Ada" not in board.text and "ada@" not in board.text
     assert analyst.get("/admin/dashboard", params={"days": 0}).status_code == 400
     assert console("support").get("/admin/dashboard").status_code == 403

@@ -496,26 +496,6 @@ def events_marker(uow: UnitOfWork, customer_id: str) -> tuple[int, int]:
     return int(count), int(newest or 0)
 
 
-def recent_events(uow: UnitOfWork, customer_id: str, *, limit: int) -> list[SealedEvent]:
-    """A customer's latest events, newest first (the portal shows these)."""
-    rows = uow.connection.execute(
-        select(
-            events.c.message_id,
-            events.c.type,
-            events.c.occurred_at,
-            events.c.categories,
-            events.c.payload,
-        )
-        .where(events.c.customer_id == customer_id)
-        .order_by(events.c.occurred_at.desc(), events.c.id.desc())
-        .limit(limit)
-    ).all()
-    return [
-        SealedEvent(r.message_id, r.type, r.occurred_at, tuple(r.categories.split()), r.payload)
-        for r in rows
-    ]
-
-
 def sealed_events_page(
     uow: UnitOfWork,
     customer_id: str,

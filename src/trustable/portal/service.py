@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 
 from trustable.consent.service import PurposeConsent, current_consents, restricted_among
 from trustable.core.errors import NotAuthenticated
-from trustable.events.service import recent_events, sealed_traits
+from trustable.events.service import sealed_events, sealed_traits
 from trustable.identity.service import customer_exists, list_identifiers
 from trustable.ledger import service as ledger
 from trustable.ledger.service import StoredEntry
@@ -170,7 +170,7 @@ def holdings(uow: UnitOfWork, vault: Vault, policy: Policy, customer_id: str) ->
             HeldValue(trait.name, trait.open(vault, customer_id), trait.updated_at)
         )
     opener = vault.opener(customer_id)
-    for event in recent_events(uow, customer_id, limit=RECENT_EVENTS):
+    for event in sealed_events(uow, customer_id, limit=RECENT_EVENTS, newest_first=True):
         fields = event.open_with(opener)
         name = fields.get("event")
         label = str(name) if isinstance(name, str) else f"{event.type} message"

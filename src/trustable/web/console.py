@@ -24,10 +24,10 @@ from trustable.identity.service import customer_exists
 from trustable.policy.audit import audit
 from trustable.rights import runner
 from trustable.rights.service import Kind, State, get_request, list_requests, refuse
-from trustable.sessions.service import SessionKind, close_session, find_session, open_session
+from trustable.sessions.service import SessionKind, find_session, open_session
 from trustable.users.roles import Permission
 from trustable.users.service import ConsoleUser, SignInRefused, authenticate_user, get_user
-from trustable.web.pages import check_form, clear_cookie, redirect, render, set_cookie
+from trustable.web.pages import check_form, entered, redirect, render, sign_out
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "tk_console"
@@ -117,22 +117,18 @@ def sign_in(
             uow, app.vault, kind=SessionKind.console, user_id=user.user_id, now=now
         )
         uow.commit()
-    response = redirect(request, PATH)
-    set_cookie(response, request, COOKIE, token, PATH)
-    return response
+    return entered(request, COOKIE, token, PATH)
 
 
 @router.post("/admin/logout")
 def logout(request: Request, csrf: Text = "") -> Response:
-    app = trustable(request)
-    token = request.cookies.get(COOKIE)
-    check_form(request, token, {"csrf": csrf})
-    with app.uow() as uow:
-        close_session(uow, app.vault, token)
-        uow.commit()
-    response = render(request, "console/signin.html", problem=None, signed_out=True)
-    clear_cookie(response, request, COOKIE, PATH)
-    return response
+    return sign_out(
+        request,
+        csrf,
+        COOKIE,
+        PATH,
+        render(request, "console/signin.html", problem=None, signed_out=True),
+    )
 
 
 # -- requests queue ----------------------------------------------------------------

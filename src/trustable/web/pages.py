@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 from trustable.api.deps import trustable
 from trustable.core.errors import Forbidden, TrustableError
-from trustable.sessions.service import csrf_matches
+from trustable.sessions.service import close_session, csrf_matches
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -157,3 +157,22 @@ class Static(StaticFiles):
 
 def static_files() -> Static:
     return Static(directory=STATIC)
+
+
+def entered(request: Request, cookie: str, token: str, path: str) -> Response:
+    """A session just opened: its cookie, and the page it opens."""
+    response = redirect(request, path)
+    set_cookie(response, request, cookie, token, path)
+    return response
+
+
+def sign_out(request: Request, csrf: str, cookie: str, path: str, page: HTMLResponse) -> Response:
+    """End the session behind `cookie` (its form's token checked), then show `page`."""
+    app = trustable(request)
+    token = request.cookies.get(cookie)
+    check_form(request, token, {"csrf": csrf})
+    with app.uow() as uow:
+        close_session(uow, app.vault, token)
+        uow.commit()
+    clear_cookie(page, request, cookie, path)
+    return page

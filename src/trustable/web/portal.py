@@ -34,14 +34,15 @@ from trustable.rights.erase import certificate
 from trustable.rights.export import export_json, log_export
 from trustable.rights.service import Channel, Kind, State, get_request, list_requests
 from trustable.rights.verification import code_mail, confirm_code, request_by_email
-from trustable.sessions.service import SessionKind, close_session, find_session, open_session
+from trustable.sessions.service import SessionKind, find_session, open_session
 from trustable.web.pages import (
     check_form,
     clear_cookie,
+    entered,
     redirect,
     render,
     security_headers,
-    set_cookie,
+    sign_out,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -180,9 +181,7 @@ def enter(request: Request, token: Annotated[str, Query(max_length=128)] = "") -
             uow, app.vault, kind=SessionKind.portal, customer_id=customer_id, now=now
         )
         uow.commit()
-    response = redirect(request, PATH)
-    set_cookie(response, request, COOKIE, cookie, PATH)
-    return response
+    return entered(request, COOKIE, cookie, PATH)
 
 
 @router.post("/portal/signin")
@@ -221,22 +220,14 @@ def sign_in_with_code(
             uow, app.vault, kind=SessionKind.portal, customer_id=done.customer_id, now=app.clock()
         )
         uow.commit()
-    response = redirect(request, PATH)
-    set_cookie(response, request, COOKIE, cookie, PATH)
-    return response
+    return entered(request, COOKIE, cookie, PATH)
 
 
 @router.post("/portal/logout")
 def logout(request: Request, csrf: Text = "") -> Response:
-    app = trustable(request)
-    token = request.cookies.get(COOKIE)
-    check_form(request, token, {"csrf": csrf})
-    with app.uow() as uow:
-        close_session(uow, app.vault, token)
-        uow.commit()
-    response = render(request, "portal/signin.html", step="signed_out")
-    clear_cookie(response, request, COOKIE, PATH)
-    return response
+    return sign_out(
+        request, csrf, COOKIE, PATH, render(request, "portal/signin.html", step="signed_out")
+    )
 
 
 # -- choices -----------------------------------------------------------------------
