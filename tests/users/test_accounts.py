@@ -9,12 +9,12 @@ from tests.users.support import PASSWORD, T0, account_entries, make_user
 from trustable.bootstrap import Trustable
 from trustable.core.errors import InvalidInput
 from trustable.ledger.service import entries_of_kind
+from trustable.users.passwords import WeakPassword
 from trustable.users.roles import Permission, Role
 from trustable.users.service import (
     LastAdmin,
     UnknownUser,
     UsernameTaken,
-    WeakPassword,
     disable_user,
     get_user,
     list_users,
@@ -152,3 +152,15 @@ def test_a_new_password_follows_the_rules_and_lifts_a_lock(app: Trustable) -> No
         uow.commit()
     assert changed.password_changed_at == later > ada.password_changed_at
     assert stored_hash(app, ada.user_id).startswith("$argon2id$")
+
+
+def test_what_the_console_shows_of_an_account_holds_no_hash_and_forms_hide_passwords(
+    app: Trustable,
+) -> None:
+    from trustable.users.schemas import SignInIn, UserOut
+
+    shown = UserOut.of(make_user(app, role="analyst"), T0).model_dump_json()
+    assert "argon2" not in shown and PASSWORD not in shown
+    assert '"permissions":["aggregates","dashboard"]' in shown
+    form = SignInIn(username="ada", password=PASSWORD)
+    assert PASSWORD not in repr(form) and PASSWORD not in form.model_dump_json()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.users.support import PASSWORD, T0, account_entries, make_user, sign_in
 from trustable.bootstrap import Trustable
 from trustable.core.clock import FixedClock
-from trustable.users import service
+from trustable.users import passwords, service
 from trustable.users.service import (
     LOCK_FOR,
     MAX_FAILURES,
@@ -43,7 +43,7 @@ class CountingHasher(PasswordHasher):
 @pytest.fixture
 def hasher(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
     counting = CountingHasher()
-    monkeypatch.setattr(service, "HASHER", counting)
+    monkeypatch.setattr(passwords, "HASHER", counting)
     return counting
 
 
@@ -183,10 +183,10 @@ def test_a_locked_or_disabled_account_still_costs_one_hash(
 def test_a_hash_made_with_older_parameters_is_redone_at_sign_in(
     app: Trustable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    current = service.HASHER
-    monkeypatch.setattr(service, "HASHER", CountingHasher(time_cost=1, memory_cost=8192))
+    current = passwords.HASHER
+    monkeypatch.setattr(passwords, "HASHER", CountingHasher(time_cost=1, memory_cost=8192))
     ada = make_user(app)
-    monkeypatch.setattr(service, "HASHER", current)
+    monkeypatch.setattr(passwords, "HASHER", current)
 
     def stored() -> str:
         with app.reader() as uow:

@@ -10,8 +10,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from trustable.users.passwords import MAX_PASSWORD
 from trustable.users.roles import Permission, Role, permissions
-from trustable.users.service import MAX_PASSWORD, ConsoleUser
+from trustable.users.service import ConsoleUser
 
 
 class SignInIn(BaseModel):

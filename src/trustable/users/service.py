@@ -1,10 +1,8 @@
 """Console users: accounts, Argon2id passwords, locks against guessing, roles.
 
-Passwords are hashed with Argon2id at OWASP's recommended minimum (Password Storage
-Cheat Sheet: m = 19 MiB = 19456 KiB, t = 2, p = 1), and normalised (NFKC) first, so
-the same password typed on two keyboards is the same password. The parameters are
-stored in each hash; when they are raised here, a user's hash is redone at their
-next sign-in (`check_needs_rehash`).
+Passwords are hashed with Argon2id at OWASP's parameters (`passwords`). The
+parameters are stored in each hash; when they are raised, a user's hash is redone at
+their next sign-in (`check_needs_rehash`).
 
 Guessing is slowed by a lock: `MAX_FAILURES` wrong passwords in a row lock the
 account for `LOCK_FOR`. An unknown username costs the same hash as a known one, so
@@ -23,16 +21,12 @@ commit whether it succeeds or raises, e.g. `try: … finally: uow.commit()`.
 
 from __future__ import annotations
 
-import functools
 import re
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -40,20 +34,12 @@ from trustable.core.errors import InvalidInput, NotAuthenticated, NotFound, Trus
 from trustable.core.ids import new_id
 from trustable.ledger import service as ledger
 from trustable.storage.uow import UnitOfWork
+from trustable.users import passwords
+from trustable.users.passwords import check_password, hash_password
 from trustable.users.roles import Permission, Role, can
 from trustable.users.tables import console_users
 from trustable.vault.service import Vault
 
-# OWASP Password Storage Cheat Sheet, Argon2id: "a minimum configuration of 19 MiB of
-# memory, an iteration count of 2, and 1 degree of parallelism" (m=19456 KiB, t=2,
-# p=1), with a 16-byte salt and a 32-byte hash. (argon2-cffi's own default is RFC
-# 9106's low-memory profile, m=64 MiB, t=3, p=4: stronger, and slower on the small
-# machines Trustable is self-hosted on; either is fine, this one is OWASP's.)
-HASHER = PasswordHasher(
-    time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
-)
-MIN_PASSWORD = 12
-MAX_PASSWORD = 1024  # long enough for any passphrase, short enough to hash cheaply
 MAX_FAILURES = 5  # wrong passwords in a row before the account locks
 LOCK_FOR = timedelta(minutes=15)
 LEDGER_KIND = "console_user"
@@ -68,12 +54,6 @@ class UsernameTaken(TrustableError):
 
 class UnknownUser(NotFound):
     code = "unknown_user"
-
-
-class WeakPassword(InvalidInput):
-    """The password breaks a rule; the message says which, never the password."""
-
-    code = "weak_password"
 
 
 class LastAdmin(TrustableError):
@@ -165,41 +145,6 @@ def parse_role(role: Role | str) -> Role:
             f"unknown role '{role}': use {', '.join(r.value for r in Role)}",
             code="unknown_role",
         ) from None
-
-
-def _normalize_password(password: str) -> str:
-    return unicodedata.normalize("NFKC", password)
-
-
-def check_password(password: str, username: str) -> None:
-    """At least `MIN_PASSWORD` characters, not blank, not the username (NIST 800-63B:
-    length over composition rules, which only teach people `Password1!`)."""
-    password = _normalize_password(password)
-    if len(password) < MIN_PASSWORD:
-        raise WeakPassword(f"a password has at least {MIN_PASSWORD} characters")
-    if len(password) > MAX_PASSWORD:
-        raise WeakPassword(f"a password has at most {MAX_PASSWORD} characters")
-    if not password.strip():
-        raise WeakPassword("a password is more than spaces")
-    if password.casefold() == username.casefold():
-        raise WeakPassword("a password is not the username")
-
-
-def hash_password(password: str) -> str:
-    return HASHER.hash(_normalize_password(password))
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return HASHER.verify(password_hash, _normalize_password(password))
-    except (VerificationError, InvalidHashError):
-        return False  # a wrong password, or a damaged hash: either way, no
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """What an unknown username is checked against, so it costs the same time."""
-    return HASHER.hash(secrets.token_urlsafe(24))
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -392,10 +337,10 @@ def authenticate_user(
         name = None  # not even a possible username: refused like an unknown one
     row = None if name is None else _find(uow, name, lock=True)
     if row is None:
-        _verify(_dummy_hash(), password)
+        passwords.verify(passwords.dummy_hash(), password)
         raise InvalidCredentials("wrong username or password")
     found = _user(row)
-    matches = _verify(row.password_hash, password)
+    matches = passwords.verify(row.password_hash, password)
     if found.locked(now):
         assert found.locked_until is not None
         raise AccountLocked(found.locked_until)
@@ -422,7 +367,7 @@ def authenticate_user(
     if found.disabled:
         raise AccountDisabled("this account is disabled")
     values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None, "last_sign_in_at": now}
-    if HASHER.check_needs_rehash(row.password_hash):
+    if passwords.HASHER.check_needs_rehash(row.password_hash):
         values["password_hash"] = hash_password(password)  # the parameters were raised
     _set(uow, found.user_id, **values)
     return get_user(uow, found.user_id)
