@@ -61,42 +61,29 @@ def requests_file(
 ) -> None:
     """File a request for a customer the company has verified itself, and carry it out."""
     from trustable.cli.main import console, guarded, running
-    from trustable.core.errors import InvalidInput, NotFound
-    from trustable.identity.service import customer_exists
+    from trustable.core.errors import InvalidInput
     from trustable.rights import runner
-    from trustable.rights.service import Channel, Kind, State, move, open_request
+    from trustable.rights.service import Channel, Kind, RightsRequest
 
     with running() as trustable:
 
-        def file() -> str:
+        def file() -> RightsRequest:
             try:
                 wanted = Kind(kind)
             except ValueError:
                 raise InvalidInput(f"unknown kind '{kind}'", code="invalid_kind") from None
             if wanted is Kind.rectify:
                 raise InvalidInput("a correction is filed through the API", code="invalid_kind")
-            with trustable.uow() as uow:
-                live = customer_exists(uow, customer)
-                if live is None:
-                    raise NotFound("no such customer", code="unknown_customer")
-                now = trustable.clock()
-                opened = open_request(
-                    uow,
-                    trustable.vault,
-                    trustable.policy,
-                    kind=wanted,
-                    customer_id=live,
-                    channel=Channel.api,
-                    now=now,
-                    actor="cli",
-                    detail={"purposes": purpose} if purpose else {},
-                )
-                move(uow, trustable.vault, opened, State.verified, actor="cli", now=now)
-                uow.commit()
-            return opened.request_id
+            return runner.file_verified(
+                trustable,
+                customer_id=customer,
+                kind=wanted,
+                channel=Channel.api,
+                actor="cli",
+                detail={"purposes": purpose} if purpose else {},
+            )
 
-        request_id = guarded(file)
-        done = runner.process(trustable, request_id, actor="cli")
+        done = guarded(file)
     console.print(f"{done.request_id}: {done.kind.value} {done.state.value}")
     if done.refusal:
         console.print(f"refused: {done.refusal}")

@@ -18,7 +18,11 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from trustable.consent.service import PurposeConsent, current_consents, restricted_among
+from trustable.consent.service import (
+    ConsentMethod,
+    PurposeConsent,
+    restricted_among,
+)
 from trustable.core.errors import NotAuthenticated
 from trustable.events.service import sealed_events, sealed_traits
 from trustable.identity.service import customer_exists, list_identifiers
@@ -159,10 +163,17 @@ _IDENTIFIER_CATEGORY = {
 }
 
 
-def holdings(uow: UnitOfWork, vault: Vault, policy: Policy, customer_id: str) -> Holdings:
+def holdings(
+    uow: UnitOfWork,
+    vault: Vault,
+    policy: Policy,
+    customer_id: str,
+    current: Sequence[PurposeConsent],
+) -> Holdings:
     """Identifiers, traits and recent events, grouped by category, each category with
-    the purposes that use it and whether each may now."""
-    consents = {c.purpose: c for c in current_consents(uow, policy, customer_id)}
+    the purposes that use it and whether each may now (`current`: the customer's
+    consents as `current_consents` gives them)."""
+    consents = {c.purpose: c for c in current}
     grouped: dict[str, list[HeldValue]] = {}
     traits = sealed_traits(uow, customer_id)
     for trait in traits:
@@ -231,7 +242,7 @@ def choices(policy: Policy, consents: Sequence[PurposeConsent]) -> list[Choice]:
                 spec.benefit,
                 found.needs_consent,
                 found,
-                gpc=found.method is not None and found.method.value == "gpc",
+                gpc=found.method is ConsentMethod.gpc,
             )
         )
     return out

@@ -57,7 +57,7 @@ def file_request(body: RequestIn, request: Request, key: ApiKey = company) -> Re
     """A request the company files for a customer it signed in: verified by that,
     and carried out at once. The answer's token opens status and export."""
     app = trustable(request)
-    done, token = runner.file_verified(
+    done = runner.file_verified(
         app,
         customer_id=body.customer_id,
         kind=body.kind,
@@ -67,6 +67,9 @@ def file_request(body: RequestIn, request: Request, key: ApiKey = company) -> Re
         detail=_detail(body),
         correction=_correction(body),
     )
+    with app.uow() as uow:  # the requester's token, to follow it and fetch its answer
+        token = issue_token(uow, app.vault, done, now=app.clock())
+        uow.commit()
     return RequestOut.of(done, app.clock(), token)
 
 

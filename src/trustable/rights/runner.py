@@ -24,7 +24,6 @@ from trustable.rights.service import (
     RightsRequest,
     State,
     get_request,
-    issue_token,
     list_requests,
     move,
     open_request,
@@ -41,9 +40,9 @@ def file_verified(
     jurisdiction: str | None = None,
     detail: dict[str, Any] | None = None,
     correction: tuple[str, str, Any] | None = None,
-) -> tuple[RightsRequest, str]:
+) -> RightsRequest:
     """A request from a customer whom the caller already verified (the company's
-    sign-in, the portal's session), carried out at once; with its bearer token."""
+    sign-in, the portal's session, the command line), carried out at once."""
     with app.uow() as uow:
         now = app.clock()
         live = customer_exists(uow, customer_id)
@@ -67,10 +66,9 @@ def file_verified(
             detail=detail or {},
             sealed=sealed,
         )
-        verified = move(uow, app.vault, opened, State.verified, actor=actor, now=now)
-        token = issue_token(uow, app.vault, verified, now=now)
+        move(uow, app.vault, opened, State.verified, actor=actor, now=now)
         uow.commit()
-    return process(app, verified.request_id, actor=actor), token
+    return process(app, opened.request_id, actor=actor)
 
 
 def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
+from trustable.access.service import key_names
 from trustable.api.deps import trustable
 from trustable.bootstrap import Trustable
 from trustable.consent import receipts
@@ -35,6 +36,7 @@ from trustable.rights.export import export_json, log_export
 from trustable.rights.service import Channel, Kind, State, get_request, list_requests
 from trustable.rights.verification import code_mail, confirm_code, request_by_email
 from trustable.sessions.service import SessionKind, find_session, open_session
+from trustable.storage.uow import UnitOfWork
 from trustable.web.pages import (
     check_form,
     clear_cookie,
@@ -56,22 +58,32 @@ class SignedOut(NotAuthenticated):
     code = "signed_out"
 
 
-def _signed_in(app: Trustable, request: Request) -> tuple[str, str, str] | None:
-    """(cookie token, the session's CSRF token, live customer id), or None."""
+def _session_in(uow: UnitOfWork, app: Trustable, request: Request) -> tuple[str, str, str] | None:
+    """(cookie token, the session's CSRF token, live customer id), or None, read in
+    the caller's unit of work (a writer: a session is marked seen, or removed)."""
     token = request.cookies.get(COOKIE)
-    with app.uow() as uow:
-        found = find_session(uow, app.vault, token, kind=SessionKind.portal, now=app.clock())
-        live = customer_exists(uow, found.customer_id) if found and found.customer_id else None
-        uow.commit()
+    found = find_session(uow, app.vault, token, kind=SessionKind.portal, now=app.clock())
+    live = customer_exists(uow, found.customer_id) if found and found.customer_id else None
     if found is None or live is None or token is None:
         return None
     return token, found.csrf, live
 
 
+def _signed_in(app: Trustable, request: Request) -> tuple[str, str, str] | None:
+    with app.uow() as uow:
+        found = _session_in(uow, app, request)
+        uow.commit()
+    return found
+
+
+def _signed_out() -> SignedOut:
+    return SignedOut("you are signed out: open a new sign-in link, or sign in by email")
+
+
 def _require(app: Trustable, request: Request) -> tuple[str, str, str]:
     found = _signed_in(app, request)
     if found is None:
-        raise SignedOut("you are signed out: open a new sign-in link, or sign in by email")
+        raise _signed_out()
     return found
 
 
@@ -106,23 +118,24 @@ def home(
             uow.commit()
         honoured = written > 0
     with app.reader() as uow:
-        held = holdings(uow, app.vault, app.policy, customer_id)
         consents = current_consents(uow, app.policy, customer_id)
+        held = holdings(uow, app.vault, app.policy, customer_id, consents)
         entries = ledger.latest_customer_entries(
             uow, customer_id, before=before, limit=TIMELINE_PAGE + 1
         )
-        names = _actor_names(app, entries)
+        names = key_names(uow, _key_actors(entries))
         linked = linked_identifiers(uow, app.vault, customer_id)
         requests = list_requests(uow, now=now, customer_id=customer_id, limit=50)
         changed = _own_record(uow, customer_id, receipt) if receipt else None
     uses = [describe(e, app.policy, names) for e in entries[:TIMELINE_PAGE]]
+    switches = choices(app.policy, consents)
     older = entries[TIMELINE_PAGE - 1].index if len(entries) > TIMELINE_PAGE else None
     return render(
         request,
         "portal/home.html",
         csrf=csrf,
         held=held,
-        choices=choices(app.policy, consents),
+        choices=switches,
         uses=uses,
         older=older,
         linked=linked,
@@ -133,19 +146,17 @@ def home(
         receipt=_shown(app, changed),
         organization=app.policy.spec.organization,
         correctable=held.traits,
-        objectable=[c for c in choices(app.policy, consents) if not c.needs_consent],
+        objectable=[c for c in switches if not c.needs_consent],
     )
 
 
-def _actor_names(app: Trustable, entries: list[ledger.StoredEntry]) -> dict[str, str]:
-    from trustable.access.service import key_names
-
+def _key_actors(entries: list[ledger.StoredEntry]) -> list[str]:
+    """The API keys among the entries' actors: the company's services, by key id."""
     actors = {str(e.content().get("actor", "")) for e in entries}
-    with app.reader() as uow:
-        return key_names(uow, [a for a in actors if a.startswith("key_")])
+    return [a for a in actors if a.startswith("key_")]
 
 
-def _own_record(uow: Any, customer_id: str, receipt_id: str) -> ConsentRecord | None:
+def _own_record(uow: UnitOfWork, customer_id: str, receipt_id: str) -> ConsentRecord | None:
     """One of the customer's own consent records, by its receipt id, or None."""
     try:
         record = receipts.find_record(uow, receipts.parse_receipt_id(receipt_id))
@@ -291,9 +302,11 @@ def proof(request: Request, index: Annotated[int, Query(ge=0, le=ledger.MAX_INDE
     """What the page needs to check one entry itself: its bytes, an inclusion proof
     and the signed head it leads to, with the key that signed it."""
     app = trustable(request)
-    _, _, customer_id = _require(app, request)
-    with app.uow() as uow:
-        entry = ledger.customer_entry(uow, customer_id, index)
+    with app.uow() as uow:  # one transaction: the page asks this for every entry it shows
+        session = _session_in(uow, app, request)
+        if session is None:
+            raise _signed_out()
+        entry = ledger.customer_entry(uow, session[2], index)
         if entry is None:
             raise NotFound("no such entry about you")
         head = ledger.sign_head(uow, app.vault, now=app.clock())  # covers the entry
@@ -320,7 +333,7 @@ def proof(request: Request, index: Annotated[int, Query(ge=0, le=ledger.MAX_INDE
 
 
 def _file(app: Trustable, customer_id: str, kind: Kind, **more: Any) -> str:
-    done, _ = runner.file_verified(
+    done = runner.file_verified(
         app, customer_id=customer_id, kind=kind, channel=Channel.portal, actor="portal", **more
     )
     return done.request_id
@@ -412,7 +425,7 @@ def erase(request: Request, confirm: Text = "", csrf: Text = "") -> Response:
     customer_id = _acting(app, request, {"csrf": csrf})
     if confirm != "erase":
         raise InvalidInput("to erase everything, tick the box that says you understand")
-    done, _ = runner.file_verified(
+    done = runner.file_verified(
         app, customer_id=customer_id, kind=Kind.erase, channel=Channel.portal, actor="portal"
     )
     with app.reader() as uow:
