@@ -8,6 +8,8 @@
 | `requests.view` |   ✓   |        ✓        |         |    ✓    |
 | `requests.act`  |       |        ✓        |         |         |
 | `customer.read` |       |                 |         |    ✓    |
+| `incidents.view`|   ✓   |        ✓        |         |         |
+| `incidents.act` |       |        ✓        |         |         |
 | `users.manage`  |   ✓   |                 |         |         |
 
 Why this way:
@@ -18,6 +20,8 @@ Why this way:
   give themselves the support role first, and that change is in the ledger too.
 - The privacy officer alone acts on requests (refuse, process, lift a restriction),
   so every decision on a customer's rights is taken by the people answerable for it.
+  The same holds for a breach: the privacy officer records incidents, approves and
+  sends notices and the regulator's report; the admin may follow them.
 
 Anything unknown (a role or permission not listed) is refused: the console fails
 closed.
@@ -44,6 +48,8 @@ class Permission(StrEnum):
     requests_act = "requests.act"  # refuse, process, resume, lift a restriction
     customer_read = "customer.read"  # one customer's data, for a stated purpose (logged)
     users_manage = "users.manage"  # create, disable, change roles and passwords
+    incidents_view = "incidents.view"  # incidents, their affected counts, notices, report
+    incidents_act = "incidents.act"  # record an incident, approve and send its notices
 
 
 PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -54,6 +60,7 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.policy_view,
             Permission.requests_view,
             Permission.users_manage,
+            Permission.incidents_view,
         }
     ),
     Role.privacy_officer: frozenset(
@@ -63,6 +70,8 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.policy_view,
             Permission.requests_view,
             Permission.requests_act,
+            Permission.incidents_view,
+            Permission.incidents_act,
         }
     ),
     Role.analyst: frozenset({Permission.dashboard, Permission.aggregates}),

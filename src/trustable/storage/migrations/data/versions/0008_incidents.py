@@ -1,0 +1,21 @@
+"""Incidents: what was exposed, who is affected, notices and the regulator's report.
+
+Revision ID: data_0008
+Revises: data_0007
+Create Date: 2026-12-02 22:00:00
+"""
+
+from __future__ import annotations
+
+revision = "data_0008"
+down_revision = "data_0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
