@@ -22,7 +22,16 @@ from trustable.core.ids import new_id
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 
-FIXED_SCOPES = ("collect", "consent:read", "consent:write", "requests", "portal", "admin")
+FIXED_SCOPES = (
+    "collect",
+    "consent:read",
+    "consent:write",
+    "requests",
+    "portal",
+    "incidents",  # breach response: record incidents, send notices, the regulator report
+    "analytics",  # aggregates over consented data, never one customer
+    "admin",
+)
 _KEY = re.compile(r"^tk_(?P<key_id>key_[0-9a-z]{20})\.(?P<secret>[A-Za-z0-9_-]{43})$")
 
 
