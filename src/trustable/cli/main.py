@@ -20,6 +20,7 @@ from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.cli.portal import portal_app
 from trustable.cli.requests import requests_app
 from trustable.cli.retention import retention_app
+from trustable.cli.risk import risk_app
 from trustable.cli.users import users_app
 from trustable.core.errors import TrustableError
 from trustable.core.settings import Settings
@@ -45,6 +46,7 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(requests_app, name="requests")
 app.add_typer(portal_app, name="portal")
 app.add_typer(users_app, name="users")
+app.add_typer(risk_app, name="risk")
 
 console = Console()
 err = Console(stderr=True)

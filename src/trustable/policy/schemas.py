@@ -115,6 +115,38 @@ class GuardSpec(BaseModel):
     rules: list[GuardRuleSpec] = Field(min_length=1)
 
 
+class QuasiIdentifierSpec(BaseModel):
+    """A trait an attacker may already know about a person, and how it may be coarsened.
+
+    `prefix: n` keeps the first n, n-1, … 0 characters (postcodes); `bands: [5, 10]`
+    turns a number into bands of each width, every width a multiple of the one before
+    (ages); neither: the value is kept or hidden (`*`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(min_length=1, description="a `traits.*` field of the tracking plan")
+    prefix: int | None = Field(None, ge=1, le=10, description="characters kept at most")
+    bands: list[int] | None = Field(None, min_length=1, max_length=6)
+
+
+class RiskSpec(BaseModel):
+    """Re-identification risk: the quasi-identifiers, the k to reach, what an export holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(
+        "analytics.reporting",
+        description="de-identified exports hold only customers who permit this purpose",
+    )
+    k: int = Field(5, ge=2, le=1000, description="default smallest group size to reach")
+    quasi_identifiers: list[QuasiIdentifierSpec] = Field(min_length=1, max_length=8)
+    attributes: list[str] = Field(
+        default_factory=list,
+        description="`traits.*` fields exported as they are: assumed unknown to an attacker",
+    )
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -132,3 +164,4 @@ class PolicySpec(BaseModel):
     consent_signals: ConsentSignalsSpec = Field(default_factory=ConsentSignalsSpec)
     personalization: PersonalizationSpec | None = None
     guard: GuardSpec | None = None
+    risk: RiskSpec | None = None

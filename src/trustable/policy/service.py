@@ -271,6 +271,77 @@ def check_meaning(spec: PolicySpec) -> list[str]:
         for path in destination.mapping:
             if not _FIELD_PATH.match(path):
                 problems.append(f"destinations.{name}.mapping.{path}: not an event field path")
+    problems.extend(risk_problems(spec))
+    return problems
+
+
+# The most generalisation nodes a risk search may visit (product of the levels).
+MAX_RISK_LATTICE = 20_000
+
+
+def risk_problems(spec: PolicySpec) -> list[str]:
+    """Problems of the `risk` section: fields that are not stored traits, hierarchies
+    that cannot be coarsened step by step, categories the export's purpose may not use."""
+    risk = spec.risk
+    if risk is None:
+        return []
+    problems: list[str] = []
+    purpose = spec.purposes.get(risk.purpose)
+    if purpose is None:
+        problems.append(f"risk.purpose: '{risk.purpose}' is not a purpose of this policy")
+
+    def check_field(place: str, path: str) -> None:
+        category = spec.tracking_plan.get(path)
+        if not path.startswith("traits.") or category is None:
+            traits = [p for p in spec.tracking_plan if p.startswith("traits.")]
+            problems.append(
+                f"{place}: '{path}' is not a trait of the tracking plan{_hint(path, traits)}; "
+                "risk is measured over stored traits"
+            )
+        elif purpose is not None and not Purpose(risk.purpose, purpose).uses(category):
+            problems.append(
+                f"{place}: its category '{category}' is not one '{risk.purpose}' uses, so a "
+                "de-identified export for that purpose may not hold it"
+            )
+
+    seen: set[str] = set()
+    size = 1
+    for i, qi in enumerate(risk.quasi_identifiers):
+        place = f"risk.quasi_identifiers[{i}]"
+        check_field(place + ".field", qi.field)
+        if qi.field in seen:
+            problems.append(f"{place}.field: '{qi.field}' is listed twice")
+        seen.add(qi.field)
+        if qi.prefix is not None and qi.bands is not None:
+            problems.append(f"{place}: give `prefix` or `bands`, not both")
+            continue
+        if qi.bands is not None:
+            widths = qi.bands
+            if any(w < 2 for w in widths):
+                problems.append(f"{place}.bands: every band is at least 2 wide")
+            elif any(b <= a or b % a for a, b in zip(widths, widths[1:], strict=False)):
+                problems.append(
+                    f"{place}.bands: each band width must be a larger multiple of the one "
+                    "before (5, 10, 20), so every step only merges whole bands"
+                )
+            size *= len(widths) + 2
+        elif qi.prefix is not None:
+            size *= qi.prefix + 1
+        else:
+            size *= 2
+    for i, path in enumerate(risk.attributes):
+        check_field(f"risk.attributes[{i}]", path)
+        if path in seen:
+            problems.append(
+                f"risk.attributes[{i}]: '{path}' is a quasi-identifier; it cannot also be "
+                "exported as it is"
+            )
+        seen.add(path)
+    if size > MAX_RISK_LATTICE:
+        problems.append(
+            f"risk.quasi_identifiers: {size} combinations of levels to search; at most "
+            f"{MAX_RISK_LATTICE} (fewer quasi-identifiers or shorter hierarchies)"
+        )
     return problems
 
 
