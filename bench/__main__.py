@@ -17,7 +17,9 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
 9. recommendations on MovieLens 100K (Trustable's model, most-popular and `implicit`'s
    ALS on one temporal split, then with 30% denying), forgetting a customer, and
    recommendations with their reasons read over HTTP from a store MovieLens was
-   imported into (see bench/personalize.py).
+   imported into (see bench/personalize.py);
+12. re-identification risk on MovieLens 100K: people unique on (zip, age, gender) and
+   the generalisation that brings every group to k >= 5 (see bench/risk.py).
 Every figure is printed beside its target with PASS or MISS (and by how much), and
 the whole report, with the machine it ran on, replaces bench/RESULTS.md. All state
 lives in a temporary directory that is removed at the end, server included.
@@ -44,6 +46,7 @@ from bench import (
     pipeline,
     reads,
     rights,
+    risk,
 )
 from bench.report import Figure, Machine, figures_table, machine, table, write
 from bench.traffic import NEW_VISITOR_SHARE, Traffic, make_users
@@ -441,6 +444,13 @@ def main(argv: list[str]) -> int:
                 f"{recs.http.denying_reads.ms(0.99):.2f} ms"
             )
 
+        say("12. re-identification risk on MovieLens 100K")
+        exposure = risk.measure()
+        say(
+            f"  {exposure.before.unique} of {exposure.before.records} unique; k = "
+            f"{exposure.plain.after.k} after generalisation ({exposure.seconds * 1000:.0f} ms)"
+        )
+
     figures = [
         Figure(
             "events/s over HTTP (POST /v1/batch)",
@@ -501,6 +511,7 @@ def main(argv: list[str]) -> int:
         ),
         *rights.figures(rights_result),
         *personalize.figures(recs),
+        *risk.figures(exposure),
     ]
     elapsed = time.perf_counter() - started
     lines = render(box, opts, figures, seeded, http, pipe, may, cost, proofs, read, elapsed)
@@ -508,6 +519,7 @@ def main(argv: list[str]) -> int:
     lines += deliveries.render(sent, TARGET_DELIVERIES_S)
     lines += rights.render(rights_result)
     lines += personalize.render(recs)
+    lines += risk.render(exposure)
     say("")
     for line in figures_table(figures):
         say(line)

@@ -68,7 +68,9 @@ def test_movielens_most_people_are_unique_on_zip_age_and_gender() -> None:
     with USERS.open(encoding="latin-1", newline="") as handle:
         people = list(csv.DictReader(handle, delimiter="\t"))
     keys = Counter((p["zip_code:token"], p["age:token"], p["gender:token"]) for p in people)
-    unique = sum(1 for p in people if keys[(p["zip_code:token"], p["age:token"], p["gender:token"])] == 1)
+    unique = sum(
+        1 for p in people if keys[(p["zip_code:token"], p["age:token"], p["gender:token"])] == 1
+    )
     assert len(people) == 943 and found.records == 943
     assert found.unique == unique == 917
     assert found.unique > 943 / 2

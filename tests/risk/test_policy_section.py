@@ -36,7 +36,11 @@ def problems(section: str) -> str:
 def test_the_example_policy_declares_zip_age_and_gender() -> None:
     risk = parse_policy(with_section(SECTION)).spec.risk
     assert risk is not None and risk.k == 5
-    assert [q.field for q in risk.quasi_identifiers] == ["traits.zip", "traits.age", "traits.gender"]
+    assert [q.field for q in risk.quasi_identifiers] == [
+        "traits.zip",
+        "traits.age",
+        "traits.gender",
+    ]
 
 
 def test_an_unknown_field_is_named_with_a_suggestion() -> None:
@@ -56,7 +60,9 @@ def test_hierarchies_that_do_not_fit_are_refused() -> None:
     assert "give `prefix` or `bands`, not both" in problems(
         SECTION.replace("      prefix: 5", "      prefix: 5\n      bands: [10]")
     )
-    assert "risk.quasi_identifiers[0].prefix: Input should be greater" in problems(SECTION.replace("prefix: 5", "prefix: 0"))
+    assert "risk.quasi_identifiers[0].prefix: Input should be greater" in problems(
+        SECTION.replace("prefix: 5", "prefix: 0")
+    )
     assert "listed twice" in problems(SECTION.replace("field: traits.gender", "field: traits.zip"))
     assert "cannot also be exported" in problems(
         SECTION.replace("attributes: []", "attributes: [traits.gender]")
