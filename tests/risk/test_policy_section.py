@@ -23,8 +23,11 @@ risk:
 
 
 def with_section(section: str) -> str:
+    """The example policy with its `risk` section (up to the next blank line) replaced."""
     text = example_policy_path().read_text()
-    return text[: text.index("\nrisk:\n")] + section
+    start = text.index("\nrisk:\n")
+    end = text.index("\n\n", start)
+    return text[:start] + section.rstrip("\n") + text[end:]
 
 
 def problems(section: str) -> str:
