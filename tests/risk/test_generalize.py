@@ -12,11 +12,12 @@ from trustable.core.errors import InvalidInput
 from trustable.core.settings import example_policy_path
 from trustable.policy.service import load_policy
 from trustable.risk.generalize import generalise, search
+from trustable.risk.schemas import Generalisation
 from trustable.risk.service import reach, read_movielens, risk_spec
 
 
-def levels(found: object) -> tuple[int, ...]:
-    return tuple(level.level for level in found.levels)  # type: ignore[attr-defined]
+def levels(found: Generalisation) -> tuple[int, ...]:
+    return tuple(level.level for level in found.levels)
 
 
 def test_the_least_lossy_minimal_generalisation_wins_on_a_case_worked_by_hand() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -12,13 +13,14 @@ from tests.risk.support import AGE, GENDER, ZIP, table
 from trustable.core.errors import InvalidInput
 from trustable.core.settings import example_policy_path
 from trustable.policy.service import load_policy
+from trustable.risk.schemas import Measurement
 from trustable.risk.service import measure, read_movielens, risk_spec
 
 USERS = MOVIELENS / "ml-100k.user"
 
 
-def sizes(measurement: object) -> dict[str, tuple[int, int]]:
-    return {b.label: (b.classes, b.people) for b in measurement.distribution}  # type: ignore[attr-defined]
+def sizes(measurement: Measurement) -> dict[str, tuple[int, int]]:
+    return {b.label: (b.classes, b.people) for b in measurement.distribution}
 
 
 def test_a_hand_made_table_measures_k_uniques_and_the_distribution() -> None:
@@ -77,7 +79,7 @@ def test_movielens_most_people_are_unique_on_zip_age_and_gender() -> None:
     assert found.k == 1 and found.classes == len(keys)
 
 
-def test_an_unreadable_or_foreign_file_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreadable_or_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
     spec = risk_spec(load_policy(example_policy_path()))
     with pytest.raises(InvalidInput, match="no such file"):
         read_movielens(tmp_path / "nope.user", spec)

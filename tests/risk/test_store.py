@@ -4,6 +4,7 @@ customers who permit analytics, a ledger entry that holds no value."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,9 @@ def shop(app: Trustable) -> Trustable:
     return app
 
 
-def record_with(app: Trustable):  # type: ignore[no-untyped-def]
+def record_with(app: Trustable) -> Callable[[dict[str, object]], int]:
+    """Commits the export's ledger entry, as `trustable risk export` does."""
+
     def record(detail: dict[str, object]) -> int:
         with app.uow() as uow:
             index = record_export(uow, app.vault, detail, actor="test", now=app.clock())
