@@ -1,0 +1,1 @@
+"""Re-identification risk: k-anonymity, uniqueness, generalisation and de-identified exports."""
