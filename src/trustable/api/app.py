@@ -12,6 +12,7 @@ from trustable.consent.routes import router as consent_router
 from trustable.consent.service import GPC_LAST_UPDATE
 from trustable.destinations.routes import router as destinations_router
 from trustable.events.routes import router as events_router
+from trustable.incidents.routes import router as incidents_router
 from trustable.ledger.routes import router as ledger_router
 from trustable.personalize.routes import guard_router
 from trustable.personalize.routes import router as personalize_router
@@ -37,6 +38,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(access_router)
     app.include_router(destinations_router)
     app.include_router(rights_router)
+    app.include_router(incidents_router)
     if trustable.policy.spec.personalization is not None:
         app.include_router(personalize_router)
     if trustable.policy.spec.guard is not None:

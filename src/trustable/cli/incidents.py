@@ -115,6 +115,8 @@ def incidents_list() -> None:
 @incidents_app.command("show")
 def show(incident_id: str) -> None:
     """One incident: what, when, the affected counts, and its timeline."""
+    from rich.markup import escape
+
     from trustable.cli.main import console, running
     from trustable.incidents.report import clock
     from trustable.incidents.service import get_incident, notice_counts, timeline
@@ -124,7 +126,7 @@ def show(incident_id: str) -> None:
         found = get_incident(uow, incident_id)
         steps = timeline(uow, incident_id)
         notices = notice_counts(uow, incident_id)
-    console.print(f"[bold]{found.incident_id}[/bold] {found.title}", highlight=False)
+    console.print(f"[bold]{found.incident_id}[/bold] {escape(found.title)}", highlight=False)
     console.print(
         f"{found.where}, {found.exposed.value} exposed from {found.window_start:%Y-%m-%d %H:%M} "
         f"to {found.window_end:%Y-%m-%d %H:%M} UTC; discovered "
@@ -267,16 +269,17 @@ def report(
         return
     nature = found["nature"]
     lines = [
-        f"[bold]Report on {found['incident']}[/bold] — {found['clock']} (due {found['deadline']})",
-        f"Nature: {nature['description']}; {nature['window']['start']} to {nature['window']['end']}",
+        f"Report on {found['incident']} — {found['clock']} (due {found['deadline']})",
+        f"Nature: {nature['description']}; "
+        f"{nature['window']['start']} to {nature['window']['end']}",
         f"People concerned: about {nature['people']}; records: about {nature['records']}",
         "Categories: " + ", ".join(f"{c['name']} ({c['people']})" for c in nature["categories"]),
         f"Contact point: {found['contact']['organization']}, {found['contact']['contact']}",
         f"Likely consequences: {found['likely_consequences']}",
         "Measures: " + " ".join(found["measures"]),
     ]
-    for line in lines:
-        console.print(line, highlight=False)
+    for line in lines:  # staff's free text is printed as it is, never as markup
+        console.print(line, highlight=False, markup=False)
 
 
 @incidents_app.command("submit")
