@@ -20,6 +20,7 @@ from trustable.portal.routes import router as portal_router
 from trustable.rights.routes import router as rights_router
 from trustable.web.console import router as console_pages
 from trustable.web.dashboard import router as dashboard_page
+from trustable.web.incidents import router as incidents_pages
 from trustable.web.pages import static_files
 from trustable.web.portal import router as portal_pages
 
@@ -47,6 +48,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(portal_pages)
     app.include_router(console_pages)
     app.include_router(dashboard_page)
+    app.include_router(incidents_pages)
     app.mount("/static", static_files(), name="static")
 
     @app.get("/.well-known/gpc.json", tags=["service"])
