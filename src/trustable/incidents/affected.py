@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import and_, case, func, literal, select, update
 
 from trustable.destinations.tables import outbox
 from trustable.events.tables import events
@@ -61,20 +60,14 @@ class Affected:
         return dict(sorted(counts.items()))
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _matches(column: Any, category: str) -> ColumnElement[bool]:
-    """Does a space-separated list of categories hold data of `category`? Its own key,
-    a narrower one (`user.contact` holds `user.contact.email`) or a broader one a
-    field was declared under (`user.contact` may hold an email)."""
-    padded = literal(" ") + column + literal(" ")
-    parts = category.split(".")
-    exact = [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
-    conditions = [padded.like(f"% {_escape(c)} %", escape="\\") for c in exact]
-    conditions.append(padded.like(f"% {_escape(category)}.%", escape="\\"))
-    return or_(*conditions)
+def holds(stored: str, category: str) -> bool:
+    """Does a space-separated list of stored categories hold data of `category`? Its
+    own key, a narrower one (`user.contact` holds `user.contact.email`) or a broader
+    one a field was declared under (a `user.contact` field may hold an email)."""
+    for kept in stored.split():
+        if kept == category or kept.startswith(category + ".") or category.startswith(kept + "."):
+            return True
+    return False
 
 
 def destination_categories(policy: Policy, destination: str, wanted: Sequence[str]) -> list[str]:
@@ -109,8 +102,22 @@ def compute_affected(
         wanted = destination_categories(policy, destination, wanted)
         if not wanted:
             return Affected(note="the destination's purposes receive none of these categories")
-    matches = [_matches(events.c.categories, c) for c in wanted]
-    per_category = [func.sum(case((m, 1), else_=0)) for m in matches]
+    # Events store their categories as a few distinct strings (one per kind of
+    # message): which of them hold which category is decided once per string here,
+    # and the store is then asked with plain equality, never a pattern per row.
+    distinct = [
+        str(row[0]) for row in uow.connection.execute(select(events.c.categories).distinct())
+    ]
+    holding = {c: [s for s in distinct if holds(s, c)] for c in wanted}
+    relevant = sorted({s for strings in holding.values() for s in strings})
+    if not relevant:
+        return Affected(note="no stored data is of these categories")
+    per_category = [
+        func.sum(case((events.c.categories.in_(holding[c]), 1), else_=0))
+        if holding[c]
+        else literal(0)
+        for c in wanted
+    ]
     if store is Store.destination:
         stmt = (
             select(outbox.c.customer_id, func.count(), *per_category)
@@ -128,14 +135,14 @@ def compute_affected(
                 outbox.c.state == DELIVERED,
                 outbox.c.finished_at >= window_start,
                 outbox.c.finished_at <= window_end,
-                or_(*matches),
+                events.c.categories.in_(relevant),
             )
             .group_by(outbox.c.customer_id)
         )
     else:
         stmt = (
             select(events.c.customer_id, func.count(), *per_category)
-            .where(events.c.received_at <= window_end, or_(*matches))
+            .where(events.c.received_at <= window_end, events.c.categories.in_(relevant))
             .group_by(events.c.customer_id)
         )
     found = Affected()
