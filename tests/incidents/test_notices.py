@@ -28,6 +28,7 @@ from trustable.incidents.service import (
     timeline,
 )
 from trustable.ledger import service as ledger
+from trustable.portal.service import describe
 
 
 @pytest.fixture
@@ -101,7 +102,13 @@ def test_each_customer_is_told_of_their_own_data_once_approved(
         (notice,) = [n for n in notices if n["kind"] == "incident_notice"]
         assert notice["detail"]["state"] == "sent"
         assert notice["subject"] == shop.vault.pseudonym(people["ada"])
-        assert b"ada@example.org" not in ledger.entry(uow, notice["i"]).body
+        entry = ledger.entry(uow, notice["i"])
+        assert b"ada@example.org" not in entry.body
+        told = describe(entry, shop.policy, {}).sentence  # what Ada's portal says
+        assert told == (
+            "A security incident involved your media consumption, user contact email; "
+            "we told you by email"
+        )
         steps = [s.step for s in timeline(uow, incident.incident_id)]
         assert steps == ["recorded", "affected", "notices_approved", "notices_sent"]
         assert get_incident(uow, incident.incident_id).status is Status.notified

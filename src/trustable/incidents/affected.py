@@ -118,9 +118,14 @@ def compute_affected(
         else literal(0)
         for c in wanted
     ]
+    # Grouped by an expression on SQLite: grouped by the bare column, its planner walks
+    # the (customer_id, occurred_at) index and fetches each row out of order, 4-5
+    # times slower than one pass over the table and a sort.
     if store is Store.destination:
+        who = outbox.c.customer_id
+        key = who if uow.dialect == "postgresql" else who.concat("")
         stmt = (
-            select(outbox.c.customer_id, func.count(), *per_category)
+            select(key, func.count(), *per_category)
             .select_from(
                 outbox.join(
                     events,
@@ -137,13 +142,15 @@ def compute_affected(
                 outbox.c.finished_at <= window_end,
                 events.c.categories.in_(relevant),
             )
-            .group_by(outbox.c.customer_id)
+            .group_by(key)
         )
     else:
+        who = events.c.customer_id
+        key = who if uow.dialect == "postgresql" else who.concat("")
         stmt = (
-            select(events.c.customer_id, func.count(), *per_category)
+            select(key, func.count(), *per_category)
             .where(events.c.received_at <= window_end, events.c.categories.in_(relevant))
-            .group_by(events.c.customer_id)
+            .group_by(key)
         )
     found = Affected()
     for row in uow.connection.execute(stmt):
