@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.support import assert_accessible, screenshot
+from tests.browser.support import assert_accessible, assert_fits_viewport, screenshot
 from tests.browser.test_console import sign_in
 from tests.conftest import LiveServer
+from tests.incidents.support import record
 from tests.rights.support import customer
 from tests.users.support import make_user
 from tests.mail import Inbox
@@ -77,3 +78,20 @@ def test_a_breach_from_record_to_report_in_the_console(
     while len(inbox[0].messages) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert sorted(m["To"] for m in inbox[0].messages) == ["ada@example.org", "bob@example.org"]
+
+
+def test_an_incident_reads_on_a_phone(
+    phone_page: Page, app: Trustable, live_server: LiveServer
+) -> None:
+    make_user(app, "olivia", "privacy_officer")
+    customer(app)
+    incident = record(app, categories=["user.contact.email", "user.behavior.media_consumption"])
+    sign_in(phone_page, live_server, "olivia")
+    phone_page.goto(f"{live_server.url}/admin/incidents")
+    assert_accessible(phone_page)
+    assert_fits_viewport(phone_page)
+    phone_page.goto(f"{live_server.url}/admin/incidents/{incident.incident_id}")
+    expect(phone_page.locator(".notice .countdown")).to_contain_text(" min left")
+    assert_accessible(phone_page)
+    assert_fits_viewport(phone_page)
+    screenshot(phone_page, "console/incident-phone")

@@ -164,6 +164,16 @@ class Incident:
             return f"destination “{self.destination}”"
         return self.store.value.replace("_", " ")
 
+    @property
+    def what_left(self) -> str:
+        """What left, in words."""
+        return {
+            Exposed.ciphertext: "encrypted data, without its keys",
+            Exposed.keys: "encryption keys",
+            Exposed.both: "encrypted data and its keys",
+            Exposed.cleartext: "data in clear",
+        }[self.exposed]
+
     @classmethod
     def of(cls, row: Any) -> Incident:
         return cls(
