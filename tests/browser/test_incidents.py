@@ -16,9 +16,9 @@ from tests.browser.support import assert_accessible, assert_fits_viewport, scree
 from tests.browser.test_console import sign_in
 from tests.conftest import LiveServer
 from tests.incidents.support import record
+from tests.mail import Inbox
 from tests.rights.support import customer
 from tests.users.support import make_user
-from tests.mail import Inbox
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.mail import MailSettings
 from trustable.core.settings import Settings
