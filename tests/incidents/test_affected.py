@@ -10,11 +10,19 @@ from datetime import timedelta
 import pytest
 
 from tests.incidents.support import T0, advance, record, shoppers
+from tests.rights.support import customer
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
 from trustable.core.settings import Settings
 from trustable.incidents.affected import affected_customers
-from trustable.incidents.service import Risk, Status, timeline
+from trustable.incidents.service import (
+    Risk,
+    Status,
+    WrongState,
+    approve_notices,
+    recompute,
+    timeline,
+)
 from trustable.ledger import service as ledger
 
 
@@ -92,3 +100,18 @@ def test_every_step_is_in_the_timeline_and_the_ledger(shop: Trustable) -> None:
             assert body["detail"]["step"] == step.step
             # Staff's free text never reaches the ledger.
             assert b"bucket" not in entry.body
+
+
+def test_the_set_is_computed_again_until_the_notices_are_approved(shop: Trustable) -> None:
+    shoppers(shop)
+    incident = record(shop)
+    customer(shop, "edsger", "edsger@example.org")  # stored at T0 too, found on a second look
+    with shop.uow() as uow:
+        again = recompute(uow, shop.vault, shop.policy, incident, actor="usr_officer", now=T0)
+        approved = approve_notices(uow, shop.vault, again, actor="usr_officer", now=T0)
+        with pytest.raises(WrongState, match="affected set is fixed"):
+            recompute(uow, shop.vault, shop.policy, approved, actor="usr_officer", now=T0)
+        steps = [s.step for s in timeline(uow, incident.incident_id)]
+        uow.commit()
+    assert (incident.people, again.people) == (2, 3)
+    assert steps == ["recorded", "affected", "affected", "notices_approved"]
