@@ -93,3 +93,10 @@ def test_bad_times_and_stores_are_refused_from_the_command_line(
         env=env,
     )
     assert bad_store.exit_code == 1 and "unknown store 'tape'" in bad_store.output
+
+
+def test_every_incidents_command_has_help() -> None:
+    commands = ("record", "list", "show", "affected", "notice", "approve", "send", "report")
+    for command in (*commands, "submit"):
+        result = runner.invoke(app, ["incidents", command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, (command, result.output)
