@@ -18,6 +18,8 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
    ALS on one temporal split, then with 30% denying), forgetting a customer, and
    recommendations with their reasons read over HTTP from a store MovieLens was
    imported into (see bench/personalize.py);
+10. breach response: an incident's affected customers over a ledger of 10^6 entries
+   (see bench/incidents.py);
 12. re-identification risk on MovieLens 100K: people unique on (zip, age, gender) and
    the generalisation that brings every group to k >= 5 (see bench/risk.py).
 Every figure is printed beside its target with PASS or MISS (and by how much), and
@@ -41,6 +43,7 @@ from bench import (
     decisions,
     deliveries,
     http_load,
+    incidents,
     ledger,
     personalize,
     pipeline,
@@ -444,6 +447,19 @@ def main(argv: list[str]) -> int:
                 f"{recs.http.denying_reads.ms(0.99):.2f} ms"
             )
 
+        say(f"10. breach response: affected set over {opts.ledger_entries:,} ledger entries")
+        breach = incidents.measure(
+            new_store(tmp / "incidents"),
+            entries=opts.ledger_entries,
+            customers=max(1_000, opts.ledger_entries // 10),
+            seed=opts.seed,
+            progress=say,
+        )
+        say(
+            f"  data store {breach.data_store.seconds:.2f} s ({breach.data_store.people:,} "
+            f"customers), destination {breach.destination.seconds:.2f} s"
+        )
+
         say("12. re-identification risk on MovieLens 100K")
         exposure = risk.measure()
         say(
@@ -511,6 +527,7 @@ def main(argv: list[str]) -> int:
         ),
         *rights.figures(rights_result),
         *personalize.figures(recs),
+        *incidents.figures(breach),
         *risk.figures(exposure),
     ]
     elapsed = time.perf_counter() - started
@@ -519,6 +536,7 @@ def main(argv: list[str]) -> int:
     lines += deliveries.render(sent, TARGET_DELIVERIES_S)
     lines += rights.render(rights_result)
     lines += personalize.render(recs)
+    lines += incidents.render(breach)
     lines += risk.render(exposure)
     say("")
     for line in figures_table(figures):

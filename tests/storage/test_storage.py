@@ -24,6 +24,8 @@ NOT_PER_CUSTOMER = {
     "ledger_nodes",
     "ledger_state",
     "ledger_heads",
+    "incidents",  # an incident's facts and totals; its customers are in incident_customers
+    "incident_steps",
 }
 
 

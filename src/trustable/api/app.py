@@ -12,6 +12,7 @@ from trustable.consent.routes import router as consent_router
 from trustable.consent.service import GPC_LAST_UPDATE
 from trustable.destinations.routes import router as destinations_router
 from trustable.events.routes import router as events_router
+from trustable.incidents.routes import router as incidents_router
 from trustable.ledger.routes import router as ledger_router
 from trustable.personalize.routes import guard_router
 from trustable.personalize.routes import router as personalize_router
@@ -19,6 +20,7 @@ from trustable.portal.routes import router as portal_router
 from trustable.rights.routes import router as rights_router
 from trustable.web.console import router as console_pages
 from trustable.web.dashboard import router as dashboard_page
+from trustable.web.incidents import router as incidents_pages
 from trustable.web.pages import static_files
 from trustable.web.portal import router as portal_pages
 
@@ -37,6 +39,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(access_router)
     app.include_router(destinations_router)
     app.include_router(rights_router)
+    app.include_router(incidents_router)
     if trustable.policy.spec.personalization is not None:
         app.include_router(personalize_router)
     if trustable.policy.spec.guard is not None:
@@ -45,6 +48,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(portal_pages)
     app.include_router(console_pages)
     app.include_router(dashboard_page)
+    app.include_router(incidents_pages)
     app.mount("/static", static_files(), name="static")
 
     @app.get("/.well-known/gpc.json", tags=["service"])

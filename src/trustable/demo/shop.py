@@ -200,11 +200,29 @@ def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -
 
 
 DEMO_ADMIN = "admin"
+# The privacy officer records incidents, approves and sends notices: with this account a
+# simulated breach of the demo shop is walked through from the console.
+DEMO_OFFICER = "officer"
 
 
 def show_console(console: Console, trustable: Trustable, url: str) -> None:
-    """The console's demo account, with a password made for this run (the last one
-    stops working: a demo password printed to a terminal should not live on)."""
+    """The console's demo accounts, each with a password made for this run (the last
+    one stops working: a demo password printed to a terminal should not live on)."""
+    for username, role, does in (
+        (DEMO_ADMIN, "admin", ""),
+        (DEMO_OFFICER, "privacy_officer", "; incidents and notices"),
+    ):
+        password = demo_account(trustable, username, role)
+        console.print(
+            f"  Console:      {url}/admin  user {username}, password {password} "
+            f"(new each run{does})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def demo_account(trustable: Trustable, username: str, role: str) -> str:
+    """Create the account, or give it a new password; the password."""
     import secrets
 
     from trustable.core.errors import NotFound
@@ -214,25 +232,21 @@ def show_console(console: Console, trustable: Trustable, url: str) -> None:
     with trustable.uow() as uow:
         now = trustable.clock()
         try:
-            get_user(uow, DEMO_ADMIN)
+            get_user(uow, username)
         except NotFound:
             create_user(
                 uow,
                 trustable.vault,
-                username=DEMO_ADMIN,
+                username=username,
                 password=password,
-                role="admin",
+                role=role,
                 now=now,
                 actor="demo",
             )
         else:
-            set_password(uow, trustable.vault, DEMO_ADMIN, password, now=now, actor="demo")
+            set_password(uow, trustable.vault, username, password, now=now, actor="demo")
         uow.commit()
-    console.print(
-        f"  Console:      {url}/admin  user {DEMO_ADMIN}, password {password} (new each run)",
-        highlight=False,
-        soft_wrap=True,
-    )
+    return password
 
 
 def show_portal(console: Console, trustable: Trustable, url: str) -> None:

@@ -325,6 +325,11 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
         sentence = f"{who.capitalize()} asked for a sign-in link to this page for you"
     elif kind == "unlink":
         sentence = f"You unlinked an identifier ({detail.get('kind', '')}) from your history"
+    elif kind == "incident_notice":
+        told = (
+            "told you by email" if detail.get("state") == "sent" else "had no address to tell you"
+        )
+        sentence = f"A security incident involved your {kinds(detail.get('categories'))}; we {told}"
     elif kind == "restriction_lifted":
         sentence = "The restriction on using your data was lifted"
     else:

@@ -33,6 +33,7 @@ from trustable.destinations.notices import (
 )
 from trustable.events.service import erase_events
 from trustable.identity.service import erase_identity
+from trustable.incidents.service import erase_incident_customers
 from trustable.ledger import service as ledger
 from trustable.ledger.service import stamp
 from trustable.policy.service import Policy
@@ -81,6 +82,7 @@ def erase_customer(
             {"verification_codes": erase_codes(uow, erased)},
             {"portal_sessions": erase_sessions(uow, erased)},
             {"portal_links": erase_links(uow, erased)},
+            {"incident_customers": erase_incident_customers(uow, erased)},
         ):
             for name, n in found.items():
                 counts[name] = counts.get(name, 0) + n

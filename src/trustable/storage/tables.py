@@ -12,6 +12,7 @@ def all_tables(store: str) -> MetaData:
     import trustable.destinations.tables
     import trustable.events.tables
     import trustable.identity.tables
+    import trustable.incidents.tables
     import trustable.ledger.tables
     import trustable.portal.tables
     import trustable.rights.tables

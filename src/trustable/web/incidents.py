@@ -1,0 +1,215 @@
+"""The console's incidents pages: record a breach, see who it affects, notify, report.
+
+A thin shell over `incidents`: the privacy officer (`incidents.act`) records, approves,
+sends and submits; the admin (`incidents.view`) follows. Pages show ids, counts,
+categories and dates, never a customer's value. The 72-hour clock is computed on the
+server (the page works without script); `incidents.js` only keeps it counting.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from trustable.api.deps import trustable
+from trustable.core.errors import InvalidInput
+from trustable.incidents import service
+from trustable.incidents.notices import preview, send_notices
+from trustable.incidents.report import clock, regulator_report, submit_report
+from trustable.users.roles import Permission
+from trustable.web.console import PATH, Text, acting, page, staff
+from trustable.web.pages import redirect
+
+router = APIRouter(include_in_schema=False)
+Moment = Annotated[str, Form(max_length=40)]
+
+
+def _moment(name: str, text: str) -> datetime:
+    """A form's `datetime-local` value, read as UTC (the form says so)."""
+    try:
+        found = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name}: give a date and time, e.g. 2026-11-20T10:00") from None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def _portal_url(request: Request) -> str:
+    s = trustable(request).settings
+    return (s.public_url or str(request.base_url)).rstrip("/") + "/portal"
+
+
+def _policy_categories(request: Request) -> list[str]:
+    policy = trustable(request).policy
+    found = set(policy.spec.tracking_plan.values()) | set(policy.spec.event_names.values())
+    return sorted(found)
+
+
+@router.get("/admin/incidents", response_class=HTMLResponse)
+def incidents_page(request: Request) -> Response:
+    """Every incident with its clock; the form to record one."""
+    app = trustable(request)
+    who = staff(app, request, Permission.incidents_view)
+    now = app.clock()
+    with app.reader() as uow:
+        found = service.list_incidents(uow)
+    return page(
+        request,
+        "console/incidents.html",
+        who,
+        incidents=[(i, clock(i, now)) for i in found],
+        stores=[s.value for s in service.Store],
+        exposures=[e.value for e in service.Exposed],
+        destinations=sorted(app.policy.spec.destinations),
+        categories=_policy_categories(request),
+        now=now,
+    )
+
+
+@router.post("/admin/incidents")
+def record(
+    request: Request,
+    title: Annotated[str, Form(max_length=200)],
+    window_start: Moment,
+    window_end: Moment,
+    store: Annotated[str, Form(max_length=32)],
+    exposed: Annotated[str, Form(max_length=32)],
+    categories: Annotated[list[str] | None, Form()] = None,
+    other_categories: Annotated[str, Form(max_length=2000)] = "",
+    discovered_at: Moment = "",
+    destination: Annotated[str, Form(max_length=64)] = "",
+    measures: Annotated[str, Form(max_length=5000)] = "",
+    csrf: Text = "",
+) -> Response:
+    app = trustable(request)
+    who = acting(app, request, csrf, Permission.incidents_act)
+    now = app.clock()
+    wanted = [*(categories or []), *other_categories.split()]
+    with app.uow() as uow:
+        found = service.record_incident(
+            uow,
+            app.vault,
+            app.policy,
+            title=title,
+            discovered_at=_moment("discovered", discovered_at) if discovered_at.strip() else now,
+            window_start=_moment("window start", window_start),
+            window_end=_moment("window end", window_end),
+            store=store,
+            destination=destination or None,
+            categories=wanted,
+            exposed=exposed,
+            measures=measures,
+            actor=who.user.user_id,
+            now=now,
+        )
+        uow.commit()
+    return redirect(request, f"{PATH}/incidents/{found.incident_id}")
+
+
+@router.get("/admin/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(incident_id: str, request: Request) -> Response:
+    """One incident: facts, affected counts, notices, the report and its countdown."""
+    app = trustable(request)
+    who = staff(app, request, Permission.incidents_view)
+    now = app.clock()
+    with app.reader() as uow:
+        found = service.get_incident(uow, incident_id)
+        steps = service.timeline(uow, incident_id)
+        notices = service.notice_counts(uow, incident_id)
+        draft = preview(uow, app.policy, found, portal_url=_portal_url(request))
+        report = regulator_report(uow, app.policy, found, now=now)
+    return page(
+        request,
+        "console/incident.html",
+        who,
+        incident=found,
+        steps=steps,
+        notices=notices,
+        draft=draft,
+        report=report,
+        due=clock(found, now),
+        now=now,
+    )
+
+
+@router.post("/admin/incidents/{incident_id}/recompute")
+def recompute(incident_id: str, request: Request, csrf: Text = "") -> Response:
+    app = trustable(request)
+    who = acting(app, request, csrf, Permission.incidents_act)
+    with app.uow() as uow:
+        service.recompute(
+            uow,
+            app.vault,
+            app.policy,
+            service.get_incident(uow, incident_id),
+            actor=who.user.user_id,
+            now=app.clock(),
+        )
+        uow.commit()
+    return redirect(request, f"{PATH}/incidents/{incident_id}")
+
+
+@router.post("/admin/incidents/{incident_id}/approve")
+def approve(incident_id: str, request: Request, csrf: Text = "") -> Response:
+    app = trustable(request)
+    who = acting(app, request, csrf, Permission.incidents_act)
+    with app.uow() as uow:
+        service.approve_notices(
+            uow,
+            app.vault,
+            service.get_incident(uow, incident_id),
+            actor=who.user.user_id,
+            now=app.clock(),
+        )
+        uow.commit()
+    return redirect(request, f"{PATH}/incidents/{incident_id}")
+
+
+@router.post("/admin/incidents/{incident_id}/send")
+def send(
+    incident_id: str,
+    request: Request,
+    anyway: Annotated[bool, Form()] = False,
+    csrf: Text = "",
+) -> Response:
+    app = trustable(request)
+    who = acting(app, request, csrf, Permission.incidents_act)
+    with app.uow() as uow:
+        sending = send_notices(
+            uow,
+            app.vault,
+            app.policy,
+            service.get_incident(uow, incident_id),
+            portal_url=_portal_url(request),
+            actor=who.user.user_id,
+            now=app.clock(),
+            anyway=anyway,
+        )
+        uow.commit()
+    for to, subject, body in sending.mails:
+        app.mailer.send(to, subject, body)
+    return redirect(request, f"{PATH}/incidents/{incident_id}")
+
+
+@router.post("/admin/incidents/{incident_id}/submit")
+def submit(
+    incident_id: str,
+    request: Request,
+    delay_reason: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Text = "",
+) -> Response:
+    app = trustable(request)
+    who = acting(app, request, csrf, Permission.incidents_act)
+    with app.uow() as uow:
+        submit_report(
+            uow,
+            app.vault,
+            service.get_incident(uow, incident_id),
+            actor=who.user.user_id,
+            now=app.clock(),
+            delay_reason=delay_reason or None,
+        )
+        uow.commit()
+    return redirect(request, f"{PATH}/incidents/{incident_id}")

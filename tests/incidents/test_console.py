@@ -1,0 +1,160 @@
+"""The console's incidents pages over HTTP: a privacy officer walks a breach from
+record to sent notices and a submitted report; the admin follows, others see nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer
+from tests.incidents.support import T0, shoppers
+from tests.mail import Inbox
+from tests.portal.support import csrf_of
+from tests.users.support import PASSWORD, make_user
+from trustable.bootstrap import Trustable, bootstrap
+from trustable.core.clock import FixedClock
+from trustable.core.mail import MailSettings
+from trustable.core.settings import Settings
+from trustable.incidents.service import list_incidents
+
+Console = Callable[[str], httpx.Client]
+
+
+@pytest.fixture
+def shop(settings: Settings, inbox: tuple[Inbox, int]) -> Iterator[Trustable]:
+    mail = MailSettings(sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=inbox[1])
+    app = bootstrap(replace(settings, mail=mail), clock=FixedClock(T0))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def console(shop: Trustable, live_server_for: Any) -> Iterator[Console]:
+    server: LiveServer = live_server_for(shop)
+    opened: list[httpx.Client] = []
+
+    def sign_in(role: str) -> httpx.Client:
+        name = f"{role.replace('_', '-')}-{len(opened)}"
+        make_user(shop, name, role)
+        browser = httpx.Client(base_url=server.url)
+        opened.append(browser)
+        landed = browser.post("/admin/signin", data={"username": name, "password": PASSWORD})
+        assert landed.status_code == 303, landed.text
+        return browser
+
+    yield sign_in
+    for browser in opened:
+        browser.close()
+
+
+def test_a_breach_walked_through_the_console(
+    shop: Trustable, console: Console, inbox: tuple[Inbox, int]
+) -> None:
+    assert isinstance(shop.clock, FixedClock)
+    shop.clock.now = T0 - timedelta(hours=6)  # the customers' data, stored at 04:00
+    shoppers(shop)
+    shop.clock.now = T0
+    officer = console("privacy_officer")
+    listing = officer.get("/admin/incidents")
+    assert listing.status_code == 200 and "Record an incident" in listing.text
+    assert 'href="/admin/incidents"' in listing.text  # in the menu
+    recorded = officer.post(
+        "/admin/incidents",
+        data={
+            "title": "Backup <b>copied</b> by a contractor",
+            "window_start": "2026-11-21T10:00",
+            "window_end": "2026-11-23T04:30",
+            "discovered_at": "2026-11-23T05:00",
+            "store": "backup",
+            "exposed": "both",
+            "categories": ["user.contact.email", "user.behavior.media_consumption"],
+            "measures": "We revoked the contractor's access and replaced every key.",
+            "csrf": csrf_of(listing.text),
+        },
+    )
+    assert recorded.status_code == 303, recorded.text
+    detail_url = recorded.headers["location"]
+    page = officer.get(detail_url).text
+    assert "Backup &lt;b&gt;copied&lt;/b&gt;" in page  # escaped, never markup
+    assert "67 h 0 min left" in page and 'data-deadline="2026-11-26T05:00:00+00:00"' in page
+    assert "<dd>3</dd>" in page  # customers affected
+    assert "user.contact.email</td><td>2" in page
+    assert "Approve the notices" in page and "Send 3 notices" not in page
+    approved = officer.post(
+        f"{detail_url}/approve", data={"csrf": csrf_of(page)}, follow_redirects=True
+    )
+    assert "Send 3 notices by email" in approved.text
+    sent = officer.post(
+        f"{detail_url}/send", data={"csrf": csrf_of(approved.text)}, follow_redirects=True
+    )
+    assert "Sent: 2 by email; 1 customers have no email" in sent.text
+    twice = officer.post(f"{detail_url}/send", data={"csrf": csrf_of(sent.text)})
+    assert twice.status_code == 409 and "never sent twice" in twice.text
+    shop.mailer.flush()
+    deadline = time.monotonic() + 5
+    while len(inbox[0].messages) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(inbox[0].messages) == 2
+    submitted = officer.post(
+        f"{detail_url}/submit", data={"csrf": csrf_of(sent.text)}, follow_redirects=True
+    )
+    assert "submitted on time" in submitted.text
+    for step in ("recorded", "affected", "notices approved", "notices sent", "report submitted"):
+        assert step in submitted.text
+    assert "ada@example.org" not in submitted.text
+
+
+def test_others_follow_or_see_nothing_and_bad_input_is_refused(
+    shop: Trustable, console: Console
+) -> None:
+    admin = console("admin")
+    page = admin.get("/admin/incidents")
+    assert page.status_code == 200 and "Record an incident" not in page.text
+    refused = admin.post(
+        "/admin/incidents",
+        data={
+            "title": "t",
+            "window_start": "2026-11-21T10:00",
+            "window_end": "2026-11-22T10:00",
+            "store": "data_store",
+            "exposed": "both",
+            "categories": ["user.contact.email"],
+            "csrf": csrf_of(page.text),
+        },
+    )
+    assert refused.status_code == 403
+    assert console("analyst").get("/admin/incidents").status_code == 403
+    officer = console("privacy_officer")
+    form = officer.get("/admin/incidents").text
+    inverted = officer.post(
+        "/admin/incidents",
+        data={
+            "title": "t",
+            "window_start": "2026-11-22T10:00",
+            "window_end": "2026-11-21T10:00",
+            "store": "data_store",
+            "exposed": "both",
+            "categories": ["user.contact.email"],
+            "csrf": csrf_of(form),
+        },
+    )
+    assert inverted.status_code == 400 and "window is inverted" in inverted.text
+    forged = officer.post(
+        "/admin/incidents",
+        data={
+            "title": "t",
+            "window_start": "2026-11-21T10:00",
+            "window_end": "2026-11-22T10:00",
+            "store": "data_store",
+            "exposed": "both",
+        },
+    )
+    assert forged.status_code == 403
+    with shop.reader() as uow:
+        assert list_incidents(uow) == []
