@@ -342,7 +342,7 @@ def refresh(
                     )
                 ).rowcount
             )
-            counts = dict(
+            counts: dict[str, int] = dict(
                 conn.execute(
                     select(segment_hits.c.customer_id, func.count())
                     .where(segment_hits.c.segment == segment.name)
@@ -361,9 +361,7 @@ def refresh(
                     ).rowcount
                 )
             blocked = set(refused)
-            wanted = {
-                c: c not in blocked and counts.get(c, 0) >= rule.at_least for c in candidates
-            }
+            wanted = {c: c not in blocked and counts.get(c, 0) >= rule.at_least for c in candidates}
         else:
             name = rule.trait[7:]
             held = dict(
@@ -431,6 +429,28 @@ def memberships(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[Membe
     ]
 
 
+@dataclass(frozen=True)
+class Group:
+    """A segment as its member is told of it: the policy's words, purposes by name."""
+
+    name: str
+    description: str
+    purposes: list[str]  # the purposes' plain names, as the customer's switches show them
+    since: datetime
+
+
+def groups(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[Group]:
+    return [
+        Group(
+            m.segment,
+            m.description,
+            [policy.purposes[p].spec.name for p in m.purposes if p in policy.purposes],
+            m.since,
+        )
+        for m in memberships(uow, policy, customer_id)
+    ]
+
+
 def evidence(uow: UnitOfWork, customer_id: str) -> dict[str, list[tuple[str, datetime]]]:
     """The events counted into each segment for this customer: (message id, when)."""
     found: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
@@ -450,13 +470,19 @@ class SegmentRead:
     customer_id: str
     purpose: str
     segments: list[Membership]
+    categories: tuple[str, ...]  # what the returned segments' rules read
 
     def ledger_record(self, actor: str) -> ledger.Record:
+        """An `access` entry like a profile read's, counting segments, not events."""
         return ledger.Record(
             kind="access",
             customer_id=self.customer_id,
             actor=actor,
-            detail={"purpose": self.purpose, "segments": len(self.segments)},
+            detail={
+                "purpose": self.purpose,
+                "categories": list(self.categories),
+                "segments": len(self.segments),
+            },
         )
 
 
@@ -468,13 +494,25 @@ def read_for_purpose(
     permitted = decisions_for(uow, policy, [customer_id]).permitted(customer_id)
     segments = compiled(policy).segments
     if purpose not in permitted:
-        return SegmentRead(customer_id, purpose, [])
+        return SegmentRead(customer_id, purpose, [], ())
     found = [
         m
         for m in memberships(uow, policy, customer_id)
         if purpose in m.purposes and segments[m.segment].allowed(permitted)
     ]
-    return SegmentRead(customer_id, purpose, found)
+    categories = {c for m in found for c in rule_categories(policy, segments[m.segment])}
+    return SegmentRead(customer_id, purpose, found, tuple(sorted(categories)))
+
+
+def rule_categories(policy: Policy, segment: Segment) -> list[str]:
+    """The categories a segment's rule reads: its event's name and `where` fields, or
+    its trait (the policy check made sure each is declared)."""
+    rule = segment.rule
+    if isinstance(rule, EventRule):
+        paths = [policy.name_category(rule.event)] + [policy.category_of(p) for p in rule.where]
+    else:
+        paths = [policy.category_of(rule.trait)]
+    return [c for c in paths if c is not None]
 
 
 @dataclass(frozen=True)
@@ -492,7 +530,7 @@ def shown_count(count: int) -> str:
 
 def summaries(uow: UnitOfWork, policy: Policy) -> list[SegmentSummary]:
     """Each declared segment with its member count (small counts suppressed)."""
-    counts = dict(
+    counts: dict[str, int] = dict(
         uow.connection.execute(
             select(segment_members.c.segment, func.count()).group_by(segment_members.c.segment)
         ).all()

@@ -27,9 +27,7 @@ def upgrade() -> None:
             "customer_id", "segment", "message_id", name=op.f("pk_segment_hits")
         ),
     )
-    op.create_index(
-        "ix_segment_hits_segment_occurred", "segment_hits", ["segment", "occurred_at"]
-    )
+    op.create_index("ix_segment_hits_segment_occurred", "segment_hits", ["segment", "occurred_at"])
     op.create_table(
         "segment_members",
         sa.Column("customer_id", sa.String(length=32), nullable=False),
