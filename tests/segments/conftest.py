@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.conftest import LiveServer
 from tests.segments.support import NOW, SEGMENTS, with_segments
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
@@ -24,3 +25,8 @@ def shop(settings: Settings, clock: FixedClock) -> Iterator[Trustable]:
     app.policy = parse_policy(with_segments(SEGMENTS))
     yield app
     app.close()
+
+
+@pytest.fixture
+def server(shop: Trustable, live_server_for: Callable[[Trustable], LiveServer]) -> LiveServer:
+    return live_server_for(shop)
