@@ -77,4 +77,5 @@ def segments_refresh() -> None:
         f"{report.hits_aged_out} counted events aged out, {report.hits_dropped} dropped "
         f"(consent withdrawn or segment removed); {report.joined} joined, {report.left} left",
         highlight=False,
+        soft_wrap=True,
     )
