@@ -80,6 +80,7 @@ def test_fields_outside_the_tracking_plan_are_refused() -> None:
         (("{trait: traits.age, gte: 18}", "{age: 18}"), "a rule names either an `event`"),
         (("{trait: traits.age, gte: 18}", "{trait: traits.age}"), "a condition needs at least"),
         (("    purposes: [analytics.reporting]\n", ""), "segments.grown-ups.purposes: Field"),
+        (("within_days: 90", "within_days: 500"), "is kept 400 days at most, less than the"),
         (("purposes: [analytics.reporting]", "purposes: []"), "List should have at least 1"),
     ],
 )

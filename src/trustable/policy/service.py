@@ -387,6 +387,14 @@ def segment_problems(spec: PolicySpec) -> list[str]:
                     f"{_hint(path, spec.tracking_plan)}, so it is never stored"
                 )
                 continue
+            kept_for = [
+                p.retention_days for k, p in spec.purposes.items() if Purpose(k, p).uses(category)
+            ]
+            if isinstance(rule, EventRule) and kept_for and rule.within_days > max(kept_for):
+                problems.append(
+                    f"{where}: its category '{category}' is kept {max(kept_for)} days at most, "
+                    f"less than the rule's within_days ({rule.within_days})"
+                )
             for purpose in declared:
                 if not purpose.uses(category):
                     problems.append(
