@@ -5,7 +5,8 @@ carrying genres) through `demo.movielens.import_movielens`, i.e. through collect
 into a fresh SQLite store: once under the example policy as it is (the
 `sci-fi-fans` segment: at least five Sci-Fi ratings of 4 stars or more in 90 days,
 for recommendations), once under the same policy with no segments. Rounds alternate
-(without, with, without, with…) so drift of the machine falls on both; the figure is
+which arm goes first (without then with, then with then without, …), so drift and
+warm-up fall on both; the figure is
 the ratio of the medians. Run alone with `python -m bench.segments [rounds]`.
 """
 
@@ -25,7 +26,7 @@ from trustable.policy.service import Policy
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 TARGET_RATIO = 1.10  # import time with segments / without, at most
-ROUNDS = 2
+ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,16 @@ def measure(
     with_: list[float] = []
     members = hits = entries = 0
     for n in range(rounds):
-        took, *_ = _import(work / f"without-{n}", segments=False)
-        without.append(took)
-        took, members, hits, entries = _import(work / f"with-{n}", segments=True)
-        with_.append(took)
-        progress(f"  round {n + 1}: {without[-1]:.1f} s without segments, {took:.1f} s with")
+        for segmented in (n % 2 == 1, n % 2 == 0):  # each arm goes first in turn
+            took, found, counted, logged = _import(
+                work / f"{'with' if segmented else 'without'}-{n}", segments=segmented
+            )
+            if segmented:
+                with_.append(took)
+                members, hits, entries = found, counted, logged
+            else:
+                without.append(took)
+        progress(f"  round {n + 1}: {without[-1]:.1f} s without segments, {with_[-1]:.1f} s with")
     return SegmentsResult(without, with_, members, hits, entries)
 
 
