@@ -6,8 +6,8 @@ into a fresh SQLite store: once under the example policy as it is (the
 `sci-fi-fans` segment: at least five Sci-Fi ratings of 4 stars or more in 90 days,
 for recommendations), once under the same policy with no segments. Rounds alternate
 which arm goes first (without then with, then with then without, …), so drift and
-warm-up fall on both; the figure is
-the ratio of the medians. Run alone with `python -m bench.segments [rounds]`.
+warm-up fall on both; the figure is the ratio of the medians. Run alone with
+`python -m bench.segments [rounds]`.
 """
 
 from __future__ import annotations

@@ -167,3 +167,18 @@ def test_a_segment_the_policy_drops_is_left_at_the_next_refresh(shop: Trustable)
     assert report.left == 1 and report.hits_dropped == 5
     assert members(shop, SCI_FI) == set() and hits(shop, jo) == 0
     assert segment_entries(shop)[-1]["detail"]["because"] == "segment_removed"
+
+
+def test_the_services_retention_sweep_refreshes_segments_too(
+    shop: Trustable, clock: FixedClock
+) -> None:
+    from trustable.retention.runner import sweep_all
+
+    grant(shop, "kim", PERSONALIZE)
+    rate(shop, "kim", 5, days_ago=85)
+    assert members(shop, SCI_FI) == {customer(shop, "kim")}
+    clock.now = NOW + timedelta(days=6)
+    sweep_all(shop, dry_run=True)  # a dry run changes nothing, segments included
+    assert members(shop, SCI_FI) == {customer(shop, "kim")}
+    sweep_all(shop)
+    assert members(shop, SCI_FI) == set() and hits(shop, customer(shop, "kim")) == 0

@@ -22,7 +22,7 @@ segments_app = typer.Typer(
 def segments_list() -> None:
     """Every segment the policy declares: purposes and member count."""
     from trustable.cli.main import console, running
-    from trustable.segments.service import summaries
+    from trustable.segments.reads import summaries
 
     with running() as trustable:
         with trustable.reader() as uow:
@@ -44,7 +44,7 @@ def segments_show(name: Annotated[str, typer.Argument(help="The segment's name."
     """One segment: its words for customers, purposes, rule and member count."""
     from trustable.cli.main import console, fail, running
     from trustable.core.errors import NotFound
-    from trustable.segments.service import summaries
+    from trustable.segments.reads import summaries
 
     with running() as trustable:
         with trustable.reader() as uow:

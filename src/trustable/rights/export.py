@@ -32,7 +32,7 @@ from trustable.ledger import service as ledger
 from trustable.ledger.service import SignedHead, stamp
 from trustable.policy.service import Policy
 from trustable.rights.service import RightsRequest, list_requests
-from trustable.segments.service import evidence, memberships
+from trustable.segments.reads import evidence, memberships
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 

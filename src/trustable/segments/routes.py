@@ -17,13 +17,13 @@ from trustable.api.deps import caller, needs, trustable
 from trustable.core.errors import NotFound
 from trustable.identity.service import customer_exists
 from trustable.ledger import service as ledger
+from trustable.segments.reads import read_for_purpose, summaries
 from trustable.segments.schemas import (
     CustomerSegmentsOut,
     MembershipOut,
     SegmentOut,
     SegmentsOut,
 )
-from trustable.segments.service import read_for_purpose, summaries
 
 router = APIRouter(tags=["segments"])
 any_key = Depends(caller)

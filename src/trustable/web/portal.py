@@ -35,7 +35,7 @@ from trustable.rights.erase import certificate
 from trustable.rights.export import export_json, log_export
 from trustable.rights.service import Channel, Kind, State, get_request, list_requests
 from trustable.rights.verification import code_mail, confirm_code, request_by_email
-from trustable.segments.service import groups
+from trustable.segments.reads import groups
 from trustable.sessions.service import SessionKind, find_session, open_session
 from trustable.storage.uow import UnitOfWork
 from trustable.web.pages import (
