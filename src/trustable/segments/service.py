@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import delete, func, select
@@ -100,9 +100,9 @@ def window_start(rule: EventRule, now: datetime) -> datetime:
     return now - timedelta(days=rule.within_days)
 
 
-@dataclass(frozen=True)
-class Stored:
-    """One event collection has just stored: whose, which, when, its kept fields."""
+class Stored(NamedTuple):
+    """One event collection has just stored: whose, which, when, its kept fields.
+    (A named tuple: collection makes one per stored event.)"""
 
     customer_id: str
     message_id: str
