@@ -11,6 +11,7 @@ from tests.segments.support import ANALYTICS, GROWN_UPS, PERSONALIZE, SCI_FI, cu
 from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentStatus
 from trustable.ledger.service import entries_of_kind
+from trustable.portal.service import describe
 
 
 def get(server: LiveServer, key: str, path: str) -> httpx.Response:
@@ -49,6 +50,9 @@ def test_a_purpose_reads_only_its_own_segments_and_the_read_is_logged(
         {"purpose": ANALYTICS, "categories": ["user.demographic.age_range"], "segments": 1},
     ]
     assert all(r["subject"] == shop.vault.pseudonym(ada) for r in reads)
+    with shop.reader() as uow:
+        told = [describe(e, shop.policy, {}).sentence for e in entries_of_kind(uow, "access")]
+    assert told[0] == "Trustable looked up the groups you are in for “Recommendations made for you”"
 
 
 def test_reads_are_refused_without_the_purposes_scope_even_for_admin(

@@ -301,6 +301,11 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
             f"Your choice for {purpose(detail.get('purpose'))} was recorded as "
             f"{detail.get('status')} ({detail.get('method')})"
         )
+    elif kind == "access" and "segments" in detail:
+        sentence = (
+            f"{who.capitalize()} looked up the groups you are in "
+            f"for {purpose(detail.get('purpose'))}"
+        )
     elif kind == "access":
         sentence = (
             f"{who.capitalize()} used your {kinds(detail.get('categories'))} "
