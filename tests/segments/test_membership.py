@@ -167,6 +167,9 @@ def test_a_segment_the_policy_drops_is_left_at_the_next_refresh(shop: Trustable)
     assert report.left == 1 and report.hits_dropped == 5
     assert members(shop, SCI_FI) == set() and hits(shop, jo) == 0
     assert segment_entries(shop)[-1]["detail"]["because"] == "segment_removed"
+    send(shop, msg("identify", "jo", traits={"age": 30}))
+    shop.policy = parse_policy(with_segments("segments: {}"))  # none left at all
+    assert refresh_all(shop).left == 0
 
 
 def test_the_services_retention_sweep_refreshes_segments_too(
