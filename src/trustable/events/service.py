@@ -8,7 +8,7 @@ For one batch, in the caller's unit of work:
    purpose permitted for that customer now may use; the rest is counted, by field
    and reason, without its value;
 4. kept values are sealed under the customer's key and written together with the
-   message ids (so a retried batch stores nothing twice) and the drop counters.
+   message ids (so a retried batch stores nothing twice) and the drop counters;
 5. the stored events, with their kept fields, are counted into the policy's segments
    (`segments.service.observe`), whose membership changes join the ledger entries.
 The caller commits once: all of it lands, or none.
