@@ -73,3 +73,18 @@ def test_erasure_takes_membership_and_counted_events_with_it(
             left = uow.connection.execute(select(table.c.customer_id)).scalars().all()
             assert ada not in left
     assert members(shop, SCI_FI) == {bo} and hits(shop, bo) == 5
+
+
+def test_a_restriction_takes_the_customer_out_of_every_segment_at_once(
+    shop: Trustable, server: LiveServer
+) -> None:
+    from tests.segments.support import segment_entries
+
+    grant(shop, "ada", PERSONALIZE)
+    rate(shop, "ada", 5)
+    ada = customer(shop, "ada")
+    assert members(shop, SCI_FI) == {ada}
+    restricted = file(server.url, make_key(shop, "requests"), ada, "restrict").json()
+    assert restricted["state"] == "done"
+    assert members(shop, SCI_FI) == set() and hits(shop, ada) == 0
+    assert segment_entries(shop)[-1]["detail"]["change"] == "left"

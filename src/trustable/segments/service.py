@@ -259,10 +259,22 @@ def leave_for_purpose(
 ) -> list[ledger.Record]:
     """A purpose is no longer permitted: leave every segment that declares it, and
     forget the hits gathered for them (they were gathered under that permission)."""
+    declaring = [s for s in compiled(policy).segments.values() if purpose in s.purposes]
+    return _leave(uow, customer_id, declaring, actor=actor)
+
+
+def leave_all(
+    uow: UnitOfWork, policy: Policy, customer_id: str, *, actor: str
+) -> list[ledger.Record]:
+    """All use is restricted (Art. 18): leave every segment, forget every hit."""
+    return _leave(uow, customer_id, list(compiled(policy).segments.values()), actor=actor)
+
+
+def _leave(
+    uow: UnitOfWork, customer_id: str, segments: Sequence[Segment], *, actor: str
+) -> list[ledger.Record]:
     records: list[ledger.Record] = []
-    for segment in compiled(policy).segments.values():
-        if purpose not in segment.purposes:
-            continue
+    for segment in segments:
         uow.connection.execute(
             delete(segment_hits).where(
                 segment_hits.c.customer_id == customer_id,
