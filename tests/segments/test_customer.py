@@ -88,3 +88,17 @@ def test_a_restriction_takes_the_customer_out_of_every_segment_at_once(
     assert restricted["state"] == "done"
     assert members(shop, SCI_FI) == set() and hits(shop, ada) == 0
     assert segment_entries(shop)[-1]["detail"]["change"] == "left"
+
+
+def test_a_corrected_trait_is_judged_again_at_once(shop: Trustable, server: LiveServer) -> None:
+    from tests.helpers import msg, send
+    from tests.segments.support import ANALYTICS, GROWN_UPS
+
+    grant(shop, "ada", ANALYTICS)
+    send(shop, msg("identify", "ada", traits={"age": 36}))
+    ada = customer(shop, "ada")
+    assert members(shop, GROWN_UPS) == {ada}
+    correction = {"target": "trait", "name": "age", "value": 16}
+    fixed = file(server.url, make_key(shop, "requests"), ada, "rectify", correction=correction)
+    assert fixed.json()["state"] == "done", fixed.text
+    assert members(shop, GROWN_UPS) == set()

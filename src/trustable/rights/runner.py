@@ -29,7 +29,7 @@ from trustable.rights.service import (
     move,
     open_request,
 )
-from trustable.segments.service import leave_all
+from trustable.segments.service import judge_traits, leave_all
 
 
 def file_verified(
@@ -110,6 +110,9 @@ def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:
                     )
             elif request.kind is Kind.rectify:
                 apply_correction(uow, app.vault, request, actor=actor, now=now)
+                judged = judge_traits(uow, app.vault, app.policy, customer_id, now=now, actor=actor)
+                if judged:  # a corrected trait may put them in a segment, or out of one
+                    ledger.append(uow, app.vault, judged, now=now)
             # access and export: the answer is the export itself, fetched with the
             # request's token; each fetch is logged when it happens.
             done = move(uow, app.vault, request, State.done, actor=actor, now=now)

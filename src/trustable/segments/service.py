@@ -296,6 +296,35 @@ def _leave(
     return records
 
 
+def judge_traits(
+    uow: UnitOfWork, vault: Vault, policy: Policy, customer_id: str, *, now: datetime, actor: str
+) -> list[ledger.Record]:
+    """Judge the trait rules again for one customer whose traits changed outside
+    collection (a correction): from the stored traits, under today's consent."""
+    segments = [s for s in compiled(policy).segments.values() if isinstance(s.rule, TraitRule)]
+    if not segments:
+        return []
+    permitted = decisions_for(uow, policy, [customer_id]).permitted(customer_id)
+    held = dict(
+        uow.connection.execute(
+            select(traits.c.name, traits.c.value).where(traits.c.customer_id == customer_id)
+        ).all()
+    )
+    records: list[ledger.Record] = []
+    for segment in segments:
+        rule = segment.rule
+        assert isinstance(rule, TraitRule)
+        name = rule.trait[7:]
+        sealed = held.get(name)
+        holds = (
+            sealed is not None
+            and segment.allowed(permitted)
+            and rule.holds(orjson.loads(vault.decrypt(customer_id, "trait:" + name, sealed)))
+        )
+        records.extend(settle(uow, segment, {customer_id: holds}, now=now, actor=actor))
+    return records
+
+
 # -- refresh ----------------------------------------------------------------------
 
 
