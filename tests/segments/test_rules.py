@@ -63,6 +63,9 @@ def test_fields_outside_the_tracking_plan_are_refused() -> None:
     assert "'traits.shoe_size' is not in the tracking plan" in problems(
         SEGMENTS.replace("traits.age", "traits.shoe_size")
     )
+    assert "a track event carries no traits; use a trait rule" in problems(
+        SEGMENTS.replace("properties.genres:", "traits.age:")
+    )
     assert "'properties.rating' is not a `traits.*` field" in problems(
         SEGMENTS.replace("trait: traits.age", "trait: properties.rating")
     )

@@ -375,6 +375,11 @@ def segment_problems(spec: PolicySpec) -> list[str]:
             named = spec.event_names.get(rule.event, spec.tracking_plan.get("event"))
             read.append((f"{place}.rule.event", "event", named))
             for path in rule.where:
+                if path.startswith("traits."):
+                    problems.append(
+                        f"{place}.rule.where.{path}: a track event carries no traits; "
+                        "use a trait rule"
+                    )
                 read.append((f"{place}.rule.where.{path}", path, _planned(spec, path)))
         else:
             if not rule.trait.startswith("traits."):
