@@ -102,3 +102,24 @@ def test_a_corrected_trait_is_judged_again_at_once(shop: Trustable, server: Live
     fixed = file(server.url, make_key(shop, "requests"), ada, "rectify", correction=correction)
     assert fixed.json()["state"] == "done", fixed.text
     assert members(shop, GROWN_UPS) == set()
+
+
+def test_a_group_the_policy_no_longer_declares_is_in_the_export_until_it_goes(
+    shop: Trustable, server: LiveServer
+) -> None:
+    from tests.segments.support import with_segments
+    from trustable.policy.service import parse_policy
+    from trustable.segments.reads import RETIRED
+
+    grant(shop, "ada", PERSONALIZE)
+    rate(shop, "ada", 5)
+    ada = customer(shop, "ada")
+    shop.policy = parse_policy(with_segments("segments: {}"))  # the running server's too
+    filed = file(server.url, make_key(shop, "requests"), ada, "access").json()
+    url = f"{server.url}/v1/requests/{filed['request_id']}/export"
+    doc = orjson.loads(
+        httpx.get(url, headers={"Authorization": f"Bearer {filed['token']}"}).content
+    )
+    (inference,) = doc["inferences"]
+    assert inference["name"] == SCI_FI and inference["description"] == RETIRED
+    assert inference["purposes"] == [] and len(inference["inputs"]) == 5

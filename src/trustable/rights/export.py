@@ -177,7 +177,7 @@ def _inferences(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[dict[
                 for message_id, at in inputs.get(m.segment, [])
             ],
         }
-        for m in memberships(uow, policy, customer_id)
+        for m in memberships(uow, policy, customer_id, retired=True)
     ]
 
 

@@ -34,19 +34,29 @@ class Membership:
     since: datetime
 
 
-def memberships(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[Membership]:
-    """Every segment the customer is in that the policy still declares, by name."""
+RETIRED = "A group our policy no longer declares; it goes at the next refresh."
+
+
+def memberships(
+    uow: UnitOfWork, policy: Policy, customer_id: str, *, retired: bool = False
+) -> list[Membership]:
+    """Every segment the customer is in that the policy still declares, by name; with
+    `retired`, also those it no longer declares (held until the next refresh: the
+    customer's export shows everything held)."""
     segments = compiled(policy).segments
     rows = uow.connection.execute(
         select(segment_members.c.segment, segment_members.c.since)
         .where(segment_members.c.customer_id == customer_id)
         .order_by(segment_members.c.segment)
     ).all()
-    return [
-        Membership(name, segments[name].spec.description, tuple(segments[name].spec.purposes), t)
-        for name, t in rows
-        if name in segments
-    ]
+    out: list[Membership] = []
+    for name, since in rows:
+        found = segments.get(name)
+        if found is not None:
+            out.append(Membership(name, found.spec.description, tuple(found.spec.purposes), since))
+        elif retired:
+            out.append(Membership(name, RETIRED, (), since))
+    return out
 
 
 @dataclass(frozen=True)
