@@ -21,7 +21,9 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
 10. breach response: an incident's affected customers over a ledger of 10^6 entries
    (see bench/incidents.py);
 12. re-identification risk on MovieLens 100K: people unique on (zip, age, gender) and
-   the generalisation that brings every group to k >= 5 (see bench/risk.py).
+   the generalisation that brings every group to k >= 5 (see bench/risk.py);
+13. segments' cost on ingest: the MovieLens 100K import with and without the example
+   policy's `sci-fi-fans` segment, alternating (see bench/segments.py).
 Every figure is printed beside its target with PASS or MISS (and by how much), and
 the whole report, with the machine it ran on, replaces bench/RESULTS.md. All state
 lives in a temporary directory that is removed at the end, server included.
@@ -50,6 +52,7 @@ from bench import (
     reads,
     rights,
     risk,
+    segments,
 )
 from bench.report import Figure, Machine, figures_table, machine, table, write
 from bench.traffic import NEW_VISITOR_SHARE, Traffic, make_users
@@ -467,6 +470,10 @@ def main(argv: list[str]) -> int:
             f"{exposure.plain.after.k} after generalisation ({exposure.seconds * 1000:.0f} ms)"
         )
 
+        say("13. segments' cost on the MovieLens 100K import")
+        grouped = segments.measure(tmp / "segments", progress=say)
+        say(f"  with / without segments: {grouped.ratio:.3f}×")
+
     figures = [
         Figure(
             "events/s over HTTP (POST /v1/batch)",
@@ -529,6 +536,7 @@ def main(argv: list[str]) -> int:
         *personalize.figures(recs),
         *incidents.figures(breach),
         *risk.figures(exposure),
+        *segments.figures(grouped),
     ]
     elapsed = time.perf_counter() - started
     lines = render(box, opts, figures, seeded, http, pipe, may, cost, proofs, read, elapsed)
@@ -538,6 +546,7 @@ def main(argv: list[str]) -> int:
     lines += personalize.render(recs)
     lines += incidents.render(breach)
     lines += risk.render(exposure)
+    lines += segments.render(grouped)
     say("")
     for line in figures_table(figures):
         say(line)

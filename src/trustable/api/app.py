@@ -18,6 +18,7 @@ from trustable.personalize.routes import guard_router
 from trustable.personalize.routes import router as personalize_router
 from trustable.portal.routes import router as portal_router
 from trustable.rights.routes import router as rights_router
+from trustable.segments.routes import router as segments_router
 from trustable.web.console import router as console_pages
 from trustable.web.dashboard import router as dashboard_page
 from trustable.web.incidents import router as incidents_pages
@@ -45,6 +46,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     if trustable.policy.spec.guard is not None:
         app.include_router(guard_router)
     app.include_router(portal_router)
+    app.include_router(segments_router)
     app.include_router(portal_pages)
     app.include_router(console_pages)
     app.include_router(dashboard_page)

@@ -22,6 +22,7 @@ from trustable.cli.portal import portal_app
 from trustable.cli.requests import requests_app
 from trustable.cli.retention import retention_app
 from trustable.cli.risk import risk_app
+from trustable.cli.segments import segments_app
 from trustable.cli.users import users_app
 from trustable.core.errors import TrustableError
 from trustable.core.settings import Settings
@@ -49,6 +50,7 @@ app.add_typer(portal_app, name="portal")
 app.add_typer(users_app, name="users")
 app.add_typer(risk_app, name="risk")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(segments_app, name="segments")
 
 console = Console()
 err = Console(stderr=True)

@@ -129,6 +129,12 @@ def record_consent(
     }
     uow.connection.execute(consent_records.insert(), [{**row, "receipt_id": record.receipt_id}])
     upsert(uow, consent_state, [row], keys=("customer_id", "purpose"))
+    left: list[ledger.Record] = []
+    if status is not ConsentStatus.granted and policy.spec.segments:
+        # Here, not in segments: consent would import segments, which reads consent.
+        from trustable.segments.service import leave_for_purpose
+
+        left = leave_for_purpose(uow, policy, customer_id, purpose, actor=actor)
     ledger.append(
         uow,
         vault,
@@ -145,7 +151,8 @@ def record_consent(
                     "jurisdiction": record.jurisdiction,
                     "receipt": record.receipt_id,
                 },
-            )
+            ),
+            *left,
         ],
         now=now,
     )

@@ -1,7 +1,8 @@
 """MovieLens 100K as customers: 943 people and their 100,000 ratings.
 
 People become customers `ml-<id>` with age, gender, occupation and zip code as
-traits; ratings become `Movie Rated` track events. Everything goes through the same
+traits; ratings become `Movie Rated` track events (with the film's title and
+genres, so the policy's segments can read them). Everything goes through the same
 collection path as an SDK's batch, so minimization and encryption apply as usual.
 The files are GroupLens' (research use only): they are read from where they lie and
 never copied into Trustable's repository.
@@ -80,7 +81,9 @@ def import_movielens(
     if not 0.0 <= deny_share <= 1.0:
         raise InvalidInput("deny_share must be between 0 and 1")
     users = list(_rows(folder / "ml-100k.user"))
-    titles = {r["item_id"]: r["movie_title"] for r in _rows(folder / "ml-100k.item")}
+    items = list(_rows(folder / "ml-100k.item"))
+    titles = {r["item_id"]: r["movie_title"] for r in items}
+    genres = {r["item_id"]: r.get("class", "").split() for r in items}
     ratings = list(_rows(folder / "ml-100k.inter"))
     if limit is not None:
         ratings = ratings[:limit]
@@ -142,6 +145,7 @@ def import_movielens(
                     "movie_id": r["item_id"],
                     "title": titles.get(r["item_id"], ""),
                     "rating": float(r["rating"]),
+                    "genres": genres.get(r["item_id"], []),
                 },
             }
             for r in chunk

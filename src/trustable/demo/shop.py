@@ -39,6 +39,9 @@ FILMS = {
     "f-6": "WALL-E", "f-7": "Alien", "f-8": "Blade Runner", "f-9": "The Matrix",
     "f-10": "Arrival", "f-11": "Dune", "f-12": "Gattaca",
 }  # fmt: skip
+# The films' genres, as MovieLens names them: what the policy's `sci-fi-fans` segment
+# reads (Barbara rated five science-fiction films 4 stars or more).
+SCI_FI = {"f-7", "f-8", "f-9", "f-10", "f-11", "f-12"}
 RATINGS: dict[str, list[tuple[str, int]]] = {
     "u-1001": [("f-1", 5), ("f-2", 5), ("f-3", 4), ("f-7", 2)],
     "u-1002": [("f-1", 5), ("f-2", 4), ("f-4", 5), ("f-5", 4), ("f-6", 4)],
@@ -127,7 +130,12 @@ def shop_messages(base_day: str = "2026-11-01") -> list[dict[str, Any]]:
                     user_id,
                     f"{base_day}T20:{n:02d}:00+00:00",
                     event="Movie Rated",
-                    properties={"movie_id": film, "title": FILMS[film], "rating": stars},
+                    properties={
+                        "movie_id": film,
+                        "title": FILMS[film],
+                        "rating": stars,
+                        "genres": ["Sci-Fi"] if film in SCI_FI else ["Animation"],
+                    },
                 )
             )
     return out

@@ -15,6 +15,7 @@ from trustable.destinations.tables import outbox
 from trustable.events.tables import events, received_messages, traits
 from trustable.identity.service import mark_merged, move_identifiers
 from trustable.ledger import service as ledger
+from trustable.segments.service import merge_segments
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_ignoring_conflicts
 from trustable.vault.service import Vault
@@ -70,5 +71,6 @@ def merge_histories(uow: UnitOfWork, vault: Vault, *, winner: str, loser: str) -
     conn.execute(delete(received_messages).where(received_messages.c.customer_id == loser))
     # Deliveries still queued follow the events they point at.
     conn.execute(update(outbox).where(outbox.c.customer_id == loser).values(customer_id=winner))
+    merge_segments(uow, winner, loser)
     ledger.move_entries(uow, winner, loser)
     mark_merged(uow, winner, loser)

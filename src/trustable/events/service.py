@@ -8,7 +8,9 @@ For one batch, in the caller's unit of work:
    purpose permitted for that customer now may use; the rest is counted, by field
    and reason, without its value;
 4. kept values are sealed under the customer's key and written together with the
-   message ids (so a retried batch stores nothing twice) and the drop counters.
+   message ids (so a retried batch stores nothing twice) and the drop counters;
+5. the stored events, with their kept fields, are counted into the policy's segments
+   (`segments.service.observe`), whose membership changes join the ledger entries.
 The caller commits once: all of it lands, or none.
 """
 
@@ -40,6 +42,7 @@ from trustable.identity.service import (
 from trustable.identity.tables import identifiers
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
+from trustable.segments.service import Stored, observe
 from trustable.storage.bulk import bulk_insert, delete_customer_rows, driver_time
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_for, insert_ignoring_conflicts, upsert
@@ -171,6 +174,7 @@ def ingest(
     trait_rows: dict[tuple[str, str], dict[str, Any]] = {}
     contact_rows: list[dict[str, Any]] = []
     deliveries: list[tuple[str, str, str]] = []
+    watched: list[Stored] | None = [] if policy.spec.segments else None
     kept_total = 0
     for customer_id, message in zip(owners, messages, strict=True):
         if (customer_id, message.message_id) not in fresh:
@@ -205,6 +209,10 @@ def ingest(
                 seal_event(vault, customer_id, message.message_id, kept),
             )
         )
+        if watched is not None:
+            watched.append(
+                Stored(customer_id, message.message_id, message.type, message.occurred_at, kept)
+            )
         if policy.spec.destinations:
             for destination in outbox.interested(policy, decisions, customer_id, categories):
                 deliveries.append((customer_id, destination, message.message_id))
@@ -234,6 +242,8 @@ def ingest(
     insert_ignoring_conflicts(uow, identifiers, _unique_by_index(contact_rows))
     _count_drops(uow, drops, now)
     outbox.enqueue(uow, deliveries, now=now)
+    if watched:
+        records.extend(observe(uow, policy, decisions, watched, now=now, actor=actor))
     ledger.append(uow, vault, records, now=now)  # last: it holds the log's lock to commit
     return IngestResult(
         received=len(messages),

@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trustable.segments.rules import SegmentSpec
+
 
 class LegalBasis(StrEnum):
     consent = "consent"
@@ -165,3 +167,6 @@ class PolicySpec(BaseModel):
     personalization: PersonalizationSpec | None = None
     guard: GuardSpec | None = None
     risk: RiskSpec | None = None
+    segments: dict[str, SegmentSpec] = Field(
+        default_factory=dict, description="segment name -> its description, purposes, rule"
+    )

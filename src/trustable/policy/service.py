@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from trustable.core.errors import PolicyError
 from trustable.policy.schemas import LegalBasis, PolicySpec, PurposeSpec
+from trustable.segments.rules import SEGMENT_NAME, EventRule
 
 # Where an event field may come from; anything else in the tracking plan is a typo.
 FIELD_ROOTS = ("traits", "properties", "context", "event", "name", "category", "groupId")
@@ -272,6 +273,7 @@ def check_meaning(spec: PolicySpec) -> list[str]:
             if not _FIELD_PATH.match(path):
                 problems.append(f"destinations.{name}.mapping.{path}: not an event field path")
     problems.extend(risk_problems(spec))
+    problems.extend(segment_problems(spec))
     return problems
 
 
@@ -343,6 +345,78 @@ def risk_problems(spec: PolicySpec) -> list[str]:
             f"{MAX_RISK_LATTICE} (fewer quasi-identifiers or shorter hierarchies)"
         )
     return problems
+
+
+def segment_problems(spec: PolicySpec) -> list[str]:
+    """Problems of the `segments` section: names unfit for URLs, purposes the policy
+    lacks, fields the tracking plan lacks, and categories a rule reads that one of the
+    segment's purposes may not use (a segment must not serve a purpose through data
+    that purpose could not have read itself)."""
+    problems: list[str] = []
+    for name, segment in spec.segments.items():
+        place = f"segments.{name}"
+        if not SEGMENT_NAME.match(name):
+            problems.append(f"{place}: a name is 1 to 64 lower-case letters, digits, - or _")
+        declared: list[Purpose] = []
+        for i, key in enumerate(segment.purposes):
+            found = spec.purposes.get(key)
+            if found is None:
+                problems.append(
+                    f"{place}.purposes[{i}]: '{key}' is not a purpose of this policy"
+                    f"{_hint(key, spec.purposes)}"
+                )
+            elif key in segment.purposes[:i]:
+                problems.append(f"{place}.purposes[{i}]: '{key}' is listed twice")
+            else:
+                declared.append(Purpose(key, found))
+        rule = segment.rule
+        read: list[tuple[str, str, str | None]] = []  # (place in the rule, path, category)
+        if isinstance(rule, EventRule):
+            named = spec.event_names.get(rule.event, spec.tracking_plan.get("event"))
+            read.append((f"{place}.rule.event", "event", named))
+            for path in rule.where:
+                if path.startswith("traits."):
+                    problems.append(
+                        f"{place}.rule.where.{path}: a track event carries no traits; "
+                        "use a trait rule"
+                    )
+                read.append((f"{place}.rule.where.{path}", path, _planned(spec, path)))
+        else:
+            if not rule.trait.startswith("traits."):
+                problems.append(f"{place}.rule.trait: '{rule.trait}' is not a `traits.*` field")
+            read.append((f"{place}.rule.trait", rule.trait, _planned(spec, rule.trait)))
+        for where, path, category in read:
+            if category is None:
+                problems.append(
+                    f"{where}: '{path}' is not in the tracking plan"
+                    f"{_hint(path, spec.tracking_plan)}, so it is never stored"
+                )
+                continue
+            kept_for = [
+                p.retention_days for k, p in spec.purposes.items() if Purpose(k, p).uses(category)
+            ]
+            if isinstance(rule, EventRule) and kept_for and rule.within_days > max(kept_for):
+                problems.append(
+                    f"{where}: its category '{category}' is kept {max(kept_for)} days at most, "
+                    f"less than the rule's within_days ({rule.within_days})"
+                )
+            for purpose in declared:
+                if not purpose.uses(category):
+                    problems.append(
+                        f"{where}: its category '{category}' is not one '{purpose.key}' "
+                        "uses, so the segment may not serve that purpose"
+                    )
+    return problems
+
+
+def _planned(spec: PolicySpec, path: str) -> str | None:
+    """The tracking plan's category for a path or its nearest declared parent."""
+    probe = path
+    while probe not in spec.tracking_plan:
+        if "." not in probe:
+            return None
+        probe = probe.rsplit(".", 1)[0]
+    return spec.tracking_plan[probe]
 
 
 def unused_categories(policy: Policy) -> list[str]:

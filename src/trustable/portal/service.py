@@ -258,6 +258,11 @@ class Use:
     sentence: str
 
 
+_LEFT_BECAUSE = {
+    "consent": ", as you turned that off",
+    "rule_unmet": ": what put you in it no longer holds",
+    "segment_removed": ": the group no longer exists",
+}
 _DONE_BY = {"portal": "you", "email": "you", "requester": "you"}
 
 
@@ -296,6 +301,11 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
             f"Your choice for {purpose(detail.get('purpose'))} was recorded as "
             f"{detail.get('status')} ({detail.get('method')})"
         )
+    elif kind == "access" and "segments" in detail:
+        sentence = (
+            f"{who.capitalize()} looked up the groups you are in "
+            f"for {purpose(detail.get('purpose'))}"
+        )
     elif kind == "access":
         sentence = (
             f"{who.capitalize()} used your {kinds(detail.get('categories'))} "
@@ -332,6 +342,15 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
         sentence = f"A security incident involved your {kinds(detail.get('categories'))}; we {told}"
     elif kind == "restriction_lifted":
         sentence = "The restriction on using your data was lifted"
+    elif kind == "segment":
+        group = policy.spec.segments.get(str(detail.get("segment")))
+        used = " and ".join(purpose(p) for p in detail.get("purposes") or ()) or "nothing now"
+        if detail.get("change") == "joined":
+            told = f": {group.description.rstrip('.')}" if group else ""
+            sentence = f"You joined a group used for {used}{told}"
+        else:
+            why = _LEFT_BECAUSE.get(str(detail.get("because")), "")
+            sentence = f"You left a group used for {used}{why}"
     else:
         sentence = f"Recorded: {kind.replace('_', ' ')}"
     return Use(entry.index, str(body.get("at", "")), kind, sentence)

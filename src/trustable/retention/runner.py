@@ -24,6 +24,7 @@ from trustable.retention.service import (
     find_expired,
     remove_expired,
 )
+from trustable.segments.runner import refresh_all as refresh_segments
 from trustable.sessions.service import sweep_expired as sweep_sessions
 
 log = logging.getLogger("trustable.retention")
@@ -69,6 +70,9 @@ def sweep_all(
             sweep_sessions(uow, rules.now)
             sweep_links(uow, rules.now)
             uow.commit()
+        # Segments age with the data: hits past their window go, and members whose
+        # consent no longer holds leave.
+        refresh_segments(app)
     return total
 
 

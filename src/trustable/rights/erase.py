@@ -45,6 +45,7 @@ from trustable.rights.service import (
     move,
 )
 from trustable.rights.verification import erase_codes
+from trustable.segments.service import erase_segments
 from trustable.sessions.service import erase_sessions
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
@@ -83,6 +84,7 @@ def erase_customer(
             {"portal_sessions": erase_sessions(uow, erased)},
             {"portal_links": erase_links(uow, erased)},
             {"incident_customers": erase_incident_customers(uow, erased)},
+            erase_segments(uow, erased),
         ):
             for name, n in found.items():
                 counts[name] = counts.get(name, 0) + n

@@ -32,6 +32,7 @@ from trustable.ledger import service as ledger
 from trustable.ledger.service import SignedHead, stamp
 from trustable.policy.service import Policy
 from trustable.rights.service import RightsRequest, list_requests
+from trustable.segments.reads import evidence, memberships
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -155,10 +156,29 @@ def _summary(
             for r in list_requests(uow, now=now, customer_id=customer_id)
         ],
         "shared_with": receivers_of(uow, customer_id),
-        # Segments and recommendations, with their inputs, once Trustable makes any.
-        "inferences": [],
+        # Segments the customer is in, each with the events that put them there.
+        "inferences": _inferences(uow, policy, customer_id),
         "ledger_head": _head(vault, log.head),
     }
+
+
+def _inferences(uow: UnitOfWork, policy: Policy, customer_id: str) -> list[dict[str, Any]]:
+    """Membership counts as data: each segment, why, for what, and its inputs."""
+    inputs = evidence(uow, customer_id)
+    return [
+        {
+            "kind": "segment",
+            "name": m.segment,
+            "description": m.description,
+            "purposes": list(m.purposes),
+            "since": stamp(m.since),
+            "inputs": [
+                {"message_id": message_id, "occurred_at": stamp(at)}
+                for message_id, at in inputs.get(m.segment, [])
+            ],
+        }
+        for m in memberships(uow, policy, customer_id, retired=True)
+    ]
 
 
 def _events(uow: UnitOfWork, vault: Vault, customer_id: str) -> Iterator[dict[str, Any]]:
@@ -328,6 +348,19 @@ def export_html(
                         r["completed_at"],
                     ]
                     for r in s["requests"]
+                ],
+            ),
+            "<h2>Groups you are in</h2>",
+            *_table(
+                ["group", "used only for", "since", "events that count"],
+                [
+                    [
+                        i["description"],
+                        ", ".join(i["purposes"]),
+                        i["since"],
+                        len(i["inputs"]),
+                    ]
+                    for i in s["inferences"]
                 ],
             ),
             "<h2>Who received your data</h2>",

@@ -15,6 +15,7 @@ from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_consent, restrict
 from trustable.core.errors import InvalidInput, NotFound
 from trustable.identity.service import customer_exists
+from trustable.ledger import service as ledger
 from trustable.rights.erase import erase_customer
 from trustable.rights.rectify import apply_correction, correction_detail
 from trustable.rights.service import (
@@ -28,6 +29,7 @@ from trustable.rights.service import (
     move,
     open_request,
 )
+from trustable.segments.service import judge_traits, leave_all
 
 
 def file_verified(
@@ -89,6 +91,9 @@ def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:
             assert customer_id is not None
             if request.kind is Kind.restrict:
                 restrict(uow, customer_id, request_id=request.request_id, now=now)
+                left = leave_all(uow, app.policy, customer_id, actor=actor)
+                if left:  # used for nothing: in no segment either
+                    ledger.append(uow, app.vault, left, now=now)
             elif request.kind is Kind.object:
                 for purpose in request.detail["purposes"]:
                     record_consent(
@@ -105,6 +110,9 @@ def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:
                     )
             elif request.kind is Kind.rectify:
                 apply_correction(uow, app.vault, request, actor=actor, now=now)
+                judged = judge_traits(uow, app.vault, app.policy, customer_id, now=now, actor=actor)
+                if judged:  # a corrected trait may put them in a segment, or out of one
+                    ledger.append(uow, app.vault, judged, now=now)
             # access and export: the answer is the export itself, fetched with the
             # request's token; each fetch is logged when it happens.
             done = move(uow, app.vault, request, State.done, actor=actor, now=now)

@@ -16,6 +16,7 @@ def all_tables(store: str) -> MetaData:
     import trustable.ledger.tables
     import trustable.portal.tables
     import trustable.rights.tables
+    import trustable.segments.tables
     import trustable.sessions.tables
     import trustable.users.tables
     import trustable.vault.tables  # noqa: F401

@@ -35,6 +35,7 @@ from trustable.rights.erase import certificate
 from trustable.rights.export import export_json, log_export
 from trustable.rights.service import Channel, Kind, State, get_request, list_requests
 from trustable.rights.verification import code_mail, confirm_code, request_by_email
+from trustable.segments.reads import groups
 from trustable.sessions.service import SessionKind, find_session, open_session
 from trustable.storage.uow import UnitOfWork
 from trustable.web.pages import (
@@ -120,6 +121,7 @@ def home(
     with app.reader() as uow:
         consents = current_consents(uow, app.policy, customer_id)
         held = holdings(uow, app.vault, app.policy, customer_id, consents)
+        segments = groups(uow, app.policy, customer_id)
         entries = ledger.latest_customer_entries(
             uow, customer_id, before=before, limit=TIMELINE_PAGE + 1
         )
@@ -135,6 +137,7 @@ def home(
         "portal/home.html",
         csrf=csrf,
         held=held,
+        groups=segments,
         choices=switches,
         uses=uses,
         older=older,

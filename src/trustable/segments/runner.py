@@ -1,0 +1,18 @@
+"""Refreshing every segment: an entry point of its own, which owns its transaction.
+
+Run after each retention sweep (`retention.runner.sweep_all`) and on demand by
+`trustable segments refresh`. One unit of work: ageing, consent and removed
+segments are settled together with their ledger entries, or not at all.
+"""
+
+from __future__ import annotations
+
+from trustable.bootstrap import Trustable
+from trustable.segments.service import RefreshReport, refresh
+
+
+def refresh_all(app: Trustable) -> RefreshReport:
+    with app.uow() as uow:
+        report = refresh(uow, app.vault, app.policy, now=app.clock())
+        uow.commit()
+    return report
