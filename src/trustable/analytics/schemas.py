@@ -134,3 +134,69 @@ class Budget:
     @property
     def remaining(self) -> float:
         return max(0.0, round(self.limit - self.spent, 9))
+
+
+# -- over HTTP ------------------------------------------------------------------------
+
+
+class CellOut(BaseModel):
+    groups: dict[str, str] = Field(description="dimension -> group")
+    value: float | None = Field(description="the count or sum; null when suppressed")
+    customers: int | None = Field(
+        None, description="customers behind a count of events or a sum (noisy when private)"
+    )
+    suppressed: Suppressed | None = None
+
+
+class AnswerOut(BaseModel):
+    query: dict[str, object]
+    k: int
+    private: bool
+    epsilon: float | None
+    noise_scale: float | None = Field(description="Laplace scale of each value's noise")
+    released: int
+    suppressed: int
+    cells: list[CellOut]
+    budget_remaining: float | None = Field(description="epsilon left today, after this")
+    notes: list[str]
+
+    @classmethod
+    def of(cls, answer: Answer) -> AnswerOut:
+        return cls(
+            query=answer.query.shape(),
+            k=answer.k,
+            private=answer.private,
+            epsilon=answer.epsilon,
+            noise_scale=answer.scale,
+            released=answer.released,
+            suppressed=answer.suppressed,
+            cells=[
+                CellOut(
+                    groups=dict(zip(answer.columns, cell.labels, strict=True)),
+                    value=cell.value,
+                    customers=cell.customers,
+                    suppressed=cell.suppressed,
+                )
+                for cell in answer.cells
+            ],
+            budget_remaining=answer.remaining,
+            notes=list(answer.notes),
+        )
+
+
+class BudgetOut(BaseModel):
+    period: str = Field(description="the UTC day")
+    limit: float
+    spent: float
+    remaining: float
+    resets_at: datetime
+
+    @classmethod
+    def of(cls, found: Budget) -> BudgetOut:
+        return cls(
+            period=found.period,
+            limit=found.limit,
+            spent=round(found.spent, 9),
+            remaining=found.remaining,
+            resets_at=found.resets_at,
+        )

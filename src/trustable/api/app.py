@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from trustable import __version__
 from trustable.access.routes import router as access_router
+from trustable.analytics.routes import router as analytics_router
 from trustable.api import errors
 from trustable.bootstrap import Trustable
 from trustable.consent.routes import router as consent_router
@@ -42,6 +43,8 @@ def create_app(trustable: Trustable) -> FastAPI:
     if trustable.policy.spec.guard is not None:
         app.include_router(guard_router)
     app.include_router(portal_router)
+    if trustable.policy.spec.analytics is not None:
+        app.include_router(analytics_router)
     app.include_router(portal_pages)
     app.include_router(console_pages)
     app.include_router(dashboard_page)
