@@ -24,6 +24,8 @@ NOT_PER_CUSTOMER = {
     "ledger_nodes",
     "ledger_state",
     "ledger_heads",
+    "analytics_budgets",  # analysts' privacy budgets: no customer in them
+    "analytics_spends",
 }
 
 

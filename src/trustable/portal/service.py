@@ -327,6 +327,11 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
         sentence = f"You unlinked an identifier ({detail.get('kind', '')}) from your history"
     elif kind == "restriction_lifted":
         sentence = "The restriction on using your data was lifted"
+    elif kind == "aggregate":
+        sentence = (
+            "An analyst counted customers in groups of at least "
+            f"{detail.get('k', 10)}: only totals, never you"
+        )
     else:
         sentence = f"Recorded: {kind.replace('_', ' ')}"
     return Use(entry.index, str(body.get("at", "")), kind, sentence)
