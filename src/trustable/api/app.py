@@ -18,6 +18,7 @@ from trustable.personalize.routes import guard_router
 from trustable.personalize.routes import router as personalize_router
 from trustable.portal.routes import router as portal_router
 from trustable.rights.routes import router as rights_router
+from trustable.web.analytics import router as analytics_page
 from trustable.web.console import router as console_pages
 from trustable.web.dashboard import router as dashboard_page
 from trustable.web.pages import static_files
@@ -45,6 +46,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(portal_router)
     if trustable.policy.spec.analytics is not None:
         app.include_router(analytics_router)
+        app.include_router(analytics_page)
     app.include_router(portal_pages)
     app.include_router(console_pages)
     app.include_router(dashboard_page)

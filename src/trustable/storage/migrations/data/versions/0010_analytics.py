@@ -26,9 +26,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "analytics_spends",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("analyst", sa.String(length=40), nullable=False),
         sa.Column("period", sa.String(length=10), nullable=False),
         sa.Column("epsilon", sa.Float(), nullable=False),
@@ -36,9 +34,7 @@ def upgrade() -> None:
         sa.Column("spent_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_spends")),
     )
-    op.create_index(
-        "ix_analytics_spends_analyst_period", "analytics_spends", ["analyst", "period"]
-    )
+    op.create_index("ix_analytics_spends_analyst_period", "analytics_spends", ["analyst", "period"])
 
 
 def downgrade() -> None:
