@@ -48,6 +48,9 @@ from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
 OTHER = "other"
+# Of a private answer's epsilon, what goes to the group sizes that decide suppression
+# when the value is not itself a count of customers.
+SIZING_SHARE = 0.25
 UNKNOWN = "unknown"
 
 
@@ -382,8 +385,12 @@ def private_answer(population: Population, plan: Plan) -> Answer:
     # How many groups one customer can be in: one, unless groups come from events.
     reach = min(len(domain), cap) if any(d.on_events for d in plan.dimensions) else 1
     counts_customers = query.measure is not Measure.sum and query.of is Unit.customers
-    share = epsilon if counts_customers else epsilon / 2
-    people = noise.noisy_counts([len(cells.get(k, empty).customers) for k in domain], reach, share)
+    # A count of customers is its own group size. Otherwise a quarter of epsilon buys
+    # the noisy group sizes that decide suppression (a coarse threshold needs little)
+    # and the rest buys the values.
+    sizing = epsilon if counts_customers else epsilon * SIZING_SHARE
+    share = epsilon if counts_customers else epsilon - sizing
+    people = noise.noisy_counts([len(cells.get(k, empty).customers) for k in domain], reach, sizing)
     scale: float
     if counts_customers:
         values = [float(v) for v in people]
