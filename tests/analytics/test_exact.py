@@ -108,3 +108,13 @@ def test_every_answer_is_in_the_ledger_without_a_person_in_it(app: Trustable) ->
         "suppressed": 11,
     }  # fmt: skip
     assert b"10115" not in entry.body and b"cus_" not in entry.body
+
+
+def test_a_sum_counts_only_the_customers_who_hold_a_value(app: Trustable) -> None:
+    """Twelve women, one of whom gave her age: a sum of ages by gender would be hers."""
+    women = crowd("w", 11, gender="F") + [Someone("target", {"gender": "F", "age": 44})]
+    populate(app, women + crowd("m", 15, gender="M", age=30))
+    by_gender = cells(ask(app, measure="sum", value="age", group_by="gender"))
+    assert by_gender[("F",)] == "fewer_than_k"
+    assert by_gender[("M",)] == "complementary"  # everyone but her would give her away
+    assert cells(ask(app, measure="count", group_by="gender"))[("F",)] == 12

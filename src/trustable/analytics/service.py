@@ -237,7 +237,8 @@ def _matches(seen: Seen, query: AggregateQuery) -> bool:
 def tally(
     people: Sequence[Person], plan: Plan, *, filtered: bool, cap: int | None = None
 ) -> dict[tuple[str, ...], Tally]:
-    """Each group's customers, events and clamped sum. `filtered=False` tallies the
+    """Each group's customers, events and clamped sum (for a sum, only customers and
+    events holding a value are in a group). `filtered=False` tallies the
     same groups without the query's filters (what differencing compares against);
     `cap` keeps at most that many of each customer's events (oldest first)."""
     query = plan.query
@@ -262,25 +263,32 @@ def tally(
                             person.traits.get(d.spec.field))
                     for d in plan.dimensions
                 )  # fmt: skip
+                value = 0.0
+                if summed is not None:
+                    raw = person.traits if summed_on_trait else event.fields
+                    found = _clamp(raw.get(summed.field), summed)
+                    if found is None:
+                        continue  # no value: not behind the sum, so not in its group
+                    value = found
                 target = cell(key)
                 first = index not in target.customers
                 target.customers.add(index)
                 target.events += 1
-                if summed is None:
-                    continue
-                if summed_on_trait:
-                    value = _clamp(person.traits.get(summed.field), summed) if first else None
-                else:
-                    value = _clamp(event.fields.get(summed.field), summed)
-                target.total += value or 0.0
+                if first or not summed_on_trait:  # a trait adds once per group
+                    target.total += value
         else:
             if filtered and query.filtered and not any(_matches(e, query) for e in person.events):
                 continue
+            value = 0.0
+            if summed is not None:
+                found = _clamp(person.traits.get(summed.field), summed)
+                if found is None:
+                    continue
+                value = found
             key = tuple(d.label(person.traits.get(d.spec.field)) for d in plan.dimensions)
             target = cell(key)
             target.customers.add(index)
-            if summed is not None:
-                target.total += _clamp(person.traits.get(summed.field), summed) or 0.0
+            target.total += value
     return cells
 
 
