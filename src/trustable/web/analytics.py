@@ -36,12 +36,14 @@ def _show(
 ) -> HTMLResponse:
     spec = analytics_spec(app.policy)
     left = runner.remaining(app, analyst=who.user.user_id)
+    purpose = app.policy.purpose(spec.purpose)
     return page(
         request,
         "console/analytics.html",
         who,
         status=status,
         spec=spec,
+        purpose_name=purpose.spec.name if purpose is not None else spec.purpose,
         budget=left,
         measures=[m.value for m in Measure],
         units=[u.value for u in Unit],
