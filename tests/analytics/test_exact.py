@@ -118,3 +118,14 @@ def test_a_sum_counts_only_the_customers_who_hold_a_value(app: Trustable) -> Non
     assert by_gender[("F",)] == "fewer_than_k"
     assert by_gender[("M",)] == "complementary"  # everyone but her would give her away
     assert cells(ask(app, measure="count", group_by="gender"))[("F",)] == 12
+
+
+def test_events_holding_nothing_analytics_may_use_are_not_counted(app: Trustable) -> None:
+    """An identify that carried only an email address says nothing statistics may use."""
+    from tests.helpers import msg, send
+
+    populate(app, [Someone(f"p{i}", {"gender": "F"}, [(4.0, DAY1)]) for i in range(12)])
+    send(app, *(msg("identify", f"p{i}", traits={"email": f"p{i}@example.org"})
+                for i in range(12)))  # fmt: skip
+    # Per person: the identify with gender, and one rating; not the email-only identify.
+    assert cells(ask(app, measure="count", of="events", group_by="gender"))[("F",)] == 24

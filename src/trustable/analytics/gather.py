@@ -116,17 +116,21 @@ def _read(
         )
         for customer_id, name, category, value in rows:
             sealed[customer_id].append((name, category, value))
-    stored: dict[str, list[tuple[str, Any, bytes]]] = {c: [] for c in chunk}
+    stored: dict[str, list[tuple[str, Any, str, bytes]]] = {c: [] for c in chunk}
     if with_events:
-        rows = uow.connection.execute(
+        listed = uow.connection.execute(
             select(
-                events.c.customer_id, events.c.message_id, events.c.occurred_at, events.c.payload
+                events.c.customer_id,
+                events.c.message_id,
+                events.c.occurred_at,
+                events.c.categories,
+                events.c.payload,
             )
             .where(events.c.customer_id.in_(chunk))
             .order_by(events.c.customer_id, events.c.occurred_at, events.c.id)
         )
-        for customer_id, message_id, occurred_at, payload in rows:
-            stored[customer_id].append((message_id, occurred_at, payload))
+        for customer_id, message_id, occurred_at, categories, payload in listed:
+            stored[customer_id].append((message_id, occurred_at, categories, payload))
     field_categories = {path: policy.category_of(path) for path in event_fields}
     vault.load_keys(chunk)
     for customer_id in chunk:
@@ -140,7 +144,9 @@ def _read(
             for name, category, value in sealed[customer_id]:
                 if may(category):
                     person.traits["traits." + name] = orjson.loads(opener("trait:" + name, value))
-            for message_id, occurred_at, payload in stored[customer_id]:
+            for message_id, occurred_at, categories, payload in stored[customer_id]:
+                if not any(may(c) for c in categories.split()):
+                    continue  # nothing in it is data the purpose may use: not counted
                 opened = open_payload(opener, message_id, payload)
                 name = opened.get("event")
                 kept_name = (
