@@ -26,7 +26,7 @@ from trustable.portal.service import describe
         ({"measure": "sum"}, "a sum needs `value`"),
         ({"measure": "count", "private": True}, "a private answer needs `epsilon`"),
         ({"measure": "count", "epsilon": 1.0}, "`epsilon` is only for a private answer"),
-        ({"measure": "count", "private": True, "epsilon": 0}, "greater than 0"),
+        ({"measure": "count", "private": True, "epsilon": 0}, "greater than or equal to 0.01"),
         ({"measure": "count", "since": "2026-11-21", "until": "2026-11-20"}, "after `until`"),
         ({"measure": "count", "since": "yesterday"}, "valid date"),
         ({"measure": "distribution", "value": "age", "group_by": "age"}, "the same dimension"),

@@ -48,7 +48,7 @@ class AggregateQuery(BaseModel):
     since: date | None = Field(None, description="events on or after this UTC day")
     until: date | None = Field(None, description="events on or before this UTC day")
     private: bool = Field(False, description="add OpenDP noise and spend epsilon")
-    epsilon: float | None = Field(None, gt=0, le=10, description="what a private answer spends")
+    epsilon: float | None = Field(None, ge=0.01, le=10, description="what a private answer spends")
 
     @model_validator(mode="after")
     def _coherent(self) -> AggregateQuery:
