@@ -50,10 +50,14 @@ def test_a_private_count_is_noisy_around_the_truth(app: Trustable) -> None:
 
 
 def test_a_private_answer_hides_groups_whose_noisy_size_is_below_k(app: Trustable) -> None:
+    """Shown only from k plus three noise scales (13 at scale 1), so a group below k
+    shows with a chance of a few percent at most, a group of two practically never."""
     with_analytics(app, epsilon_per_day=100.0)
     populate(app, crowd("f", 40, gender="F") + crowd("m", 2, gender="M"))
     for _ in range(5):
-        found = cells(ask(app, measure="count", group_by="gender", private=True, epsilon=1.0))
+        answer = ask(app, measure="count", group_by="gender", private=True, epsilon=1.0)
+        found = cells(answer)
+        assert "at least 13" in " ".join(answer.notes)
         assert found[("M",)] == "fewer_than_k"
         assert found[("other",)] == "fewer_than_k"  # every declared group is in the answer
 
@@ -61,16 +65,19 @@ def test_a_private_answer_hides_groups_whose_noisy_size_is_below_k(app: Trustabl
 def test_a_private_sum_caps_each_customer_and_clamps_values(app: Trustable) -> None:
     with_analytics(app, epsilon_per_day=100.0, max_events_per_customer=2)
     # Each rates three times: only two count, and 9 is clamped to the rating's 5.
-    populate(app, [Someone(f"p{i}", {"age": 30}, [(9.0, DAY1)] * 3) for i in range(30)])
+    populate(app, [Someone(f"p{i}", {"age": 30}, [(9.0, DAY1)] * 3) for i in range(40)])
     values = []
     for _ in range(6):
         answer = ask(app, measure="sum", value="rating", event="Movie Rated", private=True,
                      epsilon=1.0)  # fmt: skip
         (cell,) = answer.cells
-        values.append(float(cell.value or 0.0))
+        # Sizes get a quarter of epsilon (scale 4): shown from 10 + 3 x 4 = 22 customers.
+        assert "at least 22" in " ".join(answer.notes)
+        if cell.value is not None:  # hidden with a chance of about 0.1% (40 + noise < 22)
+            values.append(cell.value)
         assert answer.scale is not None and 13.3 < answer.scale < 13.4  # 2 x 5 / 0.75
         assert any("at most 2 events" in note for note in answer.notes)
-    assert abs(statistics.fmean(values) - 300.0) < 60  # 30 x 2 x 5, not 30 x 3 x 9
+    assert abs(statistics.fmean(values) - 400.0) < 60  # 40 x 2 x 5, not 40 x 3 x 9
 
 
 def test_the_budget_is_spent_per_analyst_and_refused_when_exhausted(app: Trustable) -> None:

@@ -23,6 +23,7 @@ before the answer is shown.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -51,6 +52,8 @@ OTHER = "other"
 # Of a private answer's epsilon, what goes to the group sizes that decide suppression
 # when the value is not itself a count of customers.
 SIZING_SHARE = 0.25
+# A private group shows when its noisy size is at least k plus this many noise scales.
+MARGIN = 3.0
 UNKNOWN = "unknown"
 
 
@@ -399,6 +402,9 @@ def private_answer(population: Population, plan: Plan) -> Answer:
     sizing = epsilon if counts_customers else epsilon * SIZING_SHARE
     share = epsilon if counts_customers else epsilon - sizing
     people = noise.noisy_counts([len(cells.get(k, empty).customers) for k in domain], reach, sizing)
+    # Shown only well above k: a group one customer short of k passes with a chance of
+    # about e^-3 / 2, a group of one almost never.
+    threshold = plan.spec.k + math.ceil(MARGIN * noise.count_scale(reach, sizing))
     scale: float
     if counts_customers:
         values = [float(v) for v in people]
@@ -415,13 +421,14 @@ def private_answer(population: Population, plan: Plan) -> Answer:
         scale = noise.count_scale(cap, share)
     out = []
     for key, size, value in zip(domain, people, values, strict=True):
-        if size < plan.spec.k:
+        if size < threshold:
             out.append(Cell(key, None, None, Suppressed.small))
         elif query.measure is Measure.sum:
             out.append(Cell(key, round(value, 2), size))
         else:
             out.append(Cell(key, float(max(0, round(value))), None if counts_customers else size))
     notes = list(_notes(population))
+    notes.append(f"a group shows when its noisy number of customers is at least {threshold}")
     if plan.on_events:
         notes.append(f"each customer adds at most {cap} events (their oldest) to this answer")
     if plan.summed is not None:
