@@ -129,3 +129,32 @@ def test_a_policy_may_allow_private_answers_only(app: Trustable) -> None:
     with pytest.raises(QueryRefused, match="only private answers"):
         ask(app, measure="count")
     assert ask(app, measure="count", private=True, epsilon=0.5).private
+
+
+def test_two_answers_at_once_cannot_both_spend_the_last_of_the_budget(app: Trustable) -> None:
+    import threading
+
+    from trustable.analytics.budget import spend
+
+    spec = analytics_spec(app.policy)
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def one() -> None:
+        start.wait()
+        try:
+            with app.uow() as uow:
+                spend(uow, spec, "key_race", 1.0, fingerprint="f" * 64, now=app.clock())
+                uow.commit()
+            outcomes.append("spent")
+        except BudgetExhausted:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["refused", "spent", "spent", "spent"]
+    with app.reader() as uow:
+        assert budget(uow, spec, "key_race", now=app.clock()).spent == 3.0
