@@ -283,8 +283,9 @@ def render(r: AnalyticsResult) -> list[str]:
         "customer adds at most the policy's cap of ratings (25), so that one customer "
         "moves any count by at most 25: three quarters of ε go to the counts (noise scale "
         "25 / 0.75 = 33), one quarter to the noisy numbers of customers that decide "
-        "suppression (groups below k = 10 are hidden and left out of the errors). Counts "
-        "of customers spend all of ε on themselves: scale 1.",
+        "suppression (scale 4: a group shows from 10 + 3 × 4 = 22 noisy customers; "
+        "hidden ones are left out of the errors). Counts of customers spend all of ε on "
+        "themselves: scale 1, shown from 13.",
         "",
         *table(
             ("query", "group", "exact (all)", "exact (capped)", "median error", "max error"),
