@@ -40,6 +40,16 @@ def test_customers_who_do_not_permit_analytics_are_not_counted(app: Trustable) -
     # Counted no more from the moment of withdrawal, even though their traits remain.
     assert ask(app, measure="count").cells[0].value == 11
     assert cells(ask(app, measure="count", group_by="gender"))[("F",)] == 11
+    # A customer who restricted all use of their data (Art. 18) is not counted either.
+    from trustable.consent.service import restrict
+    from trustable.identity.service import find_customer
+
+    with app.uow() as uow:
+        held = find_customer(uow, app.vault, "user_id", "a5")
+        assert held is not None
+        restrict(uow, held, request_id="req_test", now=app.clock())
+        uow.commit()
+    assert ask(app, measure="count").cells[0].value == 10
 
 
 def test_filters_that_leave_out_fewer_than_k_are_refused(app: Trustable) -> None:
