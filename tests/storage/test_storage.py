@@ -26,6 +26,8 @@ NOT_PER_CUSTOMER = {
     "ledger_heads",
     "incidents",  # an incident's facts and totals; its customers are in incident_customers
     "incident_steps",
+    "analytics_budgets",  # analysts' privacy budgets: no customer in them
+    "analytics_spends",
 }
 
 

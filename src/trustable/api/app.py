@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from trustable import __version__
 from trustable.access.routes import router as access_router
+from trustable.analytics.routes import router as analytics_router
 from trustable.api import errors
 from trustable.bootstrap import Trustable
 from trustable.consent.routes import router as consent_router
@@ -19,6 +20,7 @@ from trustable.personalize.routes import router as personalize_router
 from trustable.portal.routes import router as portal_router
 from trustable.rights.routes import router as rights_router
 from trustable.segments.routes import router as segments_router
+from trustable.web.analytics import router as analytics_page
 from trustable.web.console import router as console_pages
 from trustable.web.dashboard import router as dashboard_page
 from trustable.web.incidents import router as incidents_pages
@@ -47,6 +49,9 @@ def create_app(trustable: Trustable) -> FastAPI:
         app.include_router(guard_router)
     app.include_router(portal_router)
     app.include_router(segments_router)
+    if trustable.policy.spec.analytics is not None:
+        app.include_router(analytics_router)
+        app.include_router(analytics_page)
     app.include_router(portal_pages)
     app.include_router(console_pages)
     app.include_router(dashboard_page)

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from trustable.bootstrap import Trustable, bootstrap, migrate
+from trustable.cli.analytics import analytics_app
 from trustable.cli.incidents import incidents_app
 from trustable.cli.portal import portal_app
 from trustable.cli.requests import requests_app
@@ -51,6 +52,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(risk_app, name="risk")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(segments_app, name="segments")
+app.add_typer(analytics_app, name="analytics")
 
 console = Console()
 err = Console(stderr=True)

@@ -149,6 +149,54 @@ class RiskSpec(BaseModel):
     )
 
 
+class DimensionSpec(BaseModel):
+    """A field aggregates may group by, with its groups declared in advance.
+
+    Declared groups are what a differentially private histogram releases, every one of
+    them (absent ones too, as noise), so whether a group exists does not leak: `values`
+    lists them (`prefix: n` compares their first n characters); `bands: 10` turns a
+    number into bands 10 wide up to `up_to`, then one open band. A value outside them
+    falls in `other`, a missing one in `unknown`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(min_length=1, description="a `traits.*` or `properties.*` field")
+    values: list[str] | None = Field(None, min_length=1, max_length=100)
+    prefix: int | None = Field(None, ge=1, le=10, description="characters kept (postcodes)")
+    bands: int | None = Field(None, ge=1, le=1000, description="width of numeric bands")
+    up_to: int | None = Field(None, ge=1, le=100_000, description="where the open band starts")
+
+
+class MeasureSpec(BaseModel):
+    """A numeric field aggregates may sum, clamped to [low, high] (what bounds a sum's
+    sensitivity under differential privacy, and keeps one outlier from showing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(min_length=1, description="a `traits.*` or `properties.*` field")
+    low: float
+    high: float
+
+
+class AnalyticsSpec(BaseModel):
+    """Aggregates for analysts: groups of at least k, optionally differentially private
+    under a budget of epsilon per analyst and day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field("analytics.reporting", description="only customers permitting it")
+    k: int = Field(10, ge=2, le=10_000, description="smallest group an answer shows")
+    epsilon_per_day: float = Field(3.0, gt=0, le=100, description="each analyst's budget")
+    max_epsilon: float = Field(1.0, gt=0, le=10, description="the most one query may spend")
+    max_events_per_customer: int = Field(
+        25, ge=1, le=10_000, description="events one customer adds to a private answer at most"
+    )
+    exact: bool = Field(True, description="false: every answer is differentially private")
+    dimensions: dict[str, DimensionSpec] = Field(default_factory=dict)
+    measures: dict[str, MeasureSpec] = Field(default_factory=dict)
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -170,3 +218,4 @@ class PolicySpec(BaseModel):
     segments: dict[str, SegmentSpec] = Field(
         default_factory=dict, description="segment name -> its description, purposes, rule"
     )
+    analytics: AnalyticsSpec | None = None

@@ -274,6 +274,7 @@ def check_meaning(spec: PolicySpec) -> list[str]:
                 problems.append(f"destinations.{name}.mapping.{path}: not an event field path")
     problems.extend(risk_problems(spec))
     problems.extend(segment_problems(spec))
+    problems.extend(analytics_problems(spec))
     return problems
 
 
@@ -447,3 +448,54 @@ def _report(source: str, problems: list[str]) -> str:
     lines = "\n".join(f"  - {p}" for p in problems)
     noun = "problem" if len(problems) == 1 else "problems"
     return f"{source}: {len(problems)} {noun}:\n{lines}"
+
+
+# The most groups one aggregate may hold (a private histogram releases every one).
+MAX_ANALYTICS_GROUPS = 1000
+
+
+def analytics_problems(spec: PolicySpec) -> list[str]:
+    """Problems of the `analytics` section: fields that are not in the tracking plan or
+    whose category its purpose may not use, groups that are not declared, bad ranges."""
+    section = spec.analytics
+    if section is None:
+        return []
+    problems: list[str] = []
+    purpose = spec.purposes.get(section.purpose)
+    if purpose is None:
+        problems.append(f"analytics.purpose: '{section.purpose}' is not a purpose of this policy")
+    if section.max_epsilon > section.epsilon_per_day:
+        problems.append("analytics.max_epsilon: larger than analytics.epsilon_per_day")
+
+    def check_field(place: str, path: str) -> None:
+        category = spec.tracking_plan.get(path)
+        if not path.startswith(("traits.", "properties.")) or category is None:
+            problems.append(
+                f"{place}: '{path}' is not a `traits.*` or `properties.*` field of the "
+                f"tracking plan{_hint(path, spec.tracking_plan)}"
+            )
+        elif purpose is not None and not Purpose(section.purpose, purpose).uses(category):
+            problems.append(
+                f"{place}: its category '{category}' is not one '{section.purpose}' uses, "
+                "so no aggregate may read it"
+            )
+
+    for name, dim in section.dimensions.items():
+        place = f"analytics.dimensions.{name}"
+        check_field(f"{place}.field", dim.field)
+        if (dim.values is None) == (dim.bands is None):
+            problems.append(f"{place}: declare its groups with either `values` or `bands`")
+        if dim.bands is not None and dim.up_to is None:
+            problems.append(f"{place}.up_to: needed with `bands` (where the open band starts)")
+        if dim.bands is not None and dim.up_to is not None and dim.up_to // dim.bands > 200:
+            problems.append(f"{place}: more than 200 bands")
+        if dim.prefix is not None and dim.values is None:
+            problems.append(f"{place}.prefix: compares against `values`; declare them")
+        if dim.values is not None and len(set(dim.values)) != len(dim.values):
+            problems.append(f"{place}.values: listed twice")
+    for name, measure in section.measures.items():
+        place = f"analytics.measures.{name}"
+        check_field(f"{place}.field", measure.field)
+        if not measure.low < measure.high:
+            problems.append(f"{place}: low must be below high")
+    return problems

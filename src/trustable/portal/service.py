@@ -351,6 +351,11 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
         else:
             why = _LEFT_BECAUSE.get(str(detail.get("because")), "")
             sentence = f"You left a group used for {used}{why}"
+    elif kind == "aggregate":
+        sentence = (
+            "An analyst counted customers in groups of at least "
+            f"{detail.get('k', 10)}: only totals, never you"
+        )
     else:
         sentence = f"Recorded: {kind.replace('_', ' ')}"
     return Use(entry.index, str(body.get("at", "")), kind, sentence)

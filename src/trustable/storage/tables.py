@@ -8,6 +8,7 @@ from sqlalchemy import MetaData
 def all_tables(store: str) -> MetaData:
     """Import each domain's tables so the store's metadata is complete."""
     import trustable.access.tables
+    import trustable.analytics.tables
     import trustable.consent.tables
     import trustable.destinations.tables
     import trustable.events.tables

@@ -7,6 +7,9 @@ Create Date: 2026-12-02 22:00:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "data_0010"
 down_revision = "data_0009"
 branch_labels = None
@@ -14,8 +17,27 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "analytics_budgets",
+        sa.Column("analyst", sa.String(length=40), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("spent", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("analyst", "period", name=op.f("pk_analytics_budgets")),
+    )
+    op.create_table(
+        "analytics_spends",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("analyst", sa.String(length=40), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("epsilon", sa.Float(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("spent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_spends")),
+    )
+    op.create_index("ix_analytics_spends_analyst_period", "analytics_spends", ["analyst", "period"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_analytics_spends_analyst_period", table_name="analytics_spends")
+    op.drop_table("analytics_spends")
+    op.drop_table("analytics_budgets")
