@@ -4,16 +4,20 @@ only suppressed or noised groups and the budget left."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.analytics.support import crowd, populate
 from tests.conftest import LiveServer
 from tests.portal.support import csrf_of
 from tests.users.support import PASSWORD, make_user
-from trustable.bootstrap import Trustable
+from trustable.bootstrap import Trustable, bootstrap
+from trustable.core.settings import Settings, example_policy_path
 from trustable.ledger.service import entries_of_kind
 
 
@@ -78,3 +82,21 @@ def test_support_staff_do_not_see_aggregates(app: Trustable, live_server: LiveSe
         assert 'href="/admin/analytics"' not in browser.get("/admin/policy").text
     with httpx.Client(base_url=live_server.url) as stranger:
         assert stranger.get("/admin/analytics").status_code == 401
+
+
+def test_without_an_analytics_section_the_menu_offers_no_analytics(
+    settings: Settings, tmp_path: Path, live_server_for: Callable[[Trustable], LiveServer]
+) -> None:
+    declared = yaml.safe_load(example_policy_path().read_text(encoding="utf-8"))
+    del declared["analytics"]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(declared), encoding="utf-8")
+    app = bootstrap(replace(settings, policy_path=policy))
+    try:
+        with signed_in(app, live_server_for(app), "analyst") as browser:
+            dashboard = browser.get("/admin/dashboard")
+            assert dashboard.status_code == 200
+            assert 'href="/admin/analytics"' not in dashboard.text
+            assert browser.get("/admin/analytics").status_code == 404
+    finally:
+        app.close()

@@ -82,8 +82,12 @@ def acting(app: Trustable, request: Request, csrf: str, permission: Permission) 
 
 
 def page(request: Request, template: str, who: Staff, **context: Any) -> HTMLResponse:
-    """A console page, with the menu the user's role allows."""
-    return render(request, template, who=who, Permission=Permission, **context)
+    """A console page, with the menu the user's role allows (and the policy offers: no
+    Analytics entry without an `analytics` section)."""
+    analytics = trustable(request).policy.spec.analytics is not None
+    return render(
+        request, template, who=who, Permission=Permission, analytics=analytics, **context
+    )
 
 
 @router.get("/admin", response_class=HTMLResponse)
