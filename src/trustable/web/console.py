@@ -85,9 +85,7 @@ def page(request: Request, template: str, who: Staff, **context: Any) -> HTMLRes
     """A console page, with the menu the user's role allows (and the policy offers: no
     Analytics entry without an `analytics` section)."""
     analytics = trustable(request).policy.spec.analytics is not None
-    return render(
-        request, template, who=who, Permission=Permission, analytics=analytics, **context
-    )
+    return render(request, template, who=who, Permission=Permission, analytics=analytics, **context)
 
 
 @router.get("/admin", response_class=HTMLResponse)
