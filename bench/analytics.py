@@ -33,9 +33,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
-from bench.report import Figure, table
+from bench.report import Figure, figures_table, table
 from trustable.analytics.gather import Population, gather
 from trustable.analytics.schemas import AggregateQuery
 from trustable.analytics.service import (
@@ -47,6 +48,7 @@ from trustable.analytics.service import (
     tally,
 )
 from trustable.bootstrap import Trustable
+from trustable.storage.uow import UnitOfWork
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 EPSILON = 1.0
@@ -88,9 +90,27 @@ class AnalyticsResult:
     crowd_s: float
 
 
+def _grant(uow: UnitOfWork, app: Trustable, customer_ids: list[str], now: datetime) -> None:
+    """Record each customer as granting the analytics purpose, as an import would."""
+    from trustable.consent.service import ConsentMethod, ConsentStatus, record_consent
+
+    purpose = analytics_spec(app.policy).purpose
+    for customer_id in customer_ids:
+        record_consent(
+            uow,
+            app.policy,
+            vault=app.vault,
+            actor="bench",
+            customer_id=customer_id,
+            purpose=purpose,
+            status=ConsentStatus.granted,
+            method=ConsentMethod.import_,
+            now=now,
+        )
+
+
 def _population(work: Path, progress: Callable[[str], None]) -> tuple[Population, float, float]:
     from bench.world import new_store
-    from trustable.consent.service import ConsentMethod, ConsentStatus, record_consent
     from trustable.demo.movielens import import_movielens
     from trustable.identity.service import find_customer
 
@@ -103,21 +123,13 @@ def _population(work: Path, progress: Callable[[str], None]) -> tuple[Population
         spec = analytics_spec(app.policy)
         with app.uow() as uow:
             now = app.clock()
+            found = []
             for user in range(1, summary.customers + 1):
                 customer = find_customer(uow, app.vault, "user_id", f"ml-{user}")
                 if customer is None:
                     raise RuntimeError(f"person {user} was not imported")
-                record_consent(
-                    uow,
-                    app.policy,
-                    vault=app.vault,
-                    actor="bench",
-                    customer_id=str(customer),
-                    purpose=spec.purpose,
-                    status=ConsentStatus.granted,
-                    method=ConsentMethod.import_,
-                    now=now,
-                )
+                found.append(str(customer))
+            _grant(uow, app, found, now)
             uow.commit()
         import_s = time.perf_counter() - started
         progress(f"  imported {summary.events:,} ratings in {import_s:.0f} s; reading back")
@@ -143,7 +155,6 @@ def _crowd(work: Path, size: int, progress: Callable[[str], None]) -> tuple[Popu
     import random
 
     from bench.world import new_store
-    from trustable.consent.service import ConsentMethod, ConsentStatus, record_consent
     from trustable.events.segment import parse_batch
     from trustable.events.service import ingest
     from trustable.identity.service import IdentityBatch
@@ -162,18 +173,7 @@ def _crowd(work: Path, size: int, progress: Callable[[str], None]) -> tuple[Popu
                 batch.preload(("user_id", name) for name in names)
                 ids = [batch.resolve([("user_id", name)]) for name in names]
                 batch.flush()
-                for customer_id in ids:
-                    record_consent(
-                        uow,
-                        app.policy,
-                        vault=app.vault,
-                        actor="bench",
-                        customer_id=customer_id,
-                        purpose=spec.purpose,
-                        status=ConsentStatus.granted,
-                        method=ConsentMethod.import_,
-                        now=now,
-                    )
+                _grant(uow, app, ids, now)
                 messages = [
                     {
                         "type": "identify",
@@ -411,13 +411,8 @@ def render(r: AnalyticsResult) -> list[str]:
 
 def main() -> int:
     result = measure()
-    for line in render(result):
-        print(line)
-    for figure in figures(result):
-        print(
-            f"{figure.name}: {figure.shown(figure.value)} (target {figure.target_text}) "
-            f"{figure.verdict}"
-        )
+    print("\n".join(render(result)))
+    print("\n".join(figures_table(figures(result))))
     return 0
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.report import Figure, table
+from bench.report import Figure, figures_table, table
 from bench.world import Store, new_store
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.settings import example_policy_path
@@ -347,10 +347,8 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     result = measure(entries=args.entries, customers=args.customers, postgres=args.postgres)
-    for line in render(result):
-        print(line)
-    for f in figures(result):
-        print(f"{f.name}: {f.shown(f.value)} (target {f.target_text}) {f.verdict}")
+    print("\n".join(render(result)))
+    print("\n".join(figures_table(figures(result))))
     return 0
 
 

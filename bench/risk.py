@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.report import Figure, table
+from bench.report import Figure, figures_table, table
 from trustable.core.settings import example_policy_path
 from trustable.policy.service import load_policy
 from trustable.risk.schemas import Generalisation, Measurement
@@ -109,13 +109,8 @@ def render(r: RiskResult) -> list[str]:
 
 def main() -> int:
     result = measure()
-    for line in render(result):
-        print(line)
-    for figure in figures(result):
-        print(
-            f"{figure.name}: {figure.shown(figure.value)} (target {figure.target_text}) "
-            f"{figure.verdict}"
-        )
+    print("\n".join(render(result)))
+    print("\n".join(figures_table(figures(result))))
     return 0
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.report import Figure, table
+from bench.report import Figure, figures_table, table
 from bench.world import new_store
 from trustable.policy.service import Policy
 
@@ -164,13 +164,8 @@ def main() -> int:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(Path(tmp), rounds)
-    for line in render(result):
-        print(line)
-    for figure in figures(result):
-        print(
-            f"{figure.name}: {figure.shown(figure.value)} (target {figure.target_text}) "
-            f"{figure.verdict}"
-        )
+    print("\n".join(render(result)))
+    print("\n".join(figures_table(figures(result))))
     return 0
 
 
