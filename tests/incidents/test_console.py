@@ -4,26 +4,23 @@ record to sent notices and a submitted report; the admin follows, others see not
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import LiveServer
 from tests.incidents.support import T0, shoppers
 from tests.mail import Inbox
 from tests.portal.support import csrf_of
-from tests.users.support import PASSWORD, make_user
+from tests.users.support import Console, console_browsers
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
 from trustable.core.mail import MailSettings
 from trustable.core.settings import Settings
 from trustable.incidents.service import list_incidents
-
-Console = Callable[[str], httpx.Client]
 
 
 @pytest.fixture
@@ -37,20 +34,8 @@ def shop(settings: Settings, inbox: tuple[Inbox, int]) -> Iterator[Trustable]:
 @pytest.fixture
 def console(shop: Trustable, live_server_for: Any) -> Iterator[Console]:
     server: LiveServer = live_server_for(shop)
-    opened: list[httpx.Client] = []
-
-    def sign_in(role: str) -> httpx.Client:
-        name = f"{role.replace('_', '-')}-{len(opened)}"
-        make_user(shop, name, role)
-        browser = httpx.Client(base_url=server.url)
-        opened.append(browser)
-        landed = browser.post("/admin/signin", data={"username": name, "password": PASSWORD})
-        assert landed.status_code == 303, landed.text
-        return browser
-
-    yield sign_in
-    for browser in opened:
-        browser.close()
+    with console_browsers(shop, server.url) as sign_in:
+        yield sign_in
 
 
 def test_a_breach_walked_through_the_console(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+import httpx
 
 from trustable.bootstrap import Trustable
 from trustable.ledger.service import entries_of_kind
@@ -42,3 +46,28 @@ def account_entries(app: Trustable) -> list[dict[str, Any]]:
     """The ledger's `console_user` entries, as written."""
     with app.reader() as uow:
         return [entry.content() for entry in entries_of_kind(uow, "console_user")]
+
+
+Console = Callable[[str], httpx.Client]
+
+
+@contextmanager
+def console_browsers(app: Trustable, base_url: str) -> Iterator[Console]:
+    """Sign a console user of the given role in (made on the spot), as a browser would;
+    every browser opened is closed at the end."""
+    opened: list[httpx.Client] = []
+
+    def sign_in(role: str) -> httpx.Client:
+        name = f"{role.replace('_', '-')}-{len(opened)}"
+        make_user(app, name, role)
+        browser = httpx.Client(base_url=base_url)
+        opened.append(browser)
+        landed = browser.post("/admin/signin", data={"username": name, "password": PASSWORD})
+        assert landed.status_code == 303, landed.text
+        return browser
+
+    try:
+        yield sign_in
+    finally:
+        for browser in opened:
+            browser.close()

@@ -3,7 +3,7 @@ policy view and a support read that the ledger records."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -11,31 +11,17 @@ import pytest
 from tests.conftest import LiveServer, make_key
 from tests.portal.support import csrf_of
 from tests.rights.support import customer
-from tests.users.support import PASSWORD, make_user
+from tests.users.support import PASSWORD, Console, console_browsers, make_user
 from trustable.bootstrap import Trustable
 from trustable.ledger.service import customer_entries
 from trustable.users.service import disable_user
-
-Console = Callable[[str], httpx.Client]
 
 
 @pytest.fixture
 def console(app: Trustable, live_server: LiveServer) -> Iterator[Console]:
     """Sign a console user of the given role in (made on the spot), as a browser."""
-    opened: list[httpx.Client] = []
-
-    def sign_in(role: str) -> httpx.Client:
-        name = f"{role.replace('_', '-')}-{len(opened)}"
-        make_user(app, name, role)
-        browser = httpx.Client(base_url=live_server.url)
-        opened.append(browser)
-        landed = browser.post("/admin/signin", data={"username": name, "password": PASSWORD})
-        assert landed.status_code == 303, landed.text
-        return browser
-
-    yield sign_in
-    for browser in opened:
-        browser.close()
+    with console_browsers(app, live_server.url) as sign_in:
+        yield sign_in
 
 
 def test_sign_in_refuses_wrong_passwords_alike_and_the_cookie_is_safe(
