@@ -78,7 +78,7 @@ def test_a_breach_walked_through_the_console(
     sent = officer.post(
         f"{detail_url}/send", data={"csrf": csrf_of(approved.text)}, follow_redirects=True
     )
-    assert "Sent: 2 by email; 1 customers have no email" in sent.text
+    assert "Sent: 2 by email; 1 customer has no email" in sent.text
     twice = officer.post(f"{detail_url}/send", data={"csrf": csrf_of(sent.text)})
     assert twice.status_code == 409 and "never sent twice" in twice.text
     shop.mailer.flush()
@@ -92,6 +92,7 @@ def test_a_breach_walked_through_the_console(
     assert "submitted on time" in submitted.text
     for step in ("recorded", "affected", "notices approved", "notices sent", "report submitted"):
         assert step in submitted.text
+    assert "by privacy-officer-0 · ledger entry" in submitted.text  # staff by name
     assert "ada@example.org" not in submitted.text
 
 

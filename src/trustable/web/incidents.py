@@ -20,6 +20,7 @@ from trustable.incidents import service
 from trustable.incidents.notices import preview, send_notices
 from trustable.incidents.report import clock, regulator_report, submit_report
 from trustable.users.roles import Permission
+from trustable.users.service import list_users
 from trustable.web.console import PATH, Text, acting, page, staff
 from trustable.web.pages import redirect
 
@@ -117,6 +118,7 @@ def incident_page(incident_id: str, request: Request) -> Response:
     with app.reader() as uow:
         found = service.get_incident(uow, incident_id)
         steps = service.timeline(uow, incident_id)
+        names = {u.user_id: u.username for u in list_users(uow)}  # staff, not customers
         notices = service.notice_counts(uow, incident_id)
         draft = preview(uow, app.policy, found, portal_url=_portal_url(request))
         report = regulator_report(uow, app.policy, found, now=now)
@@ -126,6 +128,7 @@ def incident_page(incident_id: str, request: Request) -> Response:
         who,
         incident=found,
         steps=steps,
+        names=names,
         notices=notices,
         draft=draft,
         report=report,
