@@ -333,6 +333,7 @@ def render(r: IncidentsResult) -> list[str]:
         "",
         f"Storing the {r.data_store.people:,} affected customers (one row each, for notices): "
         f"{r.keep_s:.2f} s, not judged.",
+        "",
     ]
 
 
