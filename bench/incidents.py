@@ -1,16 +1,19 @@
 """Breach response at scale: the affected set of an incident over a ledger of 10^6 entries.
 
-The world: 100,000 customers; a ledger of 10^6 entries, 850,000 of them `collect`
+The world: 100,000 customers; a ledger of 10^6 entries, 800,000 of them `collect`
 entries (each with its stored event, received over 90 days, with the categories the
-example tracking plan gives such messages) and 150,000 `share` entries (each a
-delivered outbox row to the `recommender` destination). Rows are written straight
+example tracking plan gives such messages), 150,000 `share` entries (each a
+delivered outbox row to the `recommender` destination) and 50,000 `retention` entries
+(sweeps that deleted a few of a customer's ratings, over the same 90 days, which the
+computation reads from the ledger). Rows are written straight
 into the tables in bulk (what collection and delivery would have written, bodies
 included); the Merkle tree's interior nodes are not built, as the computation never
 reads them.
 
 Measured: `incidents.affected.compute_affected` (one grouped SQL statement over the
-stores, nothing decrypted) for a data-store breach (two categories, every event held
-until the end of the window) and for a destination breach (30 days of deliveries);
+stores and one pass over the ledger's `retention` entries, nothing decrypted) for a
+data-store breach (two categories, every event held until the end of the window) and
+for a destination breach (30 days of deliveries);
 then storing the affected set (`keep_affected`, one row per customer), not judged.
 Run alone with `python -m bench.incidents [--entries N] [--postgres URL]`.
 """
@@ -49,6 +52,7 @@ TARGET_S = 5.0
 ENTRIES = 1_000_000
 CUSTOMERS = 100_000
 SHARE_SHARE = 0.15
+SWEEP_SHARE = 0.05
 END = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 DAYS = 90
 CHUNK = 50_000
@@ -84,6 +88,7 @@ class IncidentsResult:
     customers: int
     events: int
     shares: int
+    sweeps: int
     build_s: float
     data_store: Timing
     destination: Timing
@@ -95,12 +100,13 @@ def _policy() -> Policy:
     return parse_policy(example_policy_path().read_text() + DESTINATION)
 
 
-def build(app: Trustable, *, entries: int, customers: int, seed: int) -> tuple[int, int]:
-    """Bulk-write the world; (events, shares)."""
+def build(app: Trustable, *, entries: int, customers: int, seed: int) -> tuple[int, int, int]:
+    """Bulk-write the world; (events, shares, sweeps)."""
     rng = random.Random(seed)
     ids = [f"cus_{n:020d}" for n in range(customers)]
     shares = int(entries * SHARE_SHARE)
-    stored = entries - shares
+    sweeps = int(entries * SWEEP_SHARE)
+    stored = entries - shares - sweeps
     kinds, weights = list(range(len(MESSAGES))), [m[2] for m in MESSAGES]
     span = DAYS * 86_400
     index = 0
@@ -192,6 +198,29 @@ def build(app: Trustable, *, entries: int, customers: int, seed: int) -> tuple[i
                 flush()
         _outbox(uow, outbox_rows)
         flush()
+        for _ in range(sweeps):
+            at = END - timedelta(seconds=rng.random() * span)
+            body = orjson.dumps(
+                {
+                    "v": 1,
+                    "i": index,
+                    "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "kind": "retention",
+                    "subject": secrets.token_hex(16),
+                    "actor": "retention",
+                    "detail": {
+                        "categories": SHARED.split(),
+                        "events_deleted": rng.randrange(1, 5),
+                        "events_trimmed": 0,
+                        "traits_deleted": 0,
+                    },
+                },
+                option=orjson.OPT_SORT_KEYS,
+            )
+            customer = ids[rng.randrange(customers)]
+            entry_rows.append((index, "retention", body, secrets.token_bytes(32), customer))
+            index += 1
+        flush()
         uow.commit()
     with app.uow() as uow:  # fresh statistics, as a live store's would be
         if uow.dialect == "sqlite":
@@ -200,7 +229,7 @@ def build(app: Trustable, *, entries: int, customers: int, seed: int) -> tuple[i
             uow.connection.exec_driver_sql("ANALYZE events")
             uow.connection.exec_driver_sql("ANALYZE outbox")
         uow.commit()
-    return stored, len(picked)
+    return stored, len(picked), sweeps
 
 
 def _outbox(uow: UnitOfWork, rows: list[tuple[object, ...]]) -> None:
@@ -252,11 +281,11 @@ def measure(
         try:
             policy = _policy()
             started = time.perf_counter()
-            stored, shared = build(app, entries=entries, customers=customers, seed=seed)
+            stored, shared, sweeps = build(app, entries=entries, customers=customers, seed=seed)
             build_s = time.perf_counter() - started
             say(
-                f"  built {entries:,} ledger entries, {stored:,} events, {shared:,} deliveries "
-                f"in {build_s:.1f} s"
+                f"  built {entries:,} ledger entries, {stored:,} events, {shared:,} deliveries, "
+                f"{sweeps:,} sweeps in {build_s:.1f} s"
             )
             data_store, found = _timed(
                 app,
@@ -291,7 +320,16 @@ def measure(
                 drop_schema(app.engine)
             app.close()
     return IncidentsResult(
-        entries, customers, stored, shared, build_s, data_store, destination, keep_s, database
+        entries,
+        customers,
+        stored,
+        shared,
+        sweeps,
+        build_s,
+        data_store,
+        destination,
+        keep_s,
+        database,
     )
 
 
@@ -325,9 +363,11 @@ def render(r: IncidentsResult) -> list[str]:
         "## 10. Breach response: the affected set",
         "",
         f"{r.entries:,} ledger entries on {r.database}: {r.events:,} collected events of "
-        f"{r.customers:,} customers over {DAYS} days and {r.shares:,} deliveries to a "
-        f"destination, written in bulk in {r.build_s:.0f} s. One grouped SQL statement per "
-        f"incident, nothing decrypted; target ≤ {TARGET_S:.0f} s.",
+        f"{r.customers:,} customers over {DAYS} days, {r.shares:,} deliveries to a "
+        f"destination and {r.sweeps:,} retention sweeps' entries, written in bulk in "
+        f"{r.build_s:.0f} s. One grouped SQL statement per incident over the stores, and "
+        "for the data store one pass over the ledger's `retention` entries (what was held "
+        f"in the window and swept since), nothing decrypted; target ≤ {TARGET_S:.0f} s.",
         "",
         *table(("incident", "computed in", "customers", "records"), rows),
         "",

@@ -9,11 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from tests.incidents.support import T0, advance, record, shoppers
-from tests.rights.support import customer
+from tests.helpers import msg, send
+from tests.incidents.support import T0, advance, rater, record, shoppers
+from tests.rights.support import customer, grant
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
 from trustable.core.settings import Settings
+from trustable.identity.service import find_customer
 from trustable.incidents.affected import affected_customers
 from trustable.incidents.service import (
     Risk,
@@ -24,6 +26,7 @@ from trustable.incidents.service import (
     timeline,
 )
 from trustable.ledger import service as ledger
+from trustable.retention.runner import sweep_all
 
 
 @pytest.fixture
@@ -115,3 +118,42 @@ def test_the_set_is_computed_again_until_the_notices_are_approved(shop: Trustabl
         uow.commit()
     assert (incident.people, again.people) == (2, 3)
     assert steps == ["recorded", "affected", "affected", "notices_approved"]
+
+
+def test_data_a_retention_sweep_deleted_after_the_window_opened_is_still_counted(
+    shop: Trustable,
+) -> None:
+    """The store no longer holds it, but it held it when the copy was taken: the
+    ledger's `retention` entries say whose data of which kind went, and how much."""
+    grant(shop, "old-rater")
+    old = [
+        msg("track", "old-rater", event="Movie Rated", properties={"movie_id": str(n), "rating": 4},
+            timestamp="2024-06-01T10:00:00+00:00")
+        for n in range(3)
+    ]  # fmt: skip
+    send(shop, *old, msg("track", "old-rater", event="Movie Rated", properties={"rating": 5}))
+    recent = rater(shop, "recent-rater")
+    with shop.reader() as uow:
+        old_rater = find_customer(uow, shop.vault, "user_id", "old-rater")
+    assert old_rater is not None
+    window = {"window_start": T0 - timedelta(hours=1), "window_end": T0 + timedelta(hours=1)}
+    advance(shop, hours=2)
+    assert sweep_all(shop).events_deleted == 3  # past the 400 days behaviour is kept
+    advance(shop, hours=1)
+    incident = record(shop, categories=["user.behavior.media_consumption"], **window)
+    with shop.reader() as uow:
+        found = {c.customer_id: c for c in affected_customers(uow, incident.incident_id)}
+    assert set(found) == {old_rater, recent}
+    assert found[old_rater].records == 4  # one still held, three swept since
+    assert found[old_rater].categories == ("user.behavior.media_consumption",)
+
+    # A sweep before the window opened took the data away before anyone could.
+    later = record(
+        shop,
+        categories=["user.behavior.media_consumption"],
+        window_start=T0 + timedelta(hours=2, minutes=30),
+        window_end=T0 + timedelta(hours=3),
+    )
+    with shop.reader() as uow:
+        again = {c.customer_id: c for c in affected_customers(uow, later.incident_id)}
+    assert again[old_rater].records == 1

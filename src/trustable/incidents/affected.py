@@ -13,6 +13,13 @@ Records are stored events (one collected message each). It is one SQL statement 
 each table, grouped by customer, never a loop over sealed bodies: nothing is decrypted
 to answer, and 10^6 entries take seconds (bench section 10).
 
+What the store held in the window but no longer holds because a retention sweep
+deleted (or trimmed) it since the window opened is read from the ledger: each sweep's
+`retention` entry says of whom, when, which categories and how many events. Those
+customers are affected too, with those events counted as records. A sweep more than
+a retention period after the window may have deleted data that came after the window
+closed; it is counted all the same: a notice too many rather than one missing.
+
 Traits are not counted apart: each one came with an `identify` event that is counted.
 """
 
@@ -29,6 +36,8 @@ from trustable.destinations.tables import outbox
 from trustable.events.tables import events
 from trustable.incidents.service import NoticeState, Store
 from trustable.incidents.tables import incident_customers, incidents
+from trustable.ledger.service import stamp
+from trustable.ledger.tables import ledger_entries
 from trustable.policy.service import Policy
 from trustable.storage.bulk import bulk_insert
 from trustable.storage.uow import UnitOfWork
@@ -158,7 +167,40 @@ def compute_affected(
         held = tuple(c for c, n in zip(wanted, hits, strict=True) if n)
         if held:
             found.customers[str(customer_id)] = (held, int(records))
+    if store is not Store.destination:
+        for customer_id, (swept, records) in swept_since(uow, wanted, window_start).items():
+            held, before = found.customers.get(customer_id, ((), 0))
+            merged = tuple(c for c in wanted if c in held or c in swept)
+            found.customers[customer_id] = (merged, before + records)
     return found
+
+
+def swept_since(
+    uow: UnitOfWork, wanted: Sequence[str], window_start: datetime
+) -> dict[str, tuple[set[str], int]]:
+    """customer id -> (categories of `wanted`, events) that retention sweeps deleted or
+    trimmed after `window_start`, from the ledger's `retention` entries of customers
+    still held (erasure clears an entry's `customer_id`, and with the key goes what
+    leaked of them)."""
+    opened = stamp(window_start)  # fixed width: compared as text, as the ledger writes it
+    swept: dict[str, tuple[set[str], int]] = {}
+    rows = uow.connection.execute(
+        select(ledger_entries.c.customer_id, ledger_entries.c.body).where(
+            ledger_entries.c.kind == "retention", ledger_entries.c.customer_id.is_not(None)
+        )
+    )
+    for customer_id, body in rows:
+        entry = orjson.loads(body)
+        if entry["at"] <= opened:
+            continue  # deleted before the window opened: not there to be taken
+        detail = entry["detail"]
+        kinds = " ".join(detail.get("categories", ()))
+        hit = {c for c in wanted if holds(kinds, c)}
+        events_gone = int(detail.get("events_deleted", 0)) + int(detail.get("events_trimmed", 0))
+        if hit and (events_gone or detail.get("traits_deleted")):
+            categories, records = swept.get(str(customer_id), (set(), 0))
+            swept[str(customer_id)] = (categories | hit, records + events_gone)
+    return swept
 
 
 _CUSTOMER_COLUMNS = ("incident_id", "customer_id", "categories", "records", "notice")
