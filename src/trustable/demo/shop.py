@@ -205,12 +205,16 @@ def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -
     show_recommendations(console, trustable)
     show_portal(console, trustable, trustable.settings.public_url or url)
     show_console(console, trustable, trustable.settings.public_url or url)
+    show_mail(console, trustable)
 
 
 DEMO_ADMIN = "admin"
 # The privacy officer records incidents, approves and sends notices: with this account a
 # simulated breach of the demo shop is walked through from the console.
 DEMO_OFFICER = "officer"
+# The analyst asks for aggregates: with eight customers, fewer than k, every query is
+# refused with its reason, which is what an analyst should get of a shop this small.
+DEMO_ANALYST = "analyst"
 
 
 def show_console(console: Console, trustable: Trustable, url: str) -> None:
@@ -219,6 +223,7 @@ def show_console(console: Console, trustable: Trustable, url: str) -> None:
     for username, role, does in (
         (DEMO_ADMIN, "admin", ""),
         (DEMO_OFFICER, "privacy_officer", "; incidents and notices"),
+        (DEMO_ANALYST, "analyst", "; aggregates only"),
     ):
         password = demo_account(trustable, username, role)
         console.print(
@@ -227,6 +232,16 @@ def show_console(console: Console, trustable: Trustable, url: str) -> None:
             highlight=False,
             soft_wrap=True,
         )
+
+
+def show_mail(console: Console, trustable: Trustable) -> None:
+    """Where the demo's mail goes (verification codes, incident notices)."""
+    mail = trustable.settings.mail
+    if mail.smtp_host:
+        where = f"sent through {mail.smtp_host}:{mail.smtp_port}"
+    else:
+        where = f"written to {mail.pickup_dir}/ as .eml files (TRUSTABLE_SMTP_HOST sends it)"
+    console.print(f"  Mail:         {where}", highlight=False, soft_wrap=True)
 
 
 def demo_account(trustable: Trustable, username: str, role: str) -> str:
