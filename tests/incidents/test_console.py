@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer
-from tests.incidents.support import T0, shoppers
+from tests.conftest import LiveServer, free_port
+from tests.incidents.support import T0, record, shoppers
 from tests.mail import Inbox
 from tests.portal.support import csrf_of
 from tests.users.support import Console, console_browsers
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
-from trustable.core.mail import MailSettings
+from trustable.core.mail import Mailer, MailSettings
 from trustable.core.settings import Settings
 from trustable.incidents.service import list_incidents
 
@@ -144,3 +144,36 @@ def test_others_follow_or_see_nothing_and_bad_input_is_refused(
     assert forged.status_code == 403
     with shop.reader() as uow:
         assert list_incidents(uow) == []
+
+
+def test_undelivered_notices_are_shown_and_sent_again_from_the_console(
+    settings: Settings, inbox: tuple[Inbox, int], live_server_for: Any
+) -> None:
+    nobody = MailSettings(
+        sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=free_port()
+    )
+    app = bootstrap(replace(settings, mail=nobody), clock=FixedClock(T0))
+    try:
+        shoppers(app)
+        incident = record(app)
+        with console_browsers(app, live_server_for(app).url) as console:
+            officer = console("privacy_officer")
+            url = f"/admin/incidents/{incident.incident_id}"
+            page = officer.get(url).text
+            page = officer.post(
+                f"{url}/approve", data={"csrf": csrf_of(page)}, follow_redirects=True
+            ).text
+            officer.post(f"{url}/send", data={"csrf": csrf_of(page)})
+            app.mailer.flush()  # nothing listens: each notice is given up on
+            page = officer.get(url).text
+            assert "2 notices could not be delivered" in page
+            assert "Send the 2 failed notices again" in page
+            app.mailer.close()
+            app.mailer = Mailer(replace(nobody, smtp_port=inbox[1]))
+            again = officer.post(f"{url}/send", data={"csrf": csrf_of(page)})
+            assert again.status_code == 303
+            app.mailer.flush()
+            assert len(inbox[0].messages) == 2
+            assert "could not be delivered" not in officer.get(url).text
+    finally:
+        app.close()

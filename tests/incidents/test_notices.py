@@ -8,14 +8,16 @@ from dataclasses import replace
 
 import pytest
 
+from tests.conftest import free_port
 from tests.incidents.support import PORTAL, T0, record, shoppers
 from tests.mail import Inbox
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
-from trustable.core.mail import MailSettings
+from trustable.core.mail import Mailer, MailSettings
 from trustable.core.settings import Settings
+from trustable.incidents import runner
 from trustable.incidents.affected import affected_customers
-from trustable.incidents.notices import Sending, send_notices
+from trustable.incidents.notices import Sending
 from trustable.incidents.service import (
     Incident,
     NoticesAlreadySent,
@@ -25,6 +27,7 @@ from trustable.incidents.service import (
     WrongState,
     approve_notices,
     get_incident,
+    notice_counts,
     timeline,
 )
 from trustable.ledger import service as ledger
@@ -47,20 +50,7 @@ def approve(app: Trustable, incident: Incident) -> Incident:
 
 
 def send(app: Trustable, incident_id: str, *, anyway: bool = False) -> Sending:
-    with app.uow() as uow:
-        sending = send_notices(
-            uow,
-            app.vault,
-            app.policy,
-            get_incident(uow, incident_id),
-            portal_url=PORTAL,
-            actor="usr_officer",
-            now=app.clock(),
-            anyway=anyway,
-        )
-        uow.commit()
-    for to, subject, body in sending.mails:
-        app.mailer.send(to, subject, body)
+    sending = runner.send(app, incident_id, portal_url=PORTAL, actor="usr_officer", anyway=anyway)
     app.mailer.flush()
     return sending
 
@@ -142,3 +132,50 @@ def test_ciphertext_alone_needs_no_notices_unless_sent_anyway(
     assert sending.sent == 2
     wait_for(inbox[0], 2)
     assert "cannot be read" in inbox[0].messages[0].get_payload()
+
+
+def test_a_notice_the_mail_server_never_took_is_failed_and_sent_again_alone(
+    settings: Settings, inbox: tuple[Inbox, int]
+) -> None:
+    nobody = MailSettings(
+        sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=free_port()
+    )
+    app = bootstrap(replace(settings, mail=nobody), clock=FixedClock(T0))
+    try:
+        people = shoppers(app)
+        incident = approve(app, record(app))
+        send(app, incident.incident_id)  # nothing listens: every attempt is refused
+        with app.reader() as uow:
+            counts = notice_counts(uow, incident.incident_id)
+            ada = [e.content() for e in ledger.customer_entries(uow, people["ada"])]
+        assert (counts.pending, counts.sent, counts.failed) == (0, 0, 2)
+        failed = [e for e in ada if e["kind"] == "incident_notice"][-1]
+        assert failed["detail"]["state"] == "failed"  # her history does not claim she was told
+        assert (
+            "could not reach you"
+            in describe(ledger_entry(app, failed["i"]), app.policy, {}).sentence
+        )
+
+        app.mailer.close()
+        app.mailer = Mailer(replace(nobody, smtp_port=inbox[1]))  # the server is back
+        again = send(app, incident.incident_id)
+        assert again.again and again.sent == 2
+        wait_for(inbox[0], 2)
+        assert sorted(m["To"] for m in inbox[0].messages) == [
+            "ada@example.org",
+            "grace@example.org",
+        ]
+        with app.reader() as uow:
+            assert notice_counts(uow, incident.incident_id).failed == 0
+            steps = [s.step for s in timeline(uow, incident.incident_id)]
+        assert steps[-2:] == ["notices_sent", "notices_sent_again"]
+        with pytest.raises(NoticesAlreadySent, match="never sent twice"):
+            send(app, incident.incident_id)
+        assert len(inbox[0].messages) == 2
+    finally:
+        app.close()
+
+
+def ledger_entry(app: Trustable, index: int) -> ledger.StoredEntry:
+    with app.reader() as uow:
+        return ledger.entry(uow, index)

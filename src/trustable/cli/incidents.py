@@ -222,30 +222,32 @@ def send(
 ) -> None:
     """Send the approved notices by email, once."""
     from trustable.cli.main import console, running
-    from trustable.incidents.notices import send_notices
-    from trustable.incidents.service import get_incident
+    from trustable.incidents import runner
+    from trustable.incidents.service import notice_counts
 
     with running() as trustable:
-        with trustable.uow() as uow:
-            sending = send_notices(
-                uow,
-                trustable.vault,
-                trustable.policy,
-                get_incident(uow, incident_id),
-                portal_url=portal_url(trustable),
-                actor=ACTOR,
-                now=trustable.clock(),
-                anyway=anyway,
-            )
-            uow.commit()
-        for to, subject, body in sending.mails:
-            trustable.mailer.send(to, subject, body)
+        sending = runner.send(
+            trustable,
+            incident_id,
+            portal_url=portal_url(trustable),
+            actor=ACTOR,
+            anyway=anyway,
+        )
         trustable.mailer.flush()
+        with trustable.reader() as uow:
+            failed = notice_counts(uow, incident_id).failed
     console.print(
         f"{incident_id}: {sending.sent} notices sent, {sending.no_email} customers have no "
         "email address on file",
         highlight=False,
     )
+    if failed:
+        console.print(
+            f"[red]{failed} notices could not be delivered[/]; `trustable incidents send "
+            f"{incident_id}` sends them, and only them, again",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 @incidents_app.command("report")

@@ -17,11 +17,16 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
 log = logging.getLogger("trustable.mail")
+
+# Told, from the mail thread, whether a message was handed over (True) or given up on
+# after every attempt (False): how a sender that must know (a breach notice) finds out.
+Outcome = Callable[[bool], None]
 
 
 @dataclass(frozen=True)
@@ -43,13 +48,13 @@ class Mailer:
 
     def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
-        self._queue: queue.Queue[EmailMessage | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[EmailMessage, Outcome | None] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.sent = 0
         self.failed = 0
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, on_result: Outcome | None = None) -> None:
         message = EmailMessage()
         message["From"] = self.settings.sender
         message["To"] = to
@@ -62,7 +67,7 @@ class Mailer:
                     target=self._run, name="trustable-mail", daemon=True
                 )
                 self._thread.start()
-        self._queue.put(message)
+        self._queue.put((message, on_result))
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until everything queued so far was handed over (tests, shutdown)."""
@@ -79,15 +84,21 @@ class Mailer:
 
     def _run(self) -> None:
         while True:
-            message = self._queue.get()
+            item = self._queue.get()
             try:
-                if message is None:
+                if item is None:
                     return
-                self._deliver(message)
+                message, on_result = item
+                delivered = self._deliver(message)
+                if on_result is not None:
+                    try:
+                        on_result(delivered)
+                    except Exception as exc:  # the thread must outlive a sender's bug
+                        log.error("mail outcome not recorded: %s", exc.__class__.__name__)
             finally:
                 self._queue.task_done()
 
-    def _deliver(self, message: EmailMessage) -> None:
+    def _deliver(self, message: EmailMessage) -> bool:
         for attempt in range(1, self.ATTEMPTS + 1):
             try:
                 if self.settings.smtp_host:
@@ -95,12 +106,13 @@ class Mailer:
                 else:
                     self._pickup(message)
                 self.sent += 1
-                return
+                return True
             except (OSError, smtplib.SMTPException) as exc:
                 # The address is personal data: the log names the failure only.
                 log.warning("mail not sent (attempt %d): %s", attempt, exc.__class__.__name__)
                 time.sleep(0.2 * attempt)
         self.failed += 1
+        return False
 
     def _smtp(self, message: EmailMessage) -> None:
         s = self.settings

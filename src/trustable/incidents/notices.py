@@ -7,6 +7,8 @@ privacy officer approved them, by email to the address on file (decrypted from t
 vault at the moment of sending, never stored elsewhere), and never twice: each
 customer's notice state moves from `pending` to `sent` (or `no_email`) in the same
 unit of work as its ledger entry (`incident_notice`, naming the customer by pseudonym).
+A notice the mail server never took, after every attempt, moves on to `failed` with a
+ledger entry of its own; sending again sends those, and only those.
 
 When only ciphertext left (low risk, GDPR Art. 34(3)(a)), the law does not require
 telling each person; sending anyway is a choice the officer states (`anyway=True`).
@@ -53,8 +55,10 @@ class Sending:
     """What was sent: the mails to hand to the mailer once the unit of work commits."""
 
     incident: Incident
-    mails: list[tuple[str, str, str]] = field(default_factory=list)  # (to, subject, body)
+    # (customer id, to, subject, body)
+    mails: list[tuple[str, str, str, str]] = field(default_factory=list)
     no_email: int = 0
+    again: bool = False  # the notices that failed, sent again
 
     @property
     def sent(self) -> int:
@@ -144,31 +148,34 @@ def send_notices(
     anyway: bool = False,
 ) -> Sending:
     """Mark every pending notice sent (or `no_email`), with its ledger entry; the
-    caller commits, then hands `mails` to the mailer."""
-    if incident.status is Status.notified:
+    caller commits, then hands `mails` to the mailer. Once the notices went out, only
+    those that failed are sent again."""
+    again = incident.status is Status.notified
+    waiting = {NoticeState.failed} if again else {NoticeState.pending, NoticeState.failed}
+    if again and not any(
+        c.notice is NoticeState.failed for c in affected_customers(uow, incident.incident_id)
+    ):
         raise NoticesAlreadySent(
             "the notices of this incident were already sent: a notice is never sent twice"
         )
-    if incident.status is not Status.approved:
+    if not again and incident.status is not Status.approved:
         raise WrongState("a privacy officer must approve the notices before they are sent")
-    if incident.risk is Risk.low and not anyway:
+    if incident.risk is Risk.low and not anyway and not again:  # chosen the first time
         raise NoticesNotRequired(
             "only ciphertext left, without its keys: GDPR Art. 34(3)(a) does not require "
             "telling each person. Send anyway only if you choose to (--anyway)"
         )
-    pending = [
-        c for c in affected_customers(uow, incident.incident_id) if c.notice is NoticeState.pending
-    ]
+    pending = [c for c in affected_customers(uow, incident.incident_id) if c.notice in waiting]
     vault.load_keys(c.customer_id for c in pending)
     addresses = email_addresses(uow, vault, [c.customer_id for c in pending])
-    sending = Sending(incident)
+    sending = Sending(incident, again=again)
     records: list[ledger.Record] = []
     states: dict[NoticeState, list[str]] = {NoticeState.sent: [], NoticeState.no_email: []}
     for customer in pending:
         address = addresses.get(customer.customer_id)
         if address is not None:
             notice = draft(policy, incident, customer.categories, portal_url)
-            sending.mails.append((address, notice.subject, notice.body))
+            sending.mails.append((customer.customer_id, address, notice.subject, notice.body))
             state = NoticeState.sent
         else:
             sending.no_email += 1
@@ -193,7 +200,7 @@ def send_notices(
                 .where(
                     incident_customers.c.incident_id == incident.incident_id,
                     incident_customers.c.customer_id.in_(ids[start : start + 500]),
-                    incident_customers.c.notice == NoticeState.pending.value,
+                    incident_customers.c.notice.in_([w.value for w in waiting]),
                 )
                 .values(notice=state.value, notice_at=now)
             )
@@ -209,7 +216,7 @@ def send_notices(
         incident.incident_id,
         [
             (
-                "notices_sent",
+                "notices_sent_again" if again else "notices_sent",
                 {"sent": sending.sent, "no_email": sending.no_email, "anyway": anyway},
             )
         ],
@@ -218,6 +225,50 @@ def send_notices(
     )
     sending.incident = get_incident(uow, incident.incident_id)
     return sending
+
+
+def mark_failed(
+    uow: UnitOfWork,
+    vault: Vault,
+    incident_id: str,
+    customer_id: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> bool:
+    """The mail server never took this customer's notice: say so (state `failed`,
+    and a ledger entry, so the customer's history does not claim they were told), so
+    the officer sees it and sending again reaches them. False if it was not `sent`."""
+    found = uow.connection.execute(
+        update(incident_customers)
+        .where(
+            incident_customers.c.incident_id == incident_id,
+            incident_customers.c.customer_id == customer_id,
+            incident_customers.c.notice == NoticeState.sent.value,
+        )
+        .values(notice=NoticeState.failed.value, notice_at=now)
+        .returning(incident_customers.c.categories)
+    ).first()
+    if found is None:
+        return False
+    ledger.append(
+        uow,
+        vault,
+        [
+            ledger.Record(
+                kind="incident_notice",
+                customer_id=customer_id,
+                actor=actor,
+                detail={
+                    "incident": incident_id,
+                    "state": NoticeState.failed.value,
+                    "categories": found[0].split(),
+                },
+            )
+        ],
+        now=now,
+    )
+    return True
 
 
 def email_addresses(uow: UnitOfWork, vault: Vault, customer_ids: list[str]) -> dict[str, str]:

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from trustable.access.service import ApiKey
 from trustable.api.deps import needs, trustable
-from trustable.incidents import service
+from trustable.incidents import runner, service
 from trustable.incidents.affected import affected_customers
-from trustable.incidents.notices import preview, send_notices
+from trustable.incidents.notices import preview
 from trustable.incidents.report import regulator_report, submit_report
 from trustable.incidents.schemas import (
     AffectedOut,
@@ -115,20 +115,13 @@ def send(
 ) -> SentOut:
     """Send the approved notices, once; mail leaves after the commit."""
     app = trustable(request)
-    with app.uow() as uow:
-        sending = send_notices(
-            uow,
-            app.vault,
-            app.policy,
-            service.get_incident(uow, incident_id),
-            portal_url=portal_url(request),
-            actor=key.key_id,
-            now=app.clock(),
-            anyway=body.anyway if body else False,
-        )
-        uow.commit()
-    for to, subject, text in sending.mails:
-        app.mailer.send(to, subject, text)
+    sending = runner.send(
+        app,
+        incident_id,
+        portal_url=portal_url(request),
+        actor=key.key_id,
+        anyway=body.anyway if body else False,
+    )
     return SentOut(incident_id=incident_id, sent=sending.sent, no_email=sending.no_email)
 
 

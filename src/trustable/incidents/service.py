@@ -70,6 +70,7 @@ class NoticeState(StrEnum):
     pending = "pending"
     sent = "sent"
     no_email = "no_email"  # no address on file: counted and reported
+    failed = "failed"  # the mail server never took it, after every attempt: sent again
 
 
 # What each store can leak: the data store and backups hold only ciphertext (the keys
@@ -508,6 +509,7 @@ class NoticeCounts:
     pending: int
     sent: int
     no_email: int
+    failed: int = 0
 
 
 def notice_counts(uow: UnitOfWork, incident_id: str) -> NoticeCounts:
@@ -523,6 +525,7 @@ def notice_counts(uow: UnitOfWork, incident_id: str) -> NoticeCounts:
         found.get(NoticeState.pending.value, 0),
         found.get(NoticeState.sent.value, 0),
         found.get(NoticeState.no_email.value, 0),
+        found.get(NoticeState.failed.value, 0),
     )
 
 

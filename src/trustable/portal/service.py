@@ -336,9 +336,10 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
     elif kind == "unlink":
         sentence = f"You unlinked an identifier ({detail.get('kind', '')}) from your history"
     elif kind == "incident_notice":
-        told = (
-            "told you by email" if detail.get("state") == "sent" else "had no address to tell you"
-        )
+        told = {
+            "sent": "told you by email",
+            "failed": "could not reach you by email (the message was not delivered)",
+        }.get(str(detail.get("state")), "had no address to tell you")
         sentence = f"A security incident involved your {kinds(detail.get('categories'))}; we {told}"
     elif kind == "restriction_lifted":
         sentence = "The restriction on using your data was lifted"

@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from trustable.api.deps import trustable
 from trustable.core.errors import InvalidInput
-from trustable.incidents import service
-from trustable.incidents.notices import preview, send_notices
+from trustable.incidents import runner, service
+from trustable.incidents.notices import preview
 from trustable.incidents.report import clock, regulator_report, submit_report
 from trustable.users.roles import Permission
 from trustable.users.service import list_users
@@ -179,20 +179,13 @@ def send(
 ) -> Response:
     app = trustable(request)
     who = acting(app, request, csrf, Permission.incidents_act)
-    with app.uow() as uow:
-        sending = send_notices(
-            uow,
-            app.vault,
-            app.policy,
-            service.get_incident(uow, incident_id),
-            portal_url=_portal_url(request),
-            actor=who.user.user_id,
-            now=app.clock(),
-            anyway=anyway,
-        )
-        uow.commit()
-    for to, subject, body in sending.mails:
-        app.mailer.send(to, subject, body)
+    runner.send(
+        app,
+        incident_id,
+        portal_url=_portal_url(request),
+        actor=who.user.user_id,
+        anyway=anyway,
+    )
     return redirect(request, f"{PATH}/incidents/{incident_id}")
 
 
