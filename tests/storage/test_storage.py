@@ -45,6 +45,24 @@ def test_the_migrations_build_exactly_the_declared_tables(app: Trustable) -> Non
         assert found == set(all_tables(store).tables)
 
 
+def test_a_store_stamped_before_incidents_segments_and_analytics_gets_their_tables(
+    tmp_path: Path,
+) -> None:
+    """data_0008 to data_0010 were released empty: a store stamped at data_0010 must
+    still get the tables those domains need when it upgrades."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'data.db'}")
+    try:
+        upgrade(engine, "data", "data_0010")
+        before = set(inspect(engine).get_table_names())
+        assert "incidents" not in before and "segment_members" not in before
+        upgrade(engine, "data")
+        after = set(inspect(engine).get_table_names())
+        assert {"incidents", "incident_customers", "segment_members", "analytics_spends"} <= after
+        assert current_revision(engine) == head_revision("data")
+    finally:
+        engine.dispose()
+
+
 def test_keys_never_sit_in_the_data_store(app: Trustable) -> None:
     data_tables = set(inspect(app.engine).get_table_names())
     assert "customer_keys" not in data_tables and "vault_secrets" not in data_tables

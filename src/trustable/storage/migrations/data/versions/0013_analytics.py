@@ -1,8 +1,8 @@
 """Aggregates: each analyst's privacy budget spent.
 
-Revision ID: data_0010
-Revises: data_0009
-Create Date: 2026-12-02 22:00:00
+Revision ID: data_0013
+Revises: data_0012
+Create Date: 2026-12-03 09:30:00
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "data_0010"
-down_revision = "data_0009"
+revision = "data_0013"
+down_revision = "data_0012"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """Incidents: what was exposed, who is affected, notices and the regulator's report.
 
-Revision ID: data_0008
-Revises: data_0007
-Create Date: 2026-12-02 22:00:00
+Revision ID: data_0011
+Revises: data_0010
+Create Date: 2026-12-03 09:30:00
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "data_0008"
-down_revision = "data_0007"
+revision = "data_0011"
+down_revision = "data_0010"
 branch_labels = None
 depends_on = None
 

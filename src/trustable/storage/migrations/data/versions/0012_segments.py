@@ -1,8 +1,8 @@
 """Segments: rules declared in the policy and who is in them.
 
-Revision ID: data_0009
-Revises: data_0008
-Create Date: 2026-12-02 22:00:00
+Revision ID: data_0012
+Revises: data_0011
+Create Date: 2026-12-03 09:30:00
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "data_0009"
-down_revision = "data_0008"
+revision = "data_0012"
+down_revision = "data_0011"
 branch_labels = None
 depends_on = None
 
