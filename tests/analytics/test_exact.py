@@ -139,3 +139,64 @@ def test_events_holding_nothing_analytics_may_use_are_not_counted(app: Trustable
                 for i in range(12)))  # fmt: skip
     # Per person: the identify with gender, and one rating; not the email-only identify.
     assert cells(ask(app, measure="count", of="events", group_by="gender"))[("F",)] == 24
+
+
+DAY3 = "2026-11-22T10:00:00+00:00"
+
+
+def test_two_filtered_answers_that_differ_by_fewer_than_k_are_not_both_given(
+    app: Trustable,
+) -> None:
+    """Ratings since day two, then since day three: each leaves out k or more
+    customers, but only the target rated on day two, so the first answer minus the
+    second would be her rating. The second is refused; another analyst's answers do not
+    count against this one (a limit the docs state)."""
+    early = [Someone(f"e{i}", {"gender": "F"}, [(4.0, DAY1)]) for i in range(12)]
+    late = [Someone(f"l{i}", {"gender": "F"}, [(5.0, DAY3)]) for i in range(24)]
+    target = [Someone("target", {"gender": "F"}, [(1.0, DAY2)])]
+    populate(app, early + late + target)
+    rated = {"measure": "sum", "value": "rating", "event": "Movie Rated"}
+    first = ask(app, **rated, since="2026-11-21")  # the late ones and the target
+    assert first.cells[0].value == 24 * 5 + 1
+    with pytest.raises(QueryRefused, match="count differently in this query and in an exact"):
+        ask(app, **rated, since="2026-11-22")  # the late ones alone: 120, and 121 - 120 = 1
+    assert ask(app, analyst="key_other", **rated, since="2026-11-22").cells[0].value == 120.0
+    # Asking the first again, on the same data, gives the same answer: nothing new.
+    assert ask(app, **rated, since="2026-11-21").cells[0].value == first.cells[0].value
+    # A private answer is bounded by the budget instead, and is given.
+    assert ask(app, **rated, since="2026-11-22", private=True, epsilon=0.5).private
+
+
+def test_a_group_that_differs_from_an_earlier_answer_by_fewer_than_k_is_hidden(
+    app: Trustable,
+) -> None:
+    """By gender, since day two and then since day three: the men differ by twelve
+    customers (shown), the women by one, the target (hidden)."""
+    women = [Someone(f"w{i}", {"gender": "F"}, [(5.0, DAY3)]) for i in range(12)]
+    women += [Someone("target", {"gender": "F"}, [(1.0, DAY2)])]
+    women += [Someone(f"v{i}", {"gender": "F"}, [(2.0, DAY1)]) for i in range(10)]
+    men = [Someone(f"m{i}", {"gender": "M"}, [(3.0, DAY3)]) for i in range(12)]
+    men += [Someone(f"n{i}", {"gender": "M"}, [(4.0, DAY2)]) for i in range(12)]
+    men += [Someone(f"o{i}", {"gender": "M"}, [(2.0, DAY1)]) for i in range(10)]
+    populate(app, women + men)
+    rated = {"measure": "sum", "value": "rating", "event": "Movie Rated", "group_by": "gender"}
+    first = cells(ask(app, **rated, since="2026-11-21"))
+    assert first[("F",)] == 61.0 and first[("M",)] == 84.0
+    second = cells(ask(app, **rated, since="2026-11-22"))
+    assert second[("F",)] == "differencing"  # 61 - 60 would be her rating
+    assert second[("M",)] == 36.0  # twelve men fewer: k or more
+
+
+def test_past_the_days_exact_answers_of_a_kind_only_private_ones_are_given(
+    app: Trustable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trustable.analytics.service as service
+
+    monkeypatch.setattr(service, "MAX_EXACT_PER_DAY", 2)
+    populate(app, crowd("p", 12, gender="F"))
+    ask(app, measure="count")
+    ask(app, measure="count", group_by="gender")
+    with pytest.raises(QueryRefused, match="2 exact answers of this kind today"):
+        ask(app, measure="count")
+    assert ask(app, measure="count", private=True, epsilon=0.5).private
+    assert ask(app, measure="count", of="events").cells[0].value == 12  # another kind

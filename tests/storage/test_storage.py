@@ -28,6 +28,7 @@ NOT_PER_CUSTOMER = {
     "incident_steps",
     "analytics_budgets",  # analysts' privacy budgets: no customer in them
     "analytics_spends",
+    "analytics_answers",  # the queries of exact answers: no customer in them
 }
 
 

@@ -7,13 +7,17 @@ query is refused whole when it keeps, or leaves out, fewer than k of the custome
 who could be counted. When the hidden groups together hold fewer than k customers,
 the next smallest is hidden too, so that no total can give them away.
 
-That is what can be enforced answer by answer. What it cannot stop is two filtered
-queries that differ from each other by fewer than k people while each differs from
-the unfiltered population by k or more (two day ranges one day apart, say): only
-noise stops that. A private answer adds OpenDP noise scaled to what one customer can
-change (each customer's events are capped, sums clamped), hides groups whose noisy
-size is below k, and spends epsilon from the analyst's budget, which is what bounds
-any sequence of questions. A policy with `exact: false` allows private answers only.
+That is what can be enforced answer by answer. Two filtered queries that differ from
+each other by fewer than k people while each differs from the unfiltered population by
+k or more (two day ranges one day apart, say) are held apart by `audit`: each exact
+answer is compared, on today's data, with the same analyst's exact answers of the
+same kind that day. Across analysts, across days, and across changes in the data
+between two answers (a customer who joined or left in between), only noise stops
+differencing. A private answer adds OpenDP noise scaled to what
+one customer can change (each customer's events are capped, sums clamped), hides
+groups whose noisy size is below k, and spends epsilon from the analyst's budget,
+which is what bounds any sequence of questions. A policy with `exact: false` allows
+private answers only.
 
 `prepare` reads and computes in a read-only unit; `settle` spends the budget and
 writes the `aggregate` ledger entry in the caller's unit of work, which commits
@@ -30,6 +34,14 @@ from datetime import datetime
 from typing import Any
 
 from trustable.analytics import noise
+from trustable.analytics.audit import (
+    MAX_EXACT_PER_DAY,
+    Part,
+    count_today,
+    differences,
+    earlier_answers,
+    remember,
+)
 from trustable.analytics.budget import BudgetExhausted, budget, spend
 from trustable.analytics.gather import Person, Population, Seen, gather
 from trustable.analytics.schemas import (
@@ -306,7 +318,12 @@ def _value(plan: Plan, found: Tally) -> float:
 # -- exact answers --------------------------------------------------------------------
 
 
-def exact_answer(population: Population, plan: Plan) -> Answer:
+def part_of(person: Person, plan: Plan) -> Part:
+    """One customer's own part in an answer: their events and clamped sum per group."""
+    return {key: (t.events, t.total) for key, t in tally([person], plan, filtered=True).items()}
+
+
+def exact_answer(population: Population, plan: Plan, earlier: Sequence[Plan] = ()) -> Answer:
     k = plan.spec.k
     query = plan.query
     cells = tally(population.people, plan, filtered=True)
@@ -333,6 +350,23 @@ def exact_answer(population: Population, plan: Plan) -> Answer:
             why[key] = Suppressed.small
         elif query.filtered and 0 < len(base.get(key, empty).customers) - size < k:
             why[key] = Suppressed.differencing
+    if earlier:
+        parts = [part_of(p, plan) for p in population.people]
+        for before in earlier:
+            overall, per_group = differences(
+                parts,
+                [part_of(p, before) for p in population.people],
+                grouped_alike=before.query.group_by == query.group_by,
+            )
+            if 0 < overall < k:
+                raise QueryRefused(
+                    f"fewer than {k} customers (the policy's k) count differently in this "
+                    "query and in an exact answer you had today: comparing the two would "
+                    "single them out; ask for a private answer instead"
+                )
+            for key, n in per_group.items():
+                if 0 < n < k and key not in why:
+                    why[key] = Suppressed.differencing
     _complement(plan, cells, why)
     out = []
     for key in plan.domain():
@@ -469,6 +503,14 @@ def prepare(
                 f"{left.remaining:g} of today's {left.limit:g} is left; the budget resets "
                 f"at {left.resets_at.strftime('%Y-%m-%d %H:%M')} UTC"
             )
+    earlier: list[Plan] = []
+    if not query.private:
+        if count_today(uow, analyst, query, now=now) >= MAX_EXACT_PER_DAY:
+            raise QueryRefused(
+                f"you had {MAX_EXACT_PER_DAY} exact answers of this kind today, the most "
+                "each new one is held against; ask for a private answer instead"
+            )
+        earlier = _resolvable(policy, earlier_answers(uow, analyst, query, now=now))
     population = gather(
         uow,
         vault,
@@ -476,11 +518,23 @@ def prepare(
         purpose=resolved.spec.purpose,
         trait_fields=resolved.trait_fields,
         event_fields=resolved.event_fields,
-        with_events=resolved.on_events or query.filtered,
+        with_events=any(p.on_events or p.query.filtered for p in [resolved, *earlier]),
     )
     if query.private:
         return private_answer(population, resolved)
-    return exact_answer(population, resolved)
+    return exact_answer(population, resolved, earlier)
+
+
+def _resolvable(policy: Policy, queries: Sequence[AggregateQuery]) -> list[Plan]:
+    """Earlier queries as the policy reads them now (one it no longer declares, with
+    a dimension since removed, cannot be asked again, so it is left out)."""
+    found = []
+    for query in queries:
+        try:
+            found.append(plan(policy, query))
+        except InvalidInput:
+            continue
+    return found
 
 
 def settle(
@@ -496,6 +550,8 @@ def settle(
     `aggregate` ledger entry: the query's shape and counts, never a value."""
     spec = analytics_spec(policy)
     left: Budget | None = None
+    if not answer.private:
+        remember(uow, analyst, answer.query, now=now)
     if answer.private and answer.epsilon is not None:
         left = spend(
             uow, spec, analyst, answer.epsilon, fingerprint=answer.query.fingerprint(), now=now

@@ -1,4 +1,5 @@
-"""Each analyst's privacy budget: what they spent, per day, and on which queries.
+"""Each analyst's privacy budget: what they spent, per day, and on which queries; and
+the exact answers they had today, which a new exact answer is held against.
 
 Not per-customer tables: they hold analysts (an API key id or a console user id),
 days, epsilons and query fingerprints, nothing about any customer, so they carry no
@@ -17,6 +18,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
 )
 
 from trustable.storage.metadata import data_metadata
@@ -45,4 +47,18 @@ analytics_spends = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("spent_at", UtcDateTime(), nullable=False),
     Index("ix_analytics_spends_analyst_period", "analyst", "period"),
+)
+
+# Every exact answer's query (declared names and days, never a value), so that the
+# next exact answer of the same kind can be held against it (`analytics.audit`).
+analytics_answers = Table(
+    "analytics_answers",
+    data_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("analyst", String(40), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("kind", String(160), nullable=False),  # measure:unit:value
+    Column("query", Text, nullable=False),
+    Column("answered_at", UtcDateTime(), nullable=False),
+    Index("ix_analytics_answers_analyst_period", "analyst", "period", "kind"),
 )

@@ -35,9 +35,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_spends")),
     )
     op.create_index("ix_analytics_spends_analyst_period", "analytics_spends", ["analyst", "period"])
+    op.create_table(
+        "analytics_answers",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("analyst", sa.String(length=40), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("kind", sa.String(length=160), nullable=False),
+        sa.Column("query", sa.Text(), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_answers")),
+    )
+    op.create_index(
+        "ix_analytics_answers_analyst_period",
+        "analytics_answers",
+        ["analyst", "period", "kind"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_analytics_answers_analyst_period", table_name="analytics_answers")
+    op.drop_table("analytics_answers")
     op.drop_index("ix_analytics_spends_analyst_period", table_name="analytics_spends")
     op.drop_table("analytics_spends")
     op.drop_table("analytics_budgets")
