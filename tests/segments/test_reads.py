@@ -8,6 +8,7 @@ import httpx
 from tests.conftest import LiveServer, make_key
 from tests.helpers import grant, msg, send
 from tests.segments.support import ANALYTICS, GROWN_UPS, PERSONALIZE, SCI_FI, customer, rate
+from tests.users.support import console_browsers
 from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentStatus
 from trustable.ledger.service import entries_of_kind
@@ -107,3 +108,11 @@ def test_the_list_shows_counts_and_hides_small_ones(shop: Trustable, server: Liv
     assert shown[GROWN_UPS]["purposes"] == [ANALYTICS]
     refused = get(server, make_key(shop, f"read:{PERSONALIZE}"), "/v1/segments")
     assert refused.status_code == 403
+    # The console's policy page shows the same counts, to the staff who may see policy.
+    with console_browsers(shop, server.url) as console:
+        page = console("privacy_officer").get("/admin/policy").text
+    row = page[page.index(f"<strong>{GROWN_UPS}</strong>") :].split("</tr>")[0]
+    assert '<td data-label="Members">11</td>' in row
+    row = page[page.index(f"<strong>{SCI_FI}</strong>") :].split("</tr>")[0]
+    assert '<td data-label="Members">&lt;10</td>' in row
+    assert "ada" not in page.lower().replace("ada@", "")  # no member is named

@@ -59,7 +59,7 @@ def console_browsers(app: Trustable, base_url: str) -> Iterator[Console]:
 
     def sign_in(role: str) -> httpx.Client:
         name = f"{role.replace('_', '-')}-{len(opened)}"
-        make_user(app, name, role)
+        make_user(app, name, role, now=app.clock())  # as of the app's own clock
         browser = httpx.Client(base_url=base_url)
         opened.append(browser)
         landed = browser.post("/admin/signin", data={"username": name, "password": PASSWORD})

@@ -24,6 +24,7 @@ from trustable.identity.service import customer_exists
 from trustable.policy.audit import audit
 from trustable.rights import runner
 from trustable.rights.service import Kind, State, get_request, list_requests, refuse
+from trustable.segments.reads import summaries
 from trustable.sessions.service import SessionKind, find_session, open_session
 from trustable.users.roles import Permission
 from trustable.users.service import ConsoleUser, SignInRefused, authenticate_user, get_user
@@ -222,7 +223,10 @@ def policy(request: Request) -> Response:
     who = staff(app, request, Permission.policy_view)
     with app.reader() as uow:
         breaks = audit(uow, app.policy)
-    return page(request, "console/policy.html", who, policy=app.policy, breaks=breaks)
+        segments = summaries(uow, app.policy)
+    return page(
+        request, "console/policy.html", who, policy=app.policy, breaks=breaks, segments=segments
+    )
 
 
 # -- support: one customer, for a stated purpose -----------------------------------
