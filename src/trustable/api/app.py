@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from trustable import __version__
 from trustable.access.routes import router as access_router
 from trustable.analytics.routes import router as analytics_router
-from trustable.api import errors
+from trustable.api import docs, errors
 from trustable.bootstrap import Trustable
 from trustable.consent.routes import router as consent_router
 from trustable.consent.service import GPC_LAST_UPDATE
@@ -33,9 +33,12 @@ def create_app(trustable: Trustable) -> FastAPI:
         title="Trustable",
         version=__version__,
         summary="Customer data that customers can trust.",
+        docs_url=None,  # served by `api.docs`, without a CDN
+        redoc_url=None,
     )
     app.state.trustable = trustable
     errors.install(app)
+    docs.install(app)
     app.include_router(events_router)
     app.include_router(consent_router)
     app.include_router(ledger_router)
