@@ -21,6 +21,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
+from tests.destinations.receiver import Receiver
 from tests.mail import Inbox
 from trustable.access.service import create_key
 from trustable.api.app import create_app
@@ -170,6 +171,14 @@ def live_server_for() -> Iterator[Callable[[Trustable], LiveServer]]:
     yield start
     for server in started:
         server.__exit__()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A destination's real HTTP endpoint on a free loopback port, and what it got."""
+    found = Receiver(free_port()).start()
+    yield found
+    found.stop()
 
 
 @pytest.fixture

@@ -45,13 +45,6 @@ def policy_with(url: str, *, attempts: int = 4, timeout: float = 0.5) -> str:
     )
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver(free_port()).start()
-    yield found
-    found.stop()
-
-
 def boot(settings: Settings, tmp_path: Path, url: str, **kwargs: Any) -> Trustable:
     policy = tmp_path / "policy.yaml"
     policy.write_text(policy_with(url, **kwargs))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.destinations.receiver import Receiver, free_port
+from tests.destinations.receiver import Receiver
 from tests.destinations.test_delivery import policy_with
 from tests.incidents.support import T0, advance, record, shoppers
 from trustable.bootstrap import Trustable, bootstrap
@@ -20,13 +20,6 @@ from trustable.incidents.affected import affected_customers
 from trustable.incidents.service import Risk
 from trustable.rights import runner
 from trustable.rights.service import Channel, Kind
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver(free_port()).start()
-    yield found
-    found.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import MetaData, select
 
 from tests.conftest import LiveServer, make_key
-from tests.destinations.receiver import Receiver, free_port
+from tests.destinations.receiver import Receiver
 from tests.destinations.test_delivery import policy_with
 from tests.helpers import msg, raw_dump
 from tests.rights.support import T0, customer, file, send
@@ -30,13 +30,6 @@ from trustable.rights.service import Channel, Kind, State, move, open_request
 from trustable.vault.service import KeyMissing, Vault
 
 ADA_VALUES = ("ada@example.org", "Ada Lovelace", "75001", "Film 1", "203.0.113.7")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver(free_port()).start()
-    yield found
-    found.stop()
 
 
 @pytest.fixture
