@@ -20,7 +20,7 @@ from sqlalchemy import select
 from trustable.consent.service import Decisions, decisions_for
 from trustable.events.service import open_payload
 from trustable.events.tables import events, traits
-from trustable.identity.tables import customers
+from trustable.identity.service import customers_after
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import KeyMissing, Vault
@@ -53,17 +53,6 @@ class Population:
     skipped_no_key: int = 0
 
 
-def _chunk(uow: UnitOfWork, after: str) -> list[str]:
-    return list(
-        uow.connection.execute(
-            select(customers.c.customer_id)
-            .where(customers.c.customer_id > after, customers.c.merged_into.is_(None))
-            .order_by(customers.c.customer_id)
-            .limit(CUSTOMERS_PER_CHUNK)
-        ).scalars()
-    )
-
-
 def gather(
     uow: UnitOfWork,
     vault: Vault,
@@ -79,7 +68,7 @@ def gather(
     names = sorted({path[len("traits.") :] for path in trait_fields})
     after = ""
     while True:
-        chunk = _chunk(uow, after)
+        chunk = customers_after(uow, after, CUSTOMERS_PER_CHUNK)
         if not chunk:
             break
         decisions = decisions_for(uow, policy, chunk)

@@ -227,6 +227,19 @@ def list_identifiers(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[Id
     ]
 
 
+def customers_after(uow: UnitOfWork, after: str, limit: int) -> list[str]:
+    """The next `limit` customer ids after `after`, in id order, joined histories left
+    out: how work over every customer (retention, aggregates, risk) pages through them."""
+    return list(
+        uow.connection.execute(
+            select(customers.c.customer_id)
+            .where(customers.c.customer_id > after, customers.c.merged_into.is_(None))
+            .order_by(customers.c.customer_id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
 def count_customers(uow: UnitOfWork) -> int:
     from sqlalchemy import func
 

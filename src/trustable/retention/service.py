@@ -50,7 +50,7 @@ from sqlalchemy import bindparam, delete, select, tuple_, update
 from trustable.core.errors import InvalidInput
 from trustable.events.service import SealedEvent, seal_event
 from trustable.events.tables import events, traits
-from trustable.identity.tables import customers
+from trustable.identity.service import customers_after
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
@@ -237,14 +237,7 @@ def find_expired(
     if limit < 1:
         raise InvalidInput("a retention chunk holds at least one customer")
     conn = uow.connection
-    chunk = list(
-        conn.execute(
-            select(customers.c.customer_id)
-            .where(customers.c.customer_id > after, customers.c.merged_into.is_(None))
-            .order_by(customers.c.customer_id)
-            .limit(limit)
-        ).scalars()
-    )
+    chunk = customers_after(uow, after, limit)
     next_after = chunk[-1] if len(chunk) == limit else None
     if not chunk:
         return Expired(0, None)

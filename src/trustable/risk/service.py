@@ -31,7 +31,7 @@ from sqlalchemy import select
 from trustable.consent.service import decisions_for
 from trustable.core.errors import ConfigurationError, InvalidInput
 from trustable.events.tables import traits
-from trustable.identity.tables import customers
+from trustable.identity.service import customers_after
 from trustable.policy.schemas import RiskSpec
 from trustable.policy.service import Policy
 from trustable.risk.generalize import (
@@ -182,18 +182,6 @@ class StoreReading:
     not_permitted: int = 0
 
 
-def customer_chunk(uow: UnitOfWork, after: str, limit: int = CUSTOMERS_PER_CHUNK) -> list[str]:
-    """The next `limit` customers (joined ones excluded) after customer id `after`."""
-    return list(
-        uow.connection.execute(
-            select(customers.c.customer_id)
-            .where(customers.c.customer_id > after, customers.c.merged_into.is_(None))
-            .order_by(customers.c.customer_id)
-            .limit(limit)
-        ).scalars()
-    )
-
-
 def read_store_chunk(
     uow: UnitOfWork,
     vault: Vault,
@@ -270,7 +258,7 @@ def read_store(
     after = ""
     while True:
         with reader() as uow:
-            chunk = customer_chunk(uow, after)
+            chunk = customers_after(uow, after, CUSTOMERS_PER_CHUNK)
             if chunk:
                 read_store_chunk(uow, vault, policy, spec, chunk, reading, for_export=for_export)
         if progress is not None:
