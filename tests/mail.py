@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from email import message_from_bytes
 from typing import Any
+
+from trustable.bootstrap import Trustable, bootstrap
+from trustable.core.clock import Clock, system_clock
+from trustable.core.mail import MailSettings
+from trustable.core.settings import Settings
 
 
 class Inbox:
@@ -23,3 +31,18 @@ class Inbox:
             for m in self.messages
             if m["To"] == address
         ]
+
+
+def mail_to(port: int) -> MailSettings:
+    """The shop's mail, through the SMTP server on this loopback port."""
+    return MailSettings(sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=port)
+
+
+@contextmanager
+def mailing_shop(settings: Settings, port: int, clock: Clock = system_clock) -> Iterator[Trustable]:
+    """Trustable mailing through the SMTP server on `port` (closed at the end)."""
+    app = bootstrap(replace(settings, mail=mail_to(port)), clock=clock)
+    try:
+        yield app
+    finally:
+        app.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,21 +15,18 @@ from tests.browser.support import assert_accessible, assert_fits_viewport, scree
 from tests.browser.test_console import sign_in
 from tests.conftest import LiveServer
 from tests.incidents.support import record
-from tests.mail import Inbox
+from tests.mail import Inbox, mailing_shop
 from tests.rights.support import customer
 from tests.users.support import make_user
-from trustable.bootstrap import Trustable, bootstrap
-from trustable.core.mail import MailSettings
+from trustable.bootstrap import Trustable
 from trustable.core.settings import Settings
 
 
 @pytest.fixture
 def app(settings: Settings, inbox: tuple[Inbox, int]) -> Iterator[Trustable]:
     """The shop, mailing through a real SMTP server on loopback."""
-    mail = MailSettings(sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=inbox[1])
-    trustable = bootstrap(replace(settings, mail=mail))
-    yield trustable
-    trustable.close()
+    with mailing_shop(settings, inbox[1]) as app:
+        yield app
 
 
 def test_a_breach_from_record_to_report_in_the_console(

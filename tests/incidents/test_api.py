@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -13,19 +12,16 @@ import pytest
 
 from tests.conftest import LiveServer, make_key
 from tests.incidents.support import T0, shoppers
-from tests.mail import Inbox
-from trustable.bootstrap import Trustable, bootstrap
+from tests.mail import Inbox, mailing_shop
+from trustable.bootstrap import Trustable
 from trustable.core.clock import FixedClock
-from trustable.core.mail import MailSettings
 from trustable.core.settings import Settings
 
 
 @pytest.fixture
 def shop(settings: Settings, inbox: tuple[Inbox, int]) -> Iterator[Trustable]:
-    mail = MailSettings(sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=inbox[1])
-    app = bootstrap(replace(settings, mail=mail), clock=FixedClock(T0))
-    yield app
-    app.close()
+    with mailing_shop(settings, inbox[1], FixedClock(T0)) as app:
+        yield app
 
 
 @pytest.fixture

@@ -13,22 +13,20 @@ import pytest
 
 from tests.conftest import LiveServer, free_port
 from tests.incidents.support import T0, record, shoppers
-from tests.mail import Inbox
+from tests.mail import Inbox, mail_to, mailing_shop
 from tests.portal.support import csrf_of
 from tests.users.support import Console, console_browsers
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
-from trustable.core.mail import Mailer, MailSettings
+from trustable.core.mail import Mailer
 from trustable.core.settings import Settings
 from trustable.incidents.service import list_incidents
 
 
 @pytest.fixture
 def shop(settings: Settings, inbox: tuple[Inbox, int]) -> Iterator[Trustable]:
-    mail = MailSettings(sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=inbox[1])
-    app = bootstrap(replace(settings, mail=mail), clock=FixedClock(T0))
-    yield app
-    app.close()
+    with mailing_shop(settings, inbox[1], FixedClock(T0)) as app:
+        yield app
 
 
 @pytest.fixture
@@ -149,9 +147,7 @@ def test_others_follow_or_see_nothing_and_bad_input_is_refused(
 def test_undelivered_notices_are_shown_and_sent_again_from_the_console(
     settings: Settings, inbox: tuple[Inbox, int], live_server_for: Any
 ) -> None:
-    nobody = MailSettings(
-        sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=free_port()
-    )
+    nobody = mail_to(free_port())  # nothing listens there
     app = bootstrap(replace(settings, mail=nobody), clock=FixedClock(T0))
     try:
         shoppers(app)

@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import free_port
 from tests.incidents.support import PORTAL, T0, record, shoppers
-from tests.mail import Inbox
+from tests.mail import Inbox, mail_to, mailing_shop
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
-from trustable.core.mail import Mailer, MailSettings
+from trustable.core.mail import Mailer
 from trustable.core.settings import Settings
 from trustable.incidents import runner
 from trustable.incidents.affected import affected_customers
@@ -36,10 +36,8 @@ from trustable.portal.service import describe
 
 @pytest.fixture
 def shop(settings: Settings, inbox: tuple[Inbox, int]) -> Iterator[Trustable]:
-    mail = MailSettings(sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=inbox[1])
-    app = bootstrap(replace(settings, mail=mail), clock=FixedClock(T0))
-    yield app
-    app.close()
+    with mailing_shop(settings, inbox[1], FixedClock(T0)) as app:
+        yield app
 
 
 def approve(app: Trustable, incident: Incident) -> Incident:
@@ -137,9 +135,7 @@ def test_ciphertext_alone_needs_no_notices_unless_sent_anyway(
 def test_a_notice_the_mail_server_never_took_is_failed_and_sent_again_alone(
     settings: Settings, inbox: tuple[Inbox, int]
 ) -> None:
-    nobody = MailSettings(
-        sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=free_port()
-    )
+    nobody = mail_to(free_port())  # nothing listens there
     app = bootstrap(replace(settings, mail=nobody), clock=FixedClock(T0))
     try:
         people = shoppers(app)

@@ -15,11 +15,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.conftest import LiveServer, make_key
 from tests.helpers import msg, send
-from tests.mail import Inbox
+from tests.mail import Inbox, mail_to
 from tests.portal.support import csrf_of, link
 from tests.rights.support import customer
 from trustable.bootstrap import Trustable, bootstrap
-from trustable.core.mail import MailSettings
 from trustable.core.settings import Settings
 from trustable.ledger import merkle
 from trustable.ledger.service import head_message
@@ -66,8 +65,7 @@ def test_pages_carry_security_headers_and_escape_what_they_show(
 def test_signing_in_by_email_code(
     settings: Settings, inbox: tuple[Inbox, int], live_server_for: Callable[..., LiveServer]
 ) -> None:
-    mail = MailSettings(sender="privacy@shop.example", smtp_host="127.0.0.1", smtp_port=inbox[1])
-    app = bootstrap(replace(settings, mail=mail))
+    app = bootstrap(replace(settings, mail=mail_to(inbox[1])))
     try:
         ada = customer(app, email="ada@example.org")
         with httpx.Client(base_url=live_server_for(app).url) as browser:
