@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from trustable.analytics.budget import period_of
 from trustable.analytics.schemas import AggregateQuery
@@ -56,18 +56,6 @@ def earlier_answers(
         .order_by(analytics_answers.c.id)
     )
     return [AggregateQuery.model_validate(orjson.loads(row[0])) for row in rows]
-
-
-def count_today(uow: UnitOfWork, analyst: str, query: AggregateQuery, *, now: datetime) -> int:
-    return int(
-        uow.connection.execute(
-            select(func.count()).where(
-                analytics_answers.c.analyst == analyst,
-                analytics_answers.c.period == period_of(now),
-                analytics_answers.c.kind == kind_of(query),
-            )
-        ).scalar_one()
-    )
 
 
 def remember(uow: UnitOfWork, analyst: str, query: AggregateQuery, *, now: datetime) -> None:

@@ -37,7 +37,6 @@ from trustable.analytics import noise
 from trustable.analytics.audit import (
     MAX_EXACT_PER_DAY,
     Part,
-    count_today,
     differences,
     earlier_answers,
     remember,
@@ -505,12 +504,13 @@ def prepare(
             )
     earlier: list[Plan] = []
     if not query.private:
-        if count_today(uow, analyst, query, now=now) >= MAX_EXACT_PER_DAY:
+        answered = earlier_answers(uow, analyst, query, now=now)
+        if len(answered) >= MAX_EXACT_PER_DAY:
             raise QueryRefused(
                 f"you had {MAX_EXACT_PER_DAY} exact answers of this kind today, the most "
                 "each new one is held against; ask for a private answer instead"
             )
-        earlier = _resolvable(policy, earlier_answers(uow, analyst, query, now=now))
+        earlier = _resolvable(policy, answered)
     population = gather(
         uow,
         vault,
