@@ -152,12 +152,6 @@ def send_notices(
     those that failed are sent again."""
     again = incident.status is Status.notified
     waiting = {NoticeState.failed} if again else {NoticeState.pending, NoticeState.failed}
-    if again and not any(
-        c.notice is NoticeState.failed for c in affected_customers(uow, incident.incident_id)
-    ):
-        raise NoticesAlreadySent(
-            "the notices of this incident were already sent: a notice is never sent twice"
-        )
     if not again and incident.status is not Status.approved:
         raise WrongState("a privacy officer must approve the notices before they are sent")
     if incident.risk is Risk.low and not anyway and not again:  # chosen the first time
@@ -166,6 +160,10 @@ def send_notices(
             "telling each person. Send anyway only if you choose to (--anyway)"
         )
     pending = [c for c in affected_customers(uow, incident.incident_id) if c.notice in waiting]
+    if again and not pending:
+        raise NoticesAlreadySent(
+            "the notices of this incident were already sent: a notice is never sent twice"
+        )
     vault.load_keys(c.customer_id for c in pending)
     addresses = email_addresses(uow, vault, [c.customer_id for c in pending])
     sending = Sending(incident, again=again)
