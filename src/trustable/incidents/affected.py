@@ -38,7 +38,7 @@ from trustable.incidents.service import NoticeState, Store
 from trustable.incidents.tables import incident_customers, incidents
 from trustable.ledger.service import stamp
 from trustable.ledger.tables import ledger_entries
-from trustable.policy.service import Policy
+from trustable.policy.service import Policy, overlap
 from trustable.storage.bulk import bulk_insert
 from trustable.storage.uow import UnitOfWork
 
@@ -73,10 +73,7 @@ def holds(stored: str, category: str) -> bool:
     """Does a space-separated list of stored categories hold data of `category`? Its
     own key, a narrower one (`user.contact` holds `user.contact.email`) or a broader
     one a field was declared under (a `user.contact` field may hold an email)."""
-    for kept in stored.split():
-        if kept == category or kept.startswith(category + ".") or category.startswith(kept + "."):
-            return True
-    return False
+    return any(overlap(kept, category) for kept in stored.split())
 
 
 def destination_categories(policy: Policy, destination: str, wanted: Sequence[str]) -> list[str]:
@@ -88,11 +85,7 @@ def destination_categories(policy: Policy, destination: str, wanted: Sequence[st
         if key in policy.spec.purposes
         for c in policy.spec.purposes[key].categories
     ]
-    return [
-        c
-        for c in wanted
-        if any(u == c or c.startswith(u + ".") or u.startswith(c + ".") for u in used)
-    ]
+    return [c for c in wanted if any(overlap(u, c) for u in used)]
 
 
 def compute_affected(

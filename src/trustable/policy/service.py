@@ -38,9 +38,14 @@ def fideslang_taxonomy() -> tuple[frozenset[str], frozenset[str]]:
     return categories, uses
 
 
-def _covers(general: str, specific: str) -> bool:
+def covers(general: str, specific: str) -> bool:
     """True when `general` is `specific` or one of its ancestors in the taxonomy."""
     return specific == general or specific.startswith(general + ".")
+
+
+def overlap(a: str, b: str) -> bool:
+    """True when data of category `a` may be data of category `b`: one covers the other."""
+    return covers(a, b) or covers(b, a)
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class Purpose:
         return self.spec.legal_basis is LegalBasis.consent
 
     def uses(self, category: str) -> bool:
-        return any(_covers(c, category) for c in self.spec.categories)
+        return any(covers(c, category) for c in self.spec.categories)
 
 
 @dataclass
