@@ -23,7 +23,12 @@ from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 
 FIXED_SCOPES = (
+    # A public write key: the one a web page or app ships to every visitor. What it
+    # sends is data about a visitor, never proof of who someone is.
     "collect",
+    # A secret server-side write key: the shop's backend, which knows who is signed
+    # in. It may vouch for identifiers (make an email a contact) and join histories.
+    "collect:server",
     "consent:read",
     "consent:write",
     "requests",
@@ -42,7 +47,14 @@ class ApiKey:
     scopes: frozenset[str]
 
     def allows(self, scope: str) -> bool:
+        if scope == "collect" and "collect:server" in self.scopes:
+            return True  # a trusted source may send all a public one may
         return "admin" in self.scopes or scope in self.scopes
+
+    @property
+    def trusted_source(self) -> bool:
+        """Whether what this key sends may vouch for who someone is."""
+        return "collect:server" in self.scopes or "admin" in self.scopes
 
 
 def check_scopes(scopes: list[str], policy: Policy) -> frozenset[str]:

@@ -16,4 +16,7 @@ api_keys = Table(
     Column("scopes", Text, nullable=False),  # space-separated
     Column("created_at", UtcDateTime(), nullable=False),
     Column("revoked_at", UtcDateTime(), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=True),  # refused from then on
+    # Written at most once a minute per key, so collection does not write per request.
+    Column("last_used_at", UtcDateTime(), nullable=True),
 )

@@ -28,6 +28,7 @@ consent_records = Table(
     Column("notice_version", String(64), nullable=False),
     Column("jurisdiction", String(8), nullable=True),
     Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("history", String(32), nullable=True),  # as `events.history`
     # The trust dashboard counts decisions per purpose and day from this index alone.
     Index("ix_consent_records_recorded", "recorded_at", "purpose", "status"),
 )

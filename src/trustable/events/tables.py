@@ -34,6 +34,9 @@ events = Table(
     Column("categories", Text, nullable=False),
     # The kept fields as JSON {path: value}, sealed with AES-GCM under the customer key.
     Column("payload", LargeBinary, nullable=False),
+    # The history the event was collected into, when that history has since been
+    # joined into another customer's (NULL: its own customer's).
+    Column("history", String(32), nullable=True),
     Index("ix_events_customer_occurred", "customer_id", "occurred_at"),
     Index("ix_events_customer_message", "customer_id", "message_id"),
 )
@@ -46,6 +49,7 @@ traits = Table(
     Column("category", String(128), nullable=False),
     Column("value", LargeBinary, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("history", String(32), nullable=True),  # as `events.history`
     PrimaryKeyConstraint("customer_id", "name"),
 )
 

@@ -34,6 +34,9 @@ ledger_entries = Table(
     Column("body", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
     Column("customer_id", String(32), nullable=True),
+    # Outside the hashed body too: the history the entry was about, once that
+    # history has been joined into another customer's (NULL: its own customer's).
+    Column("history", String(32), nullable=True),
     Index("ix_ledger_entries_customer", "customer_id", "idx"),
 )
 
