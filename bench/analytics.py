@@ -184,7 +184,15 @@ def _crowd(work: Path, size: int, progress: Callable[[str], None]) -> tuple[Popu
                     for name in names
                 ]
                 parsed = parse_batch({"batch": messages}, single_type=None, received_at=now)
-                ingest(uow, app.vault, app.policy, parsed.messages, now=now, actor="bench")
+                ingest(
+                    uow,
+                    app.vault,
+                    app.policy,
+                    parsed.messages,
+                    now=now,
+                    actor="bench",
+                    trusted=True,
+                )
                 uow.commit()
         with app.reader() as uow:
             population = gather(

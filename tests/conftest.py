@@ -114,6 +114,12 @@ def write_key(app: Trustable) -> str:
 
 
 @pytest.fixture
+def server_key(app: Trustable) -> str:
+    """The shop backend's secret write key: a trusted source."""
+    return make_key(app, "collect:server", name="backend")
+
+
+@pytest.fixture
 def admin_key(app: Trustable) -> str:
     return make_key(app, "admin", name="admin")
 

@@ -42,11 +42,22 @@ def raw_dump(engine: Engine) -> bytes:
     return bytes(out)
 
 
-def send(app: Trustable, *messages: dict[str, Any]) -> None:
-    """Collect messages through `ingest`, as the batch endpoint does, and commit."""
+def send(app: Trustable, *messages: dict[str, Any], trusted: bool = True) -> None:
+    """Collect messages through `ingest`, as the batch endpoint does, and commit.
+
+    By default as the shop's backend sends them (a trusted source); `trusted=False`
+    as a web page's public key does."""
     batch = parse_batch({"batch": list(messages)}, single_type=None, received_at=app.clock())
     with app.uow() as uow:
-        ingest(uow, app.vault, app.policy, batch.messages, now=app.clock(), actor="key_test")
+        ingest(
+            uow,
+            app.vault,
+            app.policy,
+            batch.messages,
+            now=app.clock(),
+            actor="key_test",
+            trusted=trusted,
+        )
         uow.commit()
 
 

@@ -32,8 +32,9 @@ def customer(app: Trustable, user_id: str) -> str:
 
 
 @pytest.fixture
-def ada(app: Trustable, live_server: LiveServer, write_key: str) -> str:
-    """Ada: an email, a zip, an age; an order and a rating; personalization granted."""
+def ada(app: Trustable, live_server: LiveServer, server_key: str) -> str:
+    """Ada, as the shop's backend sends her: an email (a contact), a zip, an age; an
+    order and a rating; personalization granted."""
     consent = make_key(app, "consent:write")
     httpx.post(
         f"{live_server.url}/v1/consents",
@@ -42,7 +43,7 @@ def ada(app: Trustable, live_server: LiveServer, write_key: str) -> str:
     ).raise_for_status()
     collect(
         live_server,
-        write_key,
+        server_key,
         msg("identify", "ada", traits={"email": "ada@example.org", "zip": "10115", "age": 36}),
         msg("track", "ada", event="Order Completed", properties={"order_id": "o-1"}),
         msg("track", "ada", event="Movie Rated", properties={"movie_id": "1", "rating": 5}),

@@ -274,12 +274,12 @@ def test_a_tampered_receipt_or_signature_does_not_verify(app: Trustable) -> None
 
 
 def test_the_receipt_holds_no_personal_data(
-    app: Trustable, live_server: LiveServer, write_key: str
+    app: Trustable, live_server: LiveServer, server_key: str
 ) -> None:
     email, name, user_id = "ada.lovelace@example.org", "Ada Lovelace", "crm-ada-1815"
     identify = msg("identify", user_id, traits={"email": email, "name": name})
     sent = httpx.post(
-        f"{live_server.url}/v1/batch", json={"batch": [identify], "writeKey": write_key}
+        f"{live_server.url}/v1/batch", json={"batch": [identify], "writeKey": server_key}
     )
     assert sent.status_code == 200, sent.text
     writer = make_key(app, "consent:write")

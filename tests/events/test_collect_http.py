@@ -14,7 +14,7 @@ from tests.conftest import LiveServer, make_key
 from tests.helpers import msg
 from trustable.bootstrap import Trustable
 from trustable.events.service import customer_events, customer_traits, drop_counts
-from trustable.identity.service import count_customers, find_customer
+from trustable.identity.service import count_customers, find_customer, linked_identifiers
 
 PERSONALIZE = "personalize.content.profiled"
 
@@ -52,8 +52,10 @@ def test_a_batch_with_the_key_in_the_body_is_stored(
     with app.uow() as uow:
         assert customer_traits(uow, app.vault, cid) == {"email": "Ada@Example.org"}
         stored = customer_events(uow, app.vault, cid)
-        # The email became an identifier too, found whatever its casing.
-        assert find_customer(uow, app.vault, "email", "ada@example.ORG") == cid
+        # From a public key the email is a claim: kept, shown, never a way in.
+        assert find_customer(uow, app.vault, "email", "ada@example.ORG") is None
+        claims = [(i.kind, i.value, i.verified_by) for i in linked_identifiers(uow, app.vault, cid)]
+    assert ("email", "ada@example.org", None) in claims
     assert [e.type for e in stored] == ["identify", "track"]
     # Without consent to personalization, the event name (behaviour) is not kept,
     # but the order (purchase history, needed to run the shop) is.

@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 def collect(app: Trustable, *messages: dict[str, Any]) -> None:
     batch = parse_batch({"batch": list(messages)}, single_type=None, received_at=NOW)
     with app.uow() as uow:
-        ingest(uow, app.vault, app.policy, batch.messages, now=NOW, actor="test")
+        ingest(uow, app.vault, app.policy, batch.messages, now=NOW, actor="test", trusted=True)
         uow.commit()
 
 

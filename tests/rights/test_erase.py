@@ -59,7 +59,7 @@ def test_an_erased_customer_is_gone_and_every_copy_of_their_data_is_unreadable(
     bob = customer(shop, user="bob", email="bob@example.org")
     assert Worker(shop).run_once()["delivered"] == 8  # identify calls and ratings of both
     backup = snapshot(shop)
-    sealed = [(row[1], row[2], row[-1]) for row in backup["events"] if row[1] == ada]
+    sealed = [(row[1], row[2], row[7]) for row in backup["events"] if row[1] == ada]
     assert len(sealed) == 4
     with shop.reader() as uow:
         assert shop.vault.decrypt(ada, "event:" + sealed[0][1], sealed[0][2])  # opens today

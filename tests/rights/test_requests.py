@@ -183,7 +183,7 @@ def test_a_correction_overwrites_the_old_value_everywhere_and_tells_destinations
     app: Trustable, live_server: LiveServer
 ) -> None:
     from trustable.events.service import customer_events, customer_traits
-    from trustable.identity.service import find_customer
+    from trustable.identity.service import find_customer, linked_identifiers
 
     ada = customer(app)
     key = make_key(app, "requests")
@@ -206,18 +206,23 @@ def test_a_correction_overwrites_the_old_value_everywhere_and_tells_destinations
     with app.reader() as uow:
         traits = customer_traits(uow, app.vault, ada)
         held = orjson.dumps([e.fields for e in customer_events(uow, app.vault, ada)])
-        assert find_customer(uow, app.vault, "email", "ada@new.example") == ada
+        # Saying an address is yours does not make it a contact: it awaits proof.
+        assert find_customer(uow, app.vault, "email", "ada@new.example") is None
         assert find_customer(uow, app.vault, "email", "ada@example.org") is None
+        linked = {(i.kind, i.value): i.verified_by for i in linked_identifiers(uow, app.vault, ada)}
+    assert linked[("email", "ada@new.example")] is None
+    assert ("email", "ada@example.org") not in linked
     assert traits["zip"] == "75002" and traits["email"] == "ada@new.example"
     assert b"75001" not in held and b"ada@example.org" not in held
 
     other = customer(app, user="bob", email="bob@example.org")
+    customer(app, user="cyd", email="cyd@example.org")  # a contact the shop vouched for
     taken = file(
         live_server.url,
         key,
         other,
         "rectify",
-        correction={"target": "identifier", "name": "email", "value": "ADA@new.example"},
+        correction={"target": "identifier", "name": "email", "value": "CYD@example.org"},
     ).json()
     assert taken["state"] == "refused" and "cannot be used" in taken["refusal"]
     for correction, message in (

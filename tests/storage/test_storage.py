@@ -102,7 +102,7 @@ def test_times_come_back_aware_and_in_utc(app: Trustable) -> None:
     message["timestamp"] = paris.isoformat()
     batch = parse_batch({"batch": [message]}, single_type=None, received_at=paris)
     with app.uow() as uow:
-        ingest(uow, app.vault, app.policy, batch.messages, now=paris, actor="test")
+        ingest(uow, app.vault, app.policy, batch.messages, now=paris, actor="test", trusted=True)
         uow.commit()
     with app.uow() as uow:
         customer = find_customer(uow, app.vault, "user_id", "t-1")

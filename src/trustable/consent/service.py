@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from trustable.consent.tables import consent_records, consent_state, restrictions
 from trustable.core.errors import InvalidInput
@@ -370,8 +371,55 @@ def merge_consents(uow: UnitOfWork, winner: str, loser: str) -> None:
     conn.execute(
         update(consent_records)
         .where(consent_records.c.customer_id == loser)
-        .values(customer_id=winner)
+        .values(
+            customer_id=winner,
+            history=func.coalesce(consent_records.c.history, consent_records.c.customer_id),
+        )
     )
+
+
+def split_consents(uow: UnitOfWork, *, holder: str, to: str, histories: Sequence[str]) -> None:
+    """Undoing a merge: the records made in `histories` go back to `to`, and both
+    customers' current states are read again from their own records. A restriction
+    of the joined history stays on both (undoing a join never widens use)."""
+    conn = uow.connection
+    conn.execute(
+        update(consent_records)
+        .where(
+            consent_records.c.customer_id == holder,
+            consent_records.c.history.in_(list(histories)),
+        )
+        .values(
+            customer_id=to,
+            history=case((consent_records.c.history == to, None), else_=consent_records.c.history),
+        )
+    )
+    for customer_id in (holder, to):
+        conn.execute(consent_state.delete().where(consent_state.c.customer_id == customer_id))
+        latest: dict[str, Any] = {}
+        for row in conn.execute(
+            select(consent_records)
+            .where(consent_records.c.customer_id == customer_id)
+            .order_by(consent_records.c.recorded_at, consent_records.c.id)
+        ):
+            latest[row.purpose] = {
+                "customer_id": customer_id,
+                "purpose": row.purpose,
+                "status": row.status,
+                "method": row.method,
+                "notice_version": row.notice_version,
+                "jurisdiction": row.jurisdiction,
+                "recorded_at": row.recorded_at,
+            }
+        if latest:
+            conn.execute(consent_state.insert(), list(latest.values()))
+    held = conn.execute(select(restrictions).where(restrictions.c.customer_id == holder)).first()
+    if held is not None and not restricted_among(uow, [to]):
+        conn.execute(
+            restrictions.insert().values(
+                customer_id=to, request_id=held.request_id, since=held.since
+            )
+        )
 
 
 def record_for_identifiers(

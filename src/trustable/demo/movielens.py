@@ -62,7 +62,9 @@ def _collect(
 ) -> IngestResult:
     """Segment-shaped messages through the same parsing and collection as an SDK's."""
     parsed = parse_batch({"batch": messages}, single_type=None, received_at=now).messages
-    return ingest(uow, trustable.vault, trustable.policy, parsed, now=now, actor=ACTOR)
+    return ingest(
+        uow, trustable.vault, trustable.policy, parsed, now=now, actor=ACTOR, trusted=True
+    )
 
 
 def _iso(ts: str | float, shift: float) -> str:
@@ -110,7 +112,7 @@ def import_movielens(
         for u in users
     ]
     with trustable.uow() as uow:
-        batch = IdentityBatch(uow, trustable.vault, now)
+        batch = IdentityBatch(uow, trustable.vault, now, trusted=True)
         batch.preload(("user_id", f"ml-{u['user_id']}") for u in users)
         ids = {u["user_id"]: batch.resolve([("user_id", f"ml-{u['user_id']}")]) for u in users}
         batch.flush()

@@ -171,7 +171,17 @@ def seed_demo(trustable: Trustable) -> Seeded:
                     actor="demo",
                 )
         batch = parse_batch({"batch": shop_messages()}, single_type=None, received_at=now)
-        ingest(uow, trustable.vault, trustable.policy, batch.messages, now=now, actor="demo")
+        # The demo shop's own backend: a trusted source, so its customers' emails are
+        # contacts they can sign in to the portal with.
+        ingest(
+            uow,
+            trustable.vault,
+            trustable.policy,
+            batch.messages,
+            now=now,
+            actor="demo",
+            trusted=True,
+        )
         uow.commit()
     return Seeded(write_key=write_key, customers=len(SHOP_CUSTOMERS), already=False)
 

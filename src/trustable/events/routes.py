@@ -95,7 +95,14 @@ def _collect_once(
         require(key, "collect")
     with app.uow() as uow:
         result = ingest(
-            uow, app.vault, app.policy, batch.messages, now=now, actor=key.key_id, gpc=gpc
+            uow,
+            app.vault,
+            app.policy,
+            batch.messages,
+            now=now,
+            actor=key.key_id,
+            trusted=key.trusted_source,
+            gpc=gpc,
         )
         uow.commit()
     return CollectResponse(
@@ -104,6 +111,7 @@ def _collect_once(
         duplicates=result.duplicates,
         fields_kept=result.fields_kept,
         fields_dropped=result.fields_dropped,
+        joins_refused=result.joins_refused,
     )
 
 

@@ -14,3 +14,6 @@ class CollectResponse(BaseModel):
     duplicates: int
     fields_kept: int
     fields_dropped: int
+    # Joins of two histories this key may not ask for (docs/identity.md): not an
+    # error, so an SDK does not retry them; each message was stored all the same.
+    joins_refused: int = 0

@@ -34,18 +34,20 @@ from trustable.events.merge import merge_histories
 from trustable.events.segment import Message
 from trustable.events.tables import collection_drops, events, received_messages, traits
 from trustable.identity.service import (
+    SOURCE,
     Identifier,
     IdentityBatch,
+    contact_row,
     guard_against_erasure,
     normalise,
+    record_contacts,
 )
-from trustable.identity.tables import identifiers
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.segments.service import Stored, observe
 from trustable.storage.bulk import bulk_insert, delete_customer_rows, driver_time
 from trustable.storage.uow import UnitOfWork
-from trustable.storage.upsert import insert_for, insert_ignoring_conflicts, upsert
+from trustable.storage.upsert import insert_for, upsert
 from trustable.vault.service import Vault
 
 _EVENT_COLUMNS = (
@@ -56,6 +58,7 @@ _EVENT_COLUMNS = (
     "received_at",
     "categories",
     "payload",
+    "history",
 )
 NOT_IN_PLAN = "not_in_tracking_plan"
 NOT_PERMITTED = "not_permitted"
@@ -72,6 +75,7 @@ class IngestResult:
     fields_dropped: int
     customers_created: int
     customers_merged: int
+    joins_refused: int = 0
 
 
 def _identifiers_of(message: Message) -> list[Identifier]:
@@ -83,7 +87,19 @@ def _identifiers_of(message: Message) -> list[Identifier]:
     return out
 
 
-def _assign_customers(batch: IdentityBatch, messages: Sequence[Message]) -> list[str]:
+class Assigned(NamedTuple):
+    """Whose history a message goes to: the live customer, and the history it was
+    collected into when that one has been joined into the customer's (else None)."""
+
+    customer: str
+    history: str | None
+
+
+def _assign_customers(
+    batch: IdentityBatch, messages: Sequence[Message]
+) -> tuple[list[Assigned], list[str]]:
+    """Each message's customer, and the type of message behind each of
+    `batch.refusals`."""
     wanted: list[Identifier] = []
     for m in messages:
         wanted.extend(_identifiers_of(m))
@@ -91,8 +107,10 @@ def _assign_customers(batch: IdentityBatch, messages: Sequence[Message]) -> list
             wanted.append(("user_id", normalise("user_id", m.previous_id)))
             wanted.append(("anonymous_id", normalise("anonymous_id", m.previous_id)))
     batch.preload(wanted)
-    assigned: list[str] = []
+    assigned: list[tuple[str, list[Identifier]]] = []
+    refused_by: list[str] = []
     for m in messages:
+        named = _identifiers_of(m)
         if m.type == "alias" and m.previous_id is not None and m.user_id is not None:
             user: Identifier = ("user_id", normalise("user_id", m.user_id))
             as_user: Identifier = ("user_id", normalise("user_id", m.previous_id))
@@ -107,12 +125,20 @@ def _assign_customers(batch: IdentityBatch, messages: Sequence[Message]) -> list
             customer = batch.join(user, previous)
             if m.anonymous_id is not None:
                 batch.attach(customer, ("anonymous_id", normalise("anonymous_id", m.anonymous_id)))
+            named = [user, *named]
         elif m.type == "identify" and m.user_id is not None and m.anonymous_id is not None:
-            customer = batch.join(*_identifiers_of(m))
+            customer = batch.join(*named)
         else:
-            customer = batch.resolve(_identifiers_of(m))
-        assigned.append(customer)
-    return assigned
+            customer = batch.resolve(named)
+        assigned.append((customer, named))
+        refused_by.extend([m.type] * (len(batch.refusals) - len(refused_by)))
+    # Histories are read once every join of the batch is known.
+    out = []
+    for customer, named in assigned:
+        live = batch.canonical(customer)
+        history = next((batch.history_of(i) for i in named if batch.find(i) == live), None)
+        out.append(Assigned(live, history if history != live else None))
+    return out, refused_by
 
 
 def ingest(
@@ -123,17 +149,21 @@ def ingest(
     *,
     now: datetime,
     actor: str,
+    trusted: bool,
     gpc: bool = False,
 ) -> IngestResult:
     """Collect `messages` into the caller's unit of work (which the caller commits).
 
     `actor` names who sent them (an API key id) for the ledger, which gets one entry
-    per message collected and one per pair of histories joined. `gpc`: the request
-    carried `Sec-GPC: 1`, an opt-out recorded for these customers before any field
-    is kept.
+    per message collected, one per pair of histories joined and one per join
+    refused. `trusted`: they come from a trusted source (a `collect:server` key),
+    which vouches for the identifiers it names and may join any two histories; from
+    a public key, emails and phones stay claims and only anonymous histories are
+    joined to a user (docs/identity.md). `gpc`: the request carried `Sec-GPC: 1`, an
+    opt-out recorded for these customers before any field is kept.
     """
-    batch = IdentityBatch(uow, vault, now)
-    assigned = _assign_customers(batch, messages)
+    batch = IdentityBatch(uow, vault, now, trusted=trusted)
+    assigned, refused_by = _assign_customers(batch, messages)
     merges = batch.flush()
     records: list[ledger.Record] = []
     for merge in merges:
@@ -145,8 +175,22 @@ def ingest(
                 detail={"absorbed": vault.pseudonym(merge.loser)},
             )
         )
-        merge_histories(uow, vault, winner=merge.winner, loser=merge.loser)
-    owners = [batch.canonical(c) for c in assigned]
+        merge_histories(uow, vault, winner=merge.winner, loser=merge.loser, actor=actor, now=now)
+    drops: Counter[tuple[str, str]] = Counter()
+    for refusal, message_type in zip(batch.refusals, refused_by, strict=True):
+        records.append(
+            ledger.Record(
+                kind="join_refused",
+                customer_id=batch.canonical(refusal.customer),
+                actor=actor,
+                detail={
+                    "other": vault.pseudonym(batch.canonical(refusal.other)),
+                    "reason": refusal.reason,
+                },
+            )
+        )
+        drops[(message_type, refusal.reason)] += 1
+    owners = [a.customer for a in assigned]
     guard_against_erasure(uow, owners)
 
     fresh = _first_receipts(uow, owners, messages, now)
@@ -168,7 +212,6 @@ def ingest(
     decisions = decisions_for(uow, policy, set(owners))
     vault.load_keys(set(owners))
 
-    drops: Counter[tuple[str, str]] = Counter()
     received = driver_time(uow, now)
     event_rows: list[tuple[Any, ...]] = []
     trait_rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -176,7 +219,7 @@ def ingest(
     deliveries: list[tuple[str, str, str]] = []
     watched: list[Stored] | None = [] if policy.spec.segments else None
     kept_total = 0
-    for customer_id, message in zip(owners, messages, strict=True):
+    for (customer_id, history), message in zip(assigned, messages, strict=True):
         if (customer_id, message.message_id) not in fresh:
             continue
         fresh.discard((customer_id, message.message_id))
@@ -193,6 +236,7 @@ def ingest(
                     "kept": sorted(categories),
                     "dropped": {NOT_PERMITTED: sorted(refused), NOT_IN_PLAN: unknown},
                 },
+                history=history,
             )
         )
         if not kept:
@@ -207,6 +251,7 @@ def ingest(
                 received,
                 " ".join(sorted(categories)),
                 seal_event(vault, customer_id, message.message_id, kept),
+                history,
             )
         )
         if watched is not None:
@@ -226,11 +271,21 @@ def ingest(
                     "category": policy.category_of(path) or "",
                     "value": vault.encrypt(customer_id, "trait:" + path[7:], orjson.dumps(value)),
                     "updated_at": now,
+                    "history": history,
                 }
                 kind = _TRAIT_IDENTIFIERS.get(path)
                 if kind is not None and isinstance(value, str) and value.strip():
+                    ident = (kind, normalise(kind, value))
                     contact_rows.append(
-                        _contact_identifier(batch, vault, customer_id, kind, value, now)
+                        contact_row(
+                            vault,
+                            customer_id,
+                            kind,
+                            ident[1],
+                            blind_index=batch.blind(ident),
+                            verified_by=SOURCE if trusted else None,
+                            now=now,
+                        )
                     )
 
     bulk_insert(uow, events, _EVENT_COLUMNS, event_rows)
@@ -238,8 +293,8 @@ def ingest(
         # In key order, so concurrent batches lock rows in the same order (no deadlock).
         ordered = [trait_rows[key] for key in sorted(trait_rows)]
         upsert(uow, traits, ordered, keys=("customer_id", "name"))
-    # An email or phone already held by another customer stays theirs: no guessing.
-    insert_ignoring_conflicts(uow, identifiers, _unique_by_index(contact_rows))
+    # From a public key an email or phone is a claim; from a trusted source, a contact.
+    record_contacts(uow, contact_rows)
     _count_drops(uow, drops, now)
     outbox.enqueue(uow, deliveries, now=now)
     if watched:
@@ -253,6 +308,7 @@ def ingest(
         fields_dropped=sum(drops.values()),
         customers_created=len(batch.new_customers),
         customers_merged=len(merges),
+        joins_refused=len(batch.refusals),
     )
 
 
@@ -333,26 +389,6 @@ def _first_receipts(
     )
     result = uow.connection.execute(stmt, list(rows.values()))
     return {(r[0], r[1]) for r in result}
-
-
-def _contact_identifier(
-    batch: IdentityBatch, vault: Vault, customer_id: str, kind: str, value: str, now: datetime
-) -> dict[str, Any]:
-    ident = (kind, normalise(kind, value))
-    return {
-        "customer_id": customer_id,
-        "kind": kind,
-        "blind_index": batch.blind(ident),
-        "value": vault.encrypt(customer_id, "identifier", ident[1].encode()),
-        "created_at": now,
-    }
-
-
-def _unique_by_index(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    unique: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:
-        unique.setdefault((row["kind"], row["blind_index"]), row)
-    return list(unique.values())
 
 
 def _add_counts(stmt: Any) -> dict[str, Any]:

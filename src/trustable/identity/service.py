@@ -7,19 +7,24 @@ Two histories are joined only on an explicit statement: an `alias` call, or an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from trustable.core.errors import NotFound, TrustableError
-from trustable.core.ids import new_customer_id
-from trustable.identity.tables import customers, identifiers
+from trustable.core.ids import new_customer_id, new_id
+from trustable.identity.tables import customers, identifiers, merges
 from trustable.storage.uow import UnitOfWork
+from trustable.storage.upsert import upsert
 from trustable.vault.service import Vault
 
 IDENTIFIER_KINDS = ("user_id", "anonymous_id", "email", "phone", "device_id")
+CONTACT_KINDS = ("email", "phone")  # what Trustable may sign a customer in with or write to
+SOURCE = "source"  # vouched for by a trusted source (a `collect:server` key)
+PROOF = "proof"  # the customer proved control (a code sent to the address)
 _PHONE_NOISE = re.compile(r"[\s().-]")
 
 Identifier = tuple[str, str]  # (kind, normalised value)
@@ -44,6 +49,37 @@ class Merge:
     loser: str
 
 
+# Why a join was refused: the history to be absorbed already names a user (joining
+# two users needs a trusted source), or holds a verified contact.
+REFUSED_USER = "join_refused_user_id"
+REFUSED_CONTACT = "join_refused_contact"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A join a public key asked for and did not get: the message went to `customer`,
+    `other` kept its own history."""
+
+    customer: str
+    other: str
+    reason: str
+
+
+@dataclass
+class _Standing:
+    """What makes a history more than an anonymous visitor's."""
+
+    user_id: bool = False
+    contact: bool = False
+
+    def refusal(self) -> str | None:
+        if self.user_id:
+            return REFUSED_USER
+        if self.contact:
+            return REFUSED_CONTACT
+        return None
+
+
 @dataclass
 class IdentityBatch:
     """Identity decisions for one batch of messages, written in one go by `flush`.
@@ -51,17 +87,29 @@ class IdentityBatch:
     `preload` looks every identifier of the batch up with one query; `resolve` and
     `join` then decide in memory, in message order; `flush` creates keys, customers
     and identifiers and reports the merges for the callers to carry out.
+
+    A batch from a public key (`trusted` False) may attach an anonymous history to a
+    user, never one user's history to another's, nor a history holding a verified
+    contact (docs/identity.md): such joins are refused, the message stays with the
+    user it names, and `refusals` says so. A trusted batch vouches for every
+    identifier it names.
     """
 
     uow: UnitOfWork
     vault: Vault
     now: datetime
+    trusted: bool = False
     owner: dict[Identifier, str] = field(default_factory=dict)
+    # The history each known identifier came from, where it differs from its owner.
+    origin: dict[Identifier, str] = field(default_factory=dict)
     _index: dict[Identifier, str] = field(default_factory=dict)
     _parent: dict[str, str] = field(default_factory=dict)
+    _standing: dict[str, _Standing] = field(default_factory=dict)
     new_customers: list[str] = field(default_factory=list)
     _new_identifiers: dict[Identifier, str] = field(default_factory=dict)
+    vouched: set[Identifier] = field(default_factory=set)
     merges: list[Merge] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
 
     def blind(self, ident: Identifier) -> str:
         index = self._index.get(ident)
@@ -86,13 +134,18 @@ class IdentityBatch:
             chunk = indexes[start : start + 500]
             rows = self.uow.connection.execute(
                 select(
-                    identifiers.c.kind, identifiers.c.blind_index, identifiers.c.customer_id
+                    identifiers.c.kind,
+                    identifiers.c.blind_index,
+                    identifiers.c.customer_id,
+                    identifiers.c.history,
                 ).where(identifiers.c.kind.in_(kinds), identifiers.c.blind_index.in_(chunk))
             ).all()
-            for kind, index, customer_id in rows:
+            for kind, index, customer_id, history in rows:
                 found = by_index.get((kind, index))
                 if found is not None:
                     self.owner[found] = customer_id
+                    if history is not None:
+                        self.origin[found] = history
 
     def canonical(self, customer_id: str) -> str:
         while customer_id in self._parent:
@@ -103,43 +156,104 @@ class IdentityBatch:
         owner = self.owner.get(ident)
         return self.canonical(owner) if owner else None
 
+    def history_of(self, ident: Identifier) -> str | None:
+        """The history a message naming `ident` belongs to (its first owner)."""
+        return self.origin.get(ident) or self.owner.get(ident)
+
+    def standing(self, customer_id: str) -> _Standing:
+        """Whether this history names a user or holds a verified contact (read once
+        per batch, then kept up to date as the batch attaches and joins)."""
+        customer_id = self.canonical(customer_id)
+        known = self._standing.get(customer_id)
+        if known is None:
+            known = _Standing()
+            if customer_id not in self.new_customers:
+                rows = self.uow.connection.execute(
+                    select(identifiers.c.kind, identifiers.c.verified_by).where(
+                        identifiers.c.customer_id == customer_id
+                    )
+                ).all()
+                known.user_id = any(kind == "user_id" for kind, _ in rows)
+                known.contact = any(
+                    kind in CONTACT_KINDS and verified is not None for kind, verified in rows
+                )
+            self._standing[customer_id] = known
+        return known
+
+    def _new_customer(self) -> str:
+        customer_id = new_customer_id()
+        self.new_customers.append(customer_id)
+        self._standing[customer_id] = _Standing()
+        return customer_id
+
     def resolve(self, idents: list[Identifier]) -> str:
         """The customer these identifiers name; a new one when none is known.
 
         Identifiers not yet known are attached to that customer. When they name two
         different customers, the first wins and nothing is joined: joining needs
-        `join`.
+        `join`. A user id is attached to a known history only when `_refusal`
+        allows; otherwise the user starts a history of their own.
         """
         customer_id = next((c for c in map(self.find, idents) if c), None)
         if customer_id is None:
-            customer_id = new_customer_id()
-            self.new_customers.append(customer_id)
+            customer_id = self._new_customer()
+        else:
+            new_users = [i for i in idents if i[0] == "user_id" and i not in self.owner]
+            refused = self._refusal(customer_id) if new_users else None
+            if refused is not None:
+                known = customer_id
+                customer_id = self._new_customer()
+                self.refusals.append(Refusal(customer_id, known, refused))
+                idents = new_users
         for ident in idents:
             self.attach(customer_id, ident)
         return customer_id
 
+    def _refusal(self, customer_id: str) -> str | None:
+        """Why `customer_id`'s history may not be tied to another user on this
+        batch's word (None: it may)."""
+        if self.trusted:
+            return None
+        return self.standing(customer_id).refusal()
+
     def attach(self, customer_id: str, ident: Identifier) -> bool:
         """Give `ident` to `customer_id` if nobody holds it yet; True when attached."""
+        if self.trusted:
+            self.vouched.add(ident)
         if ident in self.owner:
             return False
         self.owner[ident] = customer_id
         self._new_identifiers[ident] = customer_id
+        if ident[0] == "user_id":
+            self.standing(customer_id).user_id = True
         return True
 
     def join(self, keep: Identifier, absorb: Identifier) -> str:
-        """Join `absorb`'s customer into `keep`'s (alias, identify with both ids)."""
+        """Join `absorb`'s customer into `keep`'s (alias, identify with both ids).
+
+        `keep` names a user. On a public key's word the history to absorb must be
+        anonymous (see `_refusal`); a refused join leaves it whole and the message
+        goes to `keep`'s user."""
         winner = self.find(keep)
         loser = self.find(absorb)
         if winner is None and loser is None:
             return self.resolve([keep, absorb])
         if winner is None:
             assert loser is not None
-            self.attach(loser, keep)
-            return loser
+            return self.resolve([absorb, keep])
         if loser is None:
             self.attach(winner, absorb)
             return winner
+        if self.trusted:
+            self.vouched.update((keep, absorb))
         if winner != loser:
+            refused = self._refusal(loser)
+            if refused is not None:
+                self.refusals.append(Refusal(winner, loser, refused))
+                return winner
+            mine, theirs = self.standing(winner), self.standing(loser)
+            mine.user_id |= theirs.user_id
+            mine.contact |= theirs.contact
             self._parent[loser] = winner
             self.merges.append(Merge(winner=winner, loser=loser))
         return winner
@@ -159,6 +273,7 @@ class IdentityBatch:
         rows = []
         for ident, owner in self._new_identifiers.items():
             customer_id = self.canonical(owner)
+            vouched = ident in self.vouched
             rows.append(
                 {
                     "customer_id": customer_id,
@@ -166,32 +281,180 @@ class IdentityBatch:
                     "blind_index": self.blind(ident),
                     "value": self.vault.encrypt(customer_id, "identifier", ident[1].encode()),
                     "created_at": self.now,
+                    "verified_by": SOURCE if vouched else None,
+                    "verified_at": self.now if vouched else None,
+                    # Attached to a history joined in this very batch: still its own.
+                    "history": owner if owner != customer_id else None,
                 }
             )
         if rows:
             conn.execute(insert(identifiers), rows)
+        self._vouch_known()
         # Merges among customers made in this very batch still need their rows moved.
         return [Merge(self.canonical(m.winner), m.loser) for m in self.merges]
 
+    def _vouch_known(self) -> None:
+        """A trusted source named identifiers a public key sent first: now vouched."""
+        known = sorted(self.blind(i) for i in self.vouched if i not in self._new_identifiers)
+        kinds = sorted({i[0] for i in self.vouched})
+        for start in range(0, len(known), 500):
+            self.uow.connection.execute(
+                update(identifiers)
+                .where(
+                    identifiers.c.kind.in_(kinds),
+                    identifiers.c.blind_index.in_(known[start : start + 500]),
+                    identifiers.c.verified_by.is_(None),
+                )
+                .values(verified_by=SOURCE, verified_at=self.now)
+            )
+
 
 def move_identifiers(uow: UnitOfWork, vault: Vault, winner: str, loser: str) -> None:
-    """Re-seal `loser`'s identifiers under `winner`'s key and give them to `winner`."""
+    """Re-seal `loser`'s identifiers under `winner`'s key and give them to `winner`,
+    each remembering the history it came from.
+
+    An address both hold is kept once, vouched if either was."""
     conn = uow.connection
-    rows = conn.execute(
-        select(identifiers.c.id, identifiers.c.value).where(identifiers.c.customer_id == loser)
-    ).all()
-    for row_id, value in rows:
-        plain = vault.decrypt(loser, "identifier", value)
+    mine = {
+        (r.kind, r.blind_index): r
+        for r in conn.execute(
+            select(
+                identifiers.c.id,
+                identifiers.c.kind,
+                identifiers.c.blind_index,
+                identifiers.c.verified_by,
+            ).where(identifiers.c.customer_id == winner)
+        )
+    }
+    rows = conn.execute(select(identifiers).where(identifiers.c.customer_id == loser)).all()
+    for row in rows:
+        same = mine.get((row.kind, row.blind_index))
+        if same is not None:
+            if same.verified_by is None and row.verified_by is not None:
+                conn.execute(
+                    update(identifiers)
+                    .where(identifiers.c.id == same.id)
+                    .values(verified_by=row.verified_by, verified_at=row.verified_at)
+                )
+            conn.execute(delete(identifiers).where(identifiers.c.id == row.id))
+            continue
+        plain = vault.decrypt(loser, "identifier", row.value)
         conn.execute(
             update(identifiers)
-            .where(identifiers.c.id == row_id)
-            .values(customer_id=winner, value=vault.encrypt(winner, "identifier", plain))
+            .where(identifiers.c.id == row.id)
+            .values(
+                customer_id=winner,
+                value=vault.encrypt(winner, "identifier", plain),
+                history=row.history or loser,
+            )
         )
+
+
+def return_identifiers(
+    uow: UnitOfWork, vault: Vault, *, holder: str, to: str, histories: Sequence[str]
+) -> int:
+    """Undoing a merge: the identifiers that came from `histories` go back to `to`,
+    sealed under its key again. How many moved."""
+    conn = uow.connection
+    rows = conn.execute(
+        select(identifiers.c.id, identifiers.c.value, identifiers.c.history).where(
+            identifiers.c.customer_id == holder, identifiers.c.history.in_(list(histories))
+        )
+    ).all()
+    for row in rows:
+        plain = vault.decrypt(holder, "identifier", row.value)
+        conn.execute(
+            update(identifiers)
+            .where(identifiers.c.id == row.id)
+            .values(
+                customer_id=to,
+                value=vault.encrypt(to, "identifier", plain),
+                history=None if row.history == to else row.history,
+            )
+        )
+    return len(rows)
 
 
 def mark_merged(uow: UnitOfWork, winner: str, loser: str) -> None:
     uow.connection.execute(
         update(customers).where(customers.c.customer_id == loser).values(merged_into=winner)
+    )
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """One join of two histories, as the privacy team sees it: ids, never values."""
+
+    merge_id: str
+    winner: str
+    loser: str
+    merged_at: datetime
+    actor: str
+    undone_at: datetime | None
+    undone_by: str | None
+
+
+def record_merge(uow: UnitOfWork, *, winner: str, loser: str, actor: str, now: datetime) -> str:
+    merge_id = new_id("mrg")
+    uow.connection.execute(
+        insert(merges).values(
+            merge_id=merge_id, customer_id=winner, absorbed=loser, merged_at=now, actor=actor
+        )
+    )
+    return merge_id
+
+
+def _merge_record(row: Any) -> MergeRecord:
+    return MergeRecord(
+        merge_id=row.merge_id,
+        winner=row.customer_id,
+        loser=row.absorbed,
+        merged_at=row.merged_at,
+        actor=row.actor,
+        undone_at=row.undone_at,
+        undone_by=row.undone_by,
+    )
+
+
+def get_merge(uow: UnitOfWork, merge_id: str) -> MergeRecord | None:
+    row = uow.connection.execute(select(merges).where(merges.c.merge_id == merge_id)).first()
+    return None if row is None else _merge_record(row)
+
+
+def list_merges(
+    uow: UnitOfWork, *, customer_id: str | None = None, limit: int = 100
+) -> list[MergeRecord]:
+    """The newest joins first; with `customer_id`, those it took part in."""
+    stmt = select(merges).order_by(merges.c.merged_at.desc(), merges.c.merge_id).limit(limit)
+    if customer_id is not None:
+        stmt = stmt.where(
+            (merges.c.customer_id == customer_id) | (merges.c.absorbed == customer_id)
+        )
+    return [_merge_record(row) for row in uow.connection.execute(stmt)]
+
+
+def absorbed_histories(uow: UnitOfWork, customer_id: str) -> list[str]:
+    """`customer_id` and every history joined into it, and into those, still joined."""
+    found = [customer_id]
+    frontier = [customer_id]
+    while frontier:
+        frontier = list(
+            uow.connection.execute(
+                select(customers.c.customer_id).where(customers.c.merged_into.in_(frontier))
+            ).scalars()
+        )
+        found.extend(frontier)
+    return found
+
+
+def mark_unmerged(
+    uow: UnitOfWork, merge_id: str, customer_id: str, *, actor: str, now: datetime
+) -> None:
+    uow.connection.execute(
+        update(customers).where(customers.c.customer_id == customer_id).values(merged_into=None)
+    )
+    uow.connection.execute(
+        update(merges).where(merges.c.merge_id == merge_id).values(undone_at=now, undone_by=actor)
     )
 
 
@@ -241,8 +504,6 @@ def customers_after(uow: UnitOfWork, after: str, limit: int) -> list[str]:
 
 
 def count_customers(uow: UnitOfWork) -> int:
-    from sqlalchemy import func
-
     return int(
         uow.connection.execute(
             select(func.count()).select_from(customers).where(customers.c.merged_into.is_(None))
@@ -251,7 +512,12 @@ def count_customers(uow: UnitOfWork) -> int:
 
 
 def find_customer(uow: UnitOfWork, vault: Vault, kind: str, value: str) -> str | None:
-    """The customer holding this identifier, through the blind index."""
+    """The customer holding this identifier, through the blind index.
+
+    An email or phone finds only a verified contact (`find_contact`): a claim a
+    public key made names nobody."""
+    if kind in CONTACT_KINDS:
+        return find_contact(uow, vault, kind, value)
     index = vault.blind_index(kind, normalise(kind, value))
     row = uow.connection.execute(
         select(identifiers.c.customer_id).where(
@@ -259,6 +525,135 @@ def find_customer(uow: UnitOfWork, vault: Vault, kind: str, value: str) -> str |
         )
     ).first()
     return None if row is None else str(row[0])
+
+
+class AmbiguousContact(TrustableError):
+    """Two customers hold this address as a verified contact: it names neither."""
+
+    code = "ambiguous_identifier"
+    status = 409
+
+
+def contact_holders(uow: UnitOfWork, vault: Vault, kind: str, value: str) -> list[str]:
+    """Every customer holding this email or phone as a verified contact."""
+    index = vault.blind_index(kind, normalise(kind, value))
+    return sorted(
+        set(
+            uow.connection.execute(
+                select(identifiers.c.customer_id).where(
+                    identifiers.c.kind == kind,
+                    identifiers.c.blind_index == index,
+                    identifiers.c.verified_by.is_not(None),
+                )
+            ).scalars()
+        )
+    )
+
+
+def find_contact(uow: UnitOfWork, vault: Vault, kind: str, value: str) -> str | None:
+    """The one customer whose verified contact this is; None when nobody's;
+    `AmbiguousContact` when several hold it, rather than picking one."""
+    holders = contact_holders(uow, vault, kind, value)
+    if len(holders) > 1:
+        raise AmbiguousContact(
+            f"this {kind} is a contact of more than one customer: the privacy team must "
+            "tell them apart",
+        )
+    return holders[0] if holders else None
+
+
+def contact_row(
+    vault: Vault,
+    customer_id: str,
+    kind: str,
+    value: str,
+    *,
+    blind_index: str | None = None,
+    verified_by: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """An identifiers row for an email or phone: a claim (`verified_by` None) or a
+    contact."""
+    text = normalise(kind, value)
+    return {
+        "customer_id": customer_id,
+        "kind": kind,
+        "blind_index": blind_index or vault.blind_index(kind, text),
+        "value": vault.encrypt(customer_id, "identifier", text.encode()),
+        "created_at": now,
+        "verified_by": verified_by,
+        "verified_at": now if verified_by else None,
+        "history": None,
+    }
+
+
+def _keep_vouched(stmt: Any) -> dict[str, Any]:
+    return {
+        "verified_by": func.coalesce(identifiers.c.verified_by, stmt.excluded["verified_by"]),
+        "verified_at": func.coalesce(identifiers.c.verified_at, stmt.excluded["verified_at"]),
+    }
+
+
+def record_contacts(uow: UnitOfWork, rows: Sequence[dict[str, Any]]) -> None:
+    """Store email and phone rows from `contact_row`: a customer holds an address
+    once; a vouched row vouches for one already claimed, a claim never unvouches."""
+    unique: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["customer_id"], row["kind"], row["blind_index"])
+        if key not in unique or row["verified_by"] is not None:
+            unique[key] = row
+    ordered = [unique[key] for key in sorted(unique)]
+    upsert(
+        uow, identifiers, ordered, keys=("customer_id", "kind", "blind_index"), update=_keep_vouched
+    )
+
+
+def vouched_customers(uow: UnitOfWork, customer_ids: Sequence[str]) -> set[str]:
+    """Those of `customer_ids` known through more than a public key: a trusted
+    source named them, or they proved a contact."""
+    found: set[str] = set()
+    wanted = sorted(set(customer_ids))
+    for start in range(0, len(wanted), 500):
+        found.update(
+            uow.connection.execute(
+                select(identifiers.c.customer_id)
+                .where(
+                    identifiers.c.customer_id.in_(wanted[start : start + 500]),
+                    identifiers.c.verified_by.is_not(None),
+                )
+                .distinct()
+            ).scalars()
+        )
+    return found
+
+
+def count_unverified_contacts(uow: UnitOfWork) -> int:
+    """Emails and phones held only as claims: what awaits a trusted source or proof."""
+    return int(
+        uow.connection.execute(
+            select(func.count())
+            .select_from(identifiers)
+            .where(identifiers.c.kind.in_(CONTACT_KINDS), identifiers.c.verified_by.is_(None))
+        ).scalar_one()
+    )
+
+
+def vouch(uow: UnitOfWork, customer_id: str, handle: int, *, how: str, now: datetime) -> str:
+    """Mark one of a customer's identifiers as vouched for (`how`: SOURCE or PROOF);
+    its kind. `NotFound` unless it is theirs."""
+    row = uow.connection.execute(
+        select(identifiers.c.kind).where(
+            identifiers.c.id == handle, identifiers.c.customer_id == customer_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such identifier of yours", code="unknown_identifier")
+    uow.connection.execute(
+        update(identifiers)
+        .where(identifiers.c.id == handle)
+        .values(verified_by=how, verified_at=now)
+    )
+    return str(row.kind)
 
 
 class ConcurrentErasure(TrustableError):
@@ -321,21 +716,29 @@ def erase_identity(uow: UnitOfWork, customer_id: str) -> tuple[list[str], dict[s
 def replace_identifier(
     uow: UnitOfWork, vault: Vault, customer_id: str, kind: str, value: str, *, now: datetime
 ) -> str:
-    """Correct a customer's identifier of `kind` in place (the old value is not kept):
-    "replaced", "missing" (they hold none of that kind) or "taken" (another
-    customer holds the new value, so it cannot be theirs too)."""
+    """Correct a customer's email or phone in place (the old value is not kept):
+    "replaced", "missing" (they hold none of that kind) or "taken" (it is another
+    customer's verified contact, so it cannot be theirs too).
+
+    The corrected address is a claim until the customer proves it (a code sent to
+    it from the portal): saying an address is yours does not make it so."""
     new_value = normalise(kind, value)
     index = vault.blind_index(kind, new_value)
-    holder = find_customer(uow, vault, kind, new_value)
-    if holder is not None and holder != customer_id:
+    if any(h != customer_id for h in contact_holders(uow, vault, kind, new_value)):
         return "taken"
-    mine = uow.connection.execute(
-        select(identifiers.c.id)
+    rows = uow.connection.execute(
+        select(identifiers.c.id, identifiers.c.blind_index)
         .where(identifiers.c.customer_id == customer_id, identifiers.c.kind == kind)
         .order_by(identifiers.c.id)
-    ).first()
-    if mine is None:
+    ).all()
+    if not rows:
         return "missing"
+    mine = rows[0]
+    if mine.blind_index == index:
+        return "replaced"
+    if any(r.blind_index == index for r in rows):  # they hold the new one already
+        uow.connection.execute(delete(identifiers).where(identifiers.c.id == mine.id))
+        return "replaced"
     uow.connection.execute(
         update(identifiers)
         .where(identifiers.c.id == mine.id)
@@ -343,6 +746,8 @@ def replace_identifier(
             blind_index=index,
             value=vault.encrypt(customer_id, "identifier", new_value.encode()),
             created_at=now,
+            verified_by=None,
+            verified_at=None,
         )
     )
     return "replaced"
@@ -353,17 +758,40 @@ class Linked:
     handle: int  # what a form names to unlink it, so no value travels in the form
     kind: str
     value: str
+    verified_by: str | None = None  # SOURCE, PROOF, or None: a claim
+    verified_at: datetime | None = None
+
+    @property
+    def contact(self) -> bool:
+        """Something Trustable may sign this customer in with or write to."""
+        return self.kind in CONTACT_KINDS and self.verified_by is not None
 
 
 def linked_identifiers(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[Linked]:
-    """Every identifier joined into this customer, with its handle."""
+    """Every identifier joined into this customer, with its handle and how it was
+    verified."""
     rows = uow.connection.execute(
-        select(identifiers.c.id, identifiers.c.kind, identifiers.c.value)
+        select(
+            identifiers.c.id,
+            identifiers.c.kind,
+            identifiers.c.value,
+            identifiers.c.verified_by,
+            identifiers.c.verified_at,
+        )
         .where(identifiers.c.customer_id == customer_id)
         .order_by(identifiers.c.id)
     ).all()
     opener = vault.opener(customer_id)
-    return [Linked(int(r.id), r.kind, opener("identifier", r.value).decode()) for r in rows]
+    return [
+        Linked(
+            int(r.id),
+            r.kind,
+            opener("identifier", r.value).decode(),
+            r.verified_by,
+            r.verified_at,
+        )
+        for r in rows
+    ]
 
 
 class LastIdentifier(TrustableError):

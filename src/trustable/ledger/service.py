@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from trustable.core.errors import InvalidInput, NotFound, TrustableError
 from trustable.ledger import merkle
@@ -46,6 +46,9 @@ class Record:
     customer_id: str | None
     actor: str
     detail: dict[str, Any] = field(default_factory=dict)
+    # The history it is about when that history was joined into `customer_id`'s
+    # (see identity.tables): what undoing the join gives back. Not in the hashed body.
+    history: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def root_at(uow: UnitOfWork, size: int) -> bytes:
 # Built once: the append path runs them for every collected batch.
 _STATE = select(ledger_state.c.size, ledger_state.c.frontier).where(ledger_state.c.id == 1)
 _STATE_LOCKED = _STATE.with_for_update()
-_ENTRY_COLUMNS = ("idx", "kind", "body", "leaf_hash", "customer_id")
+_ENTRY_COLUMNS = ("idx", "kind", "body", "leaf_hash", "customer_id", "history")
 _NODE_COLUMNS = ("level", "idx", "hash")
 _UPDATE_STATE = (
     update(ledger_state)
@@ -232,7 +235,7 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
             }
         )
         digest = merkle.leaf_hash(body)
-        entry_rows.append((index, record.kind, body, digest, record.customer_id))
+        entry_rows.append((index, record.kind, body, digest, record.customer_id, record.history))
         level, position, acc = 0, index, digest
         while position & 1:
             acc = merkle.node_hash(frontier.pop(level), acc)
@@ -426,11 +429,34 @@ def forget_customer(uow: UnitOfWork, customer_id: str) -> None:
 
 
 def move_entries(uow: UnitOfWork, winner: str, loser: str) -> None:
-    """After a merge, the absorbed customer's entries are found under the survivor."""
+    """After a merge, the absorbed customer's entries are found under the survivor,
+    each remembering the history it came from."""
     uow.connection.execute(
         update(ledger_entries)
         .where(ledger_entries.c.customer_id == loser)
-        .values(customer_id=winner)
+        .values(
+            customer_id=winner,
+            history=func.coalesce(ledger_entries.c.history, ledger_entries.c.customer_id),
+        )
+    )
+
+
+def return_entries(uow: UnitOfWork, holder: str, to: str, histories: Sequence[str]) -> int:
+    """Undoing a merge: the entries about `histories` go back from `holder` to `to`."""
+    return int(
+        uow.connection.execute(
+            update(ledger_entries)
+            .where(
+                ledger_entries.c.customer_id == holder,
+                ledger_entries.c.history.in_(list(histories)),
+            )
+            .values(
+                customer_id=to,
+                history=case(
+                    (ledger_entries.c.history == to, None), else_=ledger_entries.c.history
+                ),
+            )
+        ).rowcount
     )
 
 

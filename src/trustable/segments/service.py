@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from trustable.consent.service import Decisions, decisions_for
 from trustable.events.tables import traits
@@ -466,3 +466,20 @@ def merge_segments(uow: UnitOfWork, winner: str, loser: str) -> None:
         ]
         insert_ignoring_conflicts(uow, table, rows)
         conn.execute(delete(table).where(table.c.customer_id == loser))
+
+
+def split_segments(uow: UnitOfWork, *, holder: str, to: str, message_ids: Sequence[str]) -> None:
+    """Undoing a merge: the hits of the events that went back go with them. Both
+    customers' memberships are judged again at their next event or refresh; until
+    then `to` is in none (reads check consent anyway)."""
+    conn = uow.connection
+    ids = list(message_ids)
+    for start in range(0, len(ids), 500):
+        conn.execute(
+            update(segment_hits)
+            .where(
+                segment_hits.c.customer_id == holder,
+                segment_hits.c.message_id.in_(ids[start : start + 500]),
+            )
+            .values(customer_id=to)
+        )
