@@ -2,7 +2,11 @@
 in memory and never written anywhere.
 
 Only customers who permit the analytics purpose now are read (a withdrawn or
-restricted customer is not counted, from the moment of the decision); of them, only
+restricted customer is not counted, from the moment of the decision), and only those
+known through more than a public key: a trusted source named them or they proved a
+contact. Anyone can make up customers through a web page's write key; were those
+counted, a writer could fill a group up to k around one real person and subtract
+(docs/analytics.md). Of them, only
 the fields the query names, and only when the purpose may use their category for
 that customer. Rows are people in no meaningful order, with no id of any kind.
 """
@@ -20,7 +24,7 @@ from sqlalchemy import select
 from trustable.consent.service import Decisions, decisions_for
 from trustable.events.service import open_payload
 from trustable.events.tables import events, traits
-from trustable.identity.service import customers_after
+from trustable.identity.service import customers_after, vouched_customers
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import KeyMissing, Vault
@@ -50,6 +54,7 @@ class Population:
     people: list[Person] = field(default_factory=list)
     scanned: int = 0
     not_permitted: int = 0
+    not_vouched: int = 0  # known only through a public key
     skipped_no_key: int = 0
 
 
@@ -72,9 +77,12 @@ def gather(
         if not chunk:
             break
         decisions = decisions_for(uow, policy, chunk)
-        allowed = [c for c in chunk if purpose in decisions.permitted(c)]
+        permitting = [c for c in chunk if purpose in decisions.permitted(c)]
+        vouched = vouched_customers(uow, permitting)
+        allowed = [c for c in permitting if c in vouched]
         found.scanned += len(chunk)
-        found.not_permitted += len(chunk) - len(allowed)
+        found.not_permitted += len(chunk) - len(permitting)
+        found.not_vouched += len(permitting) - len(allowed)
         if allowed:
             _read(uow, vault, policy, decisions, purpose, allowed, names, event_fields,
                   with_events, found)  # fmt: skip

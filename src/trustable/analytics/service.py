@@ -411,6 +411,11 @@ def _notes(population: Population) -> tuple[str, ...]:
     notes = []
     if population.not_permitted:
         notes.append("customers who do not permit analytics are not counted")
+    if population.not_vouched:
+        notes.append(
+            "customers known only through a public write key are not counted: anyone "
+            "can make such customers up"
+        )
     return tuple(notes)
 
 

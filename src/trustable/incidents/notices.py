@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from trustable.identity.tables import identifiers
+from trustable.identity.service import contact_emails
 from trustable.incidents.affected import affected_customers
 from trustable.incidents.service import (
     Exposed,
@@ -165,7 +165,7 @@ def send_notices(
             "the notices of this incident were already sent: a notice is never sent twice"
         )
     vault.load_keys(c.customer_id for c in pending)
-    addresses = email_addresses(uow, vault, [c.customer_id for c in pending])
+    addresses = contact_emails(uow, vault, [c.customer_id for c in pending])
     sending = Sending(incident, again=again)
     records: list[ledger.Record] = []
     states: dict[NoticeState, list[str]] = {NoticeState.sent: [], NoticeState.no_email: []}
@@ -267,25 +267,6 @@ def mark_failed(
         now=now,
     )
     return True
-
-
-def email_addresses(uow: UnitOfWork, vault: Vault, customer_ids: list[str]) -> dict[str, str]:
-    """Each customer's first email address on file, decrypted now: a few queries for
-    thousands of customers, not one each."""
-    found: dict[str, str] = {}
-    for start in range(0, len(customer_ids), 500):
-        rows = uow.connection.execute(
-            select(identifiers.c.customer_id, identifiers.c.value)
-            .where(
-                identifiers.c.kind == "email",
-                identifiers.c.customer_id.in_(customer_ids[start : start + 500]),
-            )
-            .order_by(identifiers.c.id)
-        )
-        for customer_id, sealed in rows:
-            if customer_id not in found:
-                found[customer_id] = vault.decrypt(customer_id, "identifier", sealed).decode()
-    return found
 
 
 def preview(

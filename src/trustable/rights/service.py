@@ -59,6 +59,15 @@ class Channel(StrEnum):
 
 FINAL = (State.done, State.refused)
 
+SHARED_CONTACT = "shared_contact"
+# Why a request waits for the privacy team rather than a code or a session.
+REVIEWS = {
+    SHARED_CONTACT: (
+        "the address is a verified contact of more than one customer: no code was sent; "
+        "tell them apart before acting"
+    ),
+}
+
 
 class RequestRefused(TrustableError):
     """The request cannot go on; the message is what the customer reads."""
@@ -85,6 +94,12 @@ class RightsRequest:
 
     def overdue(self, now: datetime) -> bool:
         return self.state not in FINAL and now > self.due_at
+
+    @property
+    def review(self) -> str | None:
+        """Why the privacy team must act on it by hand, if it must."""
+        reason = self.detail.get("review")
+        return REVIEWS.get(reason) if isinstance(reason, str) else None
 
 
 def due_date(received: datetime, jurisdiction: str | None) -> datetime:
@@ -150,9 +165,15 @@ def open_request(
     jurisdiction: str | None = None,
     detail: dict[str, Any] | None = None,
     sealed: bytes | None = None,
+    review: str | None = None,
 ) -> RightsRequest:
-    """Record a new request (state `received`) and its ledger entry."""
+    """Record a new request (state `received`) and its ledger entry.
+
+    `review` flags it for the privacy team, who must act on it by hand (`REVIEWS`
+    says why, in the queue's words)."""
     checked = check_detail(policy, kind, detail or {})
+    if review is not None:
+        checked = {**checked, "review": review}
     where = check_jurisdiction(jurisdiction) or customer_jurisdiction(uow, customer_id)
     found = RightsRequest(
         request_id=new_id("req"),

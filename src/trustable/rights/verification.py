@@ -1,6 +1,8 @@
 """Verifying a request made by email address alone: a one-time code to that address.
 
-The code goes only to an address on file, but the answer is the same for every
+The code goes only to a verified contact of exactly one customer (docs/identity.md):
+an address a public key merely claimed names nobody, and one that several customers
+hold goes to the privacy team's queue instead. The answer is the same for every
 address, known or not, so the endpoint tells nobody who is a customer: an unknown
 address gets a request and a code row too, one no code can ever match. Codes
 expire, allow a few attempts, are compared in constant time and kept only as keyed
@@ -19,10 +21,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from trustable.core.errors import InvalidInput, TrustableError
-from trustable.identity.service import find_customer, normalise
+from trustable.identity.service import AmbiguousContact, find_contact, normalise
 from trustable.policy.service import Policy
 from trustable.rights.rectify import correction_detail
 from trustable.rights.service import (
+    SHARED_CONTACT,
     Channel,
     Kind,
     RightsRequest,
@@ -83,7 +86,11 @@ def request_by_email(
     address = normalise("email", email)
     if "@" not in address or len(address) > 254:
         raise InvalidInput("email must be an email address", code="invalid_email")
-    customer_id = find_customer(uow, vault, "email", address)
+    try:
+        customer_id = find_contact(uow, vault, "email", address)
+        review = None
+    except AmbiguousContact:
+        customer_id, review = None, SHARED_CONTACT
     sealed = None
     if kind is Kind.rectify:
         if correction is None:
@@ -101,6 +108,7 @@ def request_by_email(
         jurisdiction=jurisdiction,
         detail=detail,
         sealed=sealed,
+        review=review,
     )
     code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
     address_index = vault.blind_index("email", address)
