@@ -24,6 +24,7 @@ from trustable.web.analytics import router as analytics_page
 from trustable.web.console import router as console_pages
 from trustable.web.dashboard import router as dashboard_page
 from trustable.web.incidents import router as incidents_pages
+from trustable.web.merges import router as merges_pages
 from trustable.web.pages import static_files
 from trustable.web.portal import router as portal_pages
 
@@ -59,6 +60,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(console_pages)
     app.include_router(dashboard_page)
     app.include_router(incidents_pages)
+    app.include_router(merges_pages)
     app.mount("/static", static_files(), name="static")
 
     @app.get("/.well-known/gpc.json", tags=["service"])

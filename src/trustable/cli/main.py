@@ -19,6 +19,7 @@ from rich.table import Table
 from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.cli.analytics import analytics_app
 from trustable.cli.incidents import incidents_app
+from trustable.cli.merges import merges_app
 from trustable.cli.portal import portal_app
 from trustable.cli.requests import requests_app
 from trustable.cli.retention import retention_app
@@ -53,6 +54,7 @@ app.add_typer(risk_app, name="risk")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(segments_app, name="segments")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(merges_app, name="merges")
 
 console = Console()
 err = Console(stderr=True)
@@ -298,9 +300,25 @@ def collection_drops() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the data store and the key store to the latest schema."""
+    from trustable.identity.service import count_unverified_contacts
+
     settings = Settings.from_env()
     guarded(lambda: migrate(settings))
     console.print("data store and key store are up to date")
+    with running() as trustable, trustable.reader() as uow:
+        waiting = count_unverified_contacts(uow)
+    if waiting:
+        what = (
+            "email address or phone number awaits"
+            if waiting == 1
+            else "email addresses and phone numbers await"
+        )
+        console.print(
+            f"{waiting} {what} verification: until the shop's backend sends them again "
+            "with a collect:server key, or each customer proves theirs in the portal, none "
+            "signs anyone in or receives a code (docs/identity.md, 'Stores that existed "
+            "before')."
+        )
 
 
 @import_app.command("movielens")

@@ -865,3 +865,21 @@ def contact_emails(uow: UnitOfWork, vault: Vault, customer_ids: Sequence[str]) -
         for customer_id, (index, sealed) in found.items()
         if index not in shared
     }
+
+
+def add_claim(
+    uow: UnitOfWork, vault: Vault, customer_id: str, kind: str, value: str, *, now: datetime
+) -> int:
+    """A customer says an address is theirs: held as a claim (until they prove it),
+    once however often they say so. Its handle."""
+    row = contact_row(vault, customer_id, kind, value, verified_by=None, now=now)
+    record_contacts(uow, [row])
+    return int(
+        uow.connection.execute(
+            select(identifiers.c.id).where(
+                identifiers.c.customer_id == customer_id,
+                identifiers.c.kind == kind,
+                identifiers.c.blind_index == row["blind_index"],
+            )
+        ).scalar_one()
+    )

@@ -20,8 +20,16 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from trustable.core.errors import InvalidInput, TrustableError
-from trustable.identity.service import AmbiguousContact, find_contact, normalise
+from trustable.core.errors import InvalidInput, NotFound, TrustableError
+from trustable.identity.service import (
+    PROOF,
+    AmbiguousContact,
+    find_contact,
+    linked_identifiers,
+    normalise,
+    vouch,
+)
+from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.rights.rectify import correction_detail
 from trustable.rights.service import (
@@ -217,3 +225,108 @@ def code_mail(code: CodeToSend) -> tuple[str, str]:
         "ignore this message: nothing happens without the code.\n"
     )
     return subject, body
+
+
+# -- proving an address from the portal ----------------------------------------------
+
+PROOF_PREFIX = "prf_"
+
+
+def prove_address(
+    uow: UnitOfWork, vault: Vault, *, customer_id: str, handle: int, now: datetime
+) -> tuple[str, str | None, str]:
+    """Start proving that one of a signed-in customer's email addresses is theirs: a
+    code to that address. Returns the proof's id, the address to mail (None when the
+    hourly sends to it are spent: the page looks the same) and the code.
+
+    Only an email can be proved here (Trustable sends mail, not text messages); a
+    phone becomes a contact when the shop's backend vouches for it."""
+    linked = {i.handle: i for i in linked_identifiers(uow, vault, customer_id)}
+    found = linked.get(handle)
+    if found is None:
+        raise NotFound("no such identifier of yours", code="unknown_identifier")
+    if found.kind != "email":
+        raise InvalidInput(
+            "only an email address can be proved here: the shop confirms phone numbers",
+            code="not_provable",
+        )
+    address_index = vault.blind_index("email", found.value)
+    proof_id = PROOF_PREFIX + secrets.token_hex(12)
+    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    recent = uow.connection.execute(
+        select(func.count())
+        .select_from(verification_codes)
+        .where(
+            verification_codes.c.address_index == address_index,
+            verification_codes.c.sent_at > now - timedelta(hours=1),
+        )
+    ).scalar_one()
+    sending = int(recent) < SENDS_PER_HOUR
+    uow.connection.execute(
+        verification_codes.insert(),
+        [
+            {
+                "request_id": proof_id,
+                "customer_id": customer_id,
+                "address_index": address_index,
+                "code_hash": _hash(vault, proof_id, code) if sending else secrets.token_hex(32),
+                "sent_at": now,
+                "expires_at": now + CODE_TTL,
+                "attempts": 0,
+            }
+        ],
+    )
+    return proof_id, found.value if sending else None, code
+
+
+def confirm_address(
+    uow: UnitOfWork, vault: Vault, *, customer_id: str, proof_id: str, code: str, now: datetime
+) -> str | None:
+    """Try a proof's code. On a match the address becomes a contact proved by the
+    customer (ledger entry `contact_verified`, without the address) and its kind is
+    returned; otherwise the attempt counts and None is returned. The caller commits
+    either way."""
+    row = uow.connection.execute(
+        select(verification_codes).where(
+            verification_codes.c.request_id == proof_id,
+            verification_codes.c.customer_id == customer_id,
+        )
+    ).first()
+    if row is None or row.used_at is not None or row.attempts >= MAX_ATTEMPTS:
+        return None
+    given = code.strip() if isinstance(code, str) else ""
+    matches = hmac.compare_digest(row.code_hash, _hash(vault, proof_id, given))
+    done = matches and now <= row.expires_at
+    uow.connection.execute(
+        update(verification_codes)
+        .where(verification_codes.c.request_id == proof_id)
+        .values(attempts=row.attempts + 1, used_at=now if done else None)
+    )
+    if not done:
+        return None
+    for linked in linked_identifiers(uow, vault, customer_id):
+        if linked.kind == "email" and vault.blind_index("email", linked.value) == row.address_index:
+            vouch(uow, customer_id, linked.handle, how=PROOF, now=now)
+            ledger.append(
+                uow,
+                vault,
+                [
+                    ledger.Record(
+                        "contact_verified", customer_id, "portal", {"kind": "email", "how": PROOF}
+                    )
+                ],
+                now=now,
+            )
+            return linked.kind
+    return None  # unlinked meanwhile
+
+
+def proof_mail(code: str) -> tuple[str, str]:
+    """Subject and body of the mail that proves an address: the code, nothing else."""
+    return (
+        "Confirm your email address",
+        f"Your code is {code}\n\n"
+        "Enter it in your privacy portal to confirm this address is yours; it expires in "
+        f"{int(CODE_TTL.total_seconds() // 60)} minutes. If you did not ask for it, "
+        "ignore this message: nothing changes without the code.\n",
+    )

@@ -27,14 +27,28 @@ from trustable.consent.service import (
     record_consent,
 )
 from trustable.core.errors import InvalidInput, NotAuthenticated, NotFound
-from trustable.identity.service import customer_exists, linked_identifiers, unlink_identifier
+from trustable.identity.service import (
+    add_claim,
+    customer_exists,
+    linked_identifiers,
+    unlink_identifier,
+)
 from trustable.ledger import service as ledger
 from trustable.portal.service import choices, describe, holdings, redeem_link
 from trustable.rights import runner
 from trustable.rights.erase import certificate
 from trustable.rights.export import export_json, log_export
 from trustable.rights.service import Channel, Kind, State, get_request, list_requests
-from trustable.rights.verification import code_mail, confirm_code, request_by_email
+from trustable.rights.verification import (
+    PROOF_PREFIX,
+    CodeRejected,
+    code_mail,
+    confirm_address,
+    confirm_code,
+    proof_mail,
+    prove_address,
+    request_by_email,
+)
 from trustable.segments.reads import groups
 from trustable.sessions.service import SessionKind, find_session, open_session
 from trustable.storage.uow import UnitOfWork
@@ -104,6 +118,7 @@ def home(
     request: Request,
     before: Annotated[int | None, Query(ge=0)] = None,
     receipt: Annotated[str | None, Query(max_length=64)] = None,
+    proof: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """Signed in: everything held, the choices, every use; otherwise, how to sign in."""
     app = trustable(request)
@@ -150,6 +165,7 @@ def home(
         organization=app.policy.spec.organization,
         correctable=held.traits,
         objectable=[c for c in switches if not c.needs_consent],
+        proof=proof if proof and proof.startswith(PROOF_PREFIX) else None,
     )
 
 
@@ -451,4 +467,66 @@ def unlink(request: Request, handle: Annotated[int, Form()], csrf: Text = "") ->
             now=app.clock(),
         )
         uow.commit()
+    return redirect(request, f"{PATH}#identities")
+
+
+# -- contacts: proving an address is yours ------------------------------------------
+
+
+def _send_proof(app: Trustable, request: Request, customer_id: str, handle: int) -> Response:
+    with app.uow() as uow:
+        proof_id, address, code = prove_address(
+            uow, app.vault, customer_id=customer_id, handle=handle, now=app.clock()
+        )
+        uow.commit()
+    if address is not None:
+        app.mailer.send(address, *proof_mail(code))
+    return redirect(request, f"{PATH}?proof={proof_id}#identities")
+
+
+@router.post("/portal/contacts/prove")
+def prove(request: Request, handle: Annotated[int, Form()], csrf: Text = "") -> Response:
+    """A code to one of your addresses: entering it makes the address a contact."""
+    app = trustable(request)
+    customer_id = _acting(app, request, {"csrf": csrf})
+    return _send_proof(app, request, customer_id, handle)
+
+
+@router.post("/portal/contacts/add")
+def add_address(
+    request: Request, email: Annotated[str, Form(max_length=254)], csrf: Text = ""
+) -> Response:
+    """An address of yours we did not know: kept as a claim, and a code sent to it."""
+    app = trustable(request)
+    customer_id = _acting(app, request, {"csrf": csrf})
+    address = email.strip()
+    if (
+        address.count("@") != 1
+        or "." not in address.split("@")[1]
+        or any(c.isspace() for c in address)
+    ):
+        raise InvalidInput("that is not an email address", code="invalid_email")
+    with app.uow() as uow:
+        handle = add_claim(uow, app.vault, customer_id, "email", address, now=app.clock())
+        uow.commit()
+    return _send_proof(app, request, customer_id, handle)
+
+
+@router.post("/portal/contacts/confirm")
+def confirm_proof(
+    request: Request,
+    proof: Annotated[str, Form(max_length=40)],
+    code: Annotated[str, Form(max_length=16)],
+    csrf: Text = "",
+) -> Response:
+    """The code from the mail: the address is yours, and now a contact."""
+    app = trustable(request)
+    customer_id = _acting(app, request, {"csrf": csrf})
+    with app.uow() as uow:
+        proved = confirm_address(
+            uow, app.vault, customer_id=customer_id, proof_id=proof, code=code, now=app.clock()
+        )
+        uow.commit()  # a wrong code counts too
+    if proved is None:
+        raise CodeRejected("the code is wrong or expired")
     return redirect(request, f"{PATH}#identities")
