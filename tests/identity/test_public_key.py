@@ -108,7 +108,9 @@ def test_a_claimed_email_joined_into_a_victim_opens_nothing(
     collect(server, public, msg("identify", "victim", anonymousId="anon-X"))
     with shop.reader() as uow:
         assert find_customer(uow, shop.vault, "anonymous_id", "anon-X") == victim
-        held = {(i.kind, i.value): i.verified_by for i in linked_identifiers(uow, shop.vault, victim)}
+        held = {
+            (i.kind, i.value): i.verified_by for i in linked_identifiers(uow, shop.vault, victim)
+        }
     assert held[("email", VICTIM_EMAIL)] == "source"
     assert held[("email", ATTACKER_EMAIL)] is None  # a claim, shown to her, never a way in
 
@@ -171,7 +173,9 @@ def test_a_public_key_never_joins_two_users(
         assert [e.fields for e in customer_events(uow, shop.vault, attacker)
                 if e.type == "track" and "properties.order_id" in e.fields] == []  # fmt: skip
         refused = [
-            d for d in drop_counts(uow) if d.reason in ("join_refused_user_id", "join_refused_contact")
+            d
+            for d in drop_counts(uow)
+            if d.reason in ("join_refused_user_id", "join_refused_contact")
         ]
         entries = [
             e
