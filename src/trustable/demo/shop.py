@@ -56,7 +56,8 @@ RATINGS: dict[str, list[tuple[str, int]]] = {
 
 @dataclass(frozen=True)
 class Seeded:
-    write_key: str
+    write_key: str  # public: what a web page or app ships to every visitor
+    server_key: str  # secret: the shop's backend, a trusted source
     customers: int
     already: bool
 
@@ -142,21 +143,29 @@ def shop_messages(base_day: str = "2026-11-01") -> list[dict[str, Any]]:
 
 
 def seed_demo(trustable: Trustable) -> Seeded:
-    """Seed once (consents as imported, events through collection), then make a new
-    write key for this run: only its hash is stored, so an old one cannot be shown."""
+    """Seed once (consents as imported, events through collection), then make new
+    write keys for this run, a public one and the backend's: only their hashes are
+    stored, so old ones cannot be shown."""
     now = trustable.clock()
     with trustable.uow() as uow:
         _key, write_key = create_key(
             uow,
             trustable.policy,
-            name=f"demo write key {now:%Y-%m-%d %H:%M}",
+            name=f"demo web write key {now:%Y-%m-%d %H:%M}",
             scopes=["collect"],
+            now=now,
+        )
+        _key, server_key = create_key(
+            uow,
+            trustable.policy,
+            name=f"demo backend write key {now:%Y-%m-%d %H:%M}",
+            scopes=["collect:server"],
             now=now,
         )
         existing = count_customers(uow)
         if existing > 0:
             uow.commit()
-            return Seeded(write_key=write_key, customers=existing, already=True)
+            return Seeded(write_key, server_key, customers=existing, already=True)
         for user_id, *_rest, granted in SHOP_CUSTOMERS:
             for purpose in (PERSONALIZE, EMAIL, ANALYTICS, ADS):
                 record_for_identifiers(
@@ -183,20 +192,32 @@ def seed_demo(trustable: Trustable) -> Seeded:
             trusted=True,
         )
         uow.commit()
-    return Seeded(write_key=write_key, customers=len(SHOP_CUSTOMERS), already=False)
+    return Seeded(write_key, server_key, customers=len(SHOP_CUSTOMERS), already=False)
 
 
 def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -> None:
     url = f"http://127.0.0.1:{port}"
-    key = seeded.write_key
+    key = seeded.server_key
     state = "already seeded" if seeded.already else "seeded"
     console.print(
         f"[bold]Trustable demo[/] ({state}: {seeded.customers} customers) "
         f"— data in {trustable.settings.home}/"
     )
     console.print(f"  API docs:     {url}/docs")
-    console.print(f"  Write key:    {key}", soft_wrap=True)
-    console.print("  Send events with Segment's Python SDK (pip install segment-analytics-python):")
+    console.print(
+        f"  Web write key:     {seeded.write_key}  (public: for web pages and apps; what it "
+        "sends never says who someone is)",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  Server write key:  {key}  (secret: for the shop's backend, which knows who is "
+        "signed in; its emails become contacts)",
+        soft_wrap=True,
+    )
+    console.print(
+        "  Send events from the backend with Segment's Python SDK "
+        "(pip install segment-analytics-python):"
+    )
     console.print(
         "    import segment.analytics as analytics\n"
         f"    analytics.write_key = '{key}'; analytics.host = '{url}'\n"
