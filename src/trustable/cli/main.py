@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -295,12 +296,11 @@ def keys_list() -> None:
     if not found:
         console.print("no API keys yet: `trustable keys create NAME --scope …`")
         return
-    table = Table(title="API keys (times in UTC)")
+    # A narrow terminal folds what does not fit rather than cut it short; ids stay whole.
+    table = Table(title="API keys (times in UTC)", box=box.SIMPLE_HEAD, show_edge=False)
     table.add_column("id", no_wrap=True)
-    for column in ("name", "scopes"):
-        table.add_column(column)
-    for column in ("created", "last used", "expires", "revoked"):
-        table.add_column(column)
+    for column in ("name", "scopes", "created", "last used", "expires", "revoked"):
+        table.add_column(column, overflow="fold")
     for key in found:
         expires = _moment(key.expires_at)
         if key.expired(now):
@@ -308,7 +308,7 @@ def keys_list() -> None:
         table.add_row(
             key.key_id,
             escape(key.name),
-            escape(" ".join(key.scopes)),
+            escape("\n".join(key.scopes)),
             _moment(key.created_at),
             _moment(key.last_used_at, "never"),
             expires,
