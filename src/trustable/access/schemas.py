@@ -77,9 +77,7 @@ class KeyOut(BaseModel):
     last_used_at: datetime | None = Field(description="recorded at most once a minute")
     expires_at: datetime | None
     revoked_at: datetime | None
-    state: KeyState = Field(
-        description="whether the key authenticates now (`live`), or why not"
-    )
+    state: KeyState = Field(description="whether the key authenticates now (`live`), or why not")
 
     @classmethod
     def of(cls, key: KeyInfo, now: datetime) -> KeyOut:
