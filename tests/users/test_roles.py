@@ -20,6 +20,10 @@ def test_only_the_privacy_officer_acts_on_requests_and_only_the_admin_manages_us
     assert [r for r in Role if can(r, "users.manage")] == [Role.admin]
 
 
+def test_only_the_admin_sees_creates_and_revokes_api_keys() -> None:
+    assert [r for r in Role if can(r, "keys.manage")] == [Role.admin]
+
+
 def test_every_role_can_do_something_and_every_permission_belongs_to_someone() -> None:
     assert set(PERMISSIONS) == set(Role)
     assert all(PERMISSIONS[r] for r in Role)

@@ -1,7 +1,8 @@
-"""What purpose-bound reads take and show.
+"""What purpose-bound reads and the keys API take and show.
 
 A profile shows decrypted personal values, deliberately: exactly the traits and
-event fields the named purpose may use for this customer now, and nothing else.
+event fields the named purpose may use for this customer now, and nothing else. A
+key is shown by id, name, scopes and dates: never its secret nor the secret's hash.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from trustable.access.reads import MAX_EVENTS, Profile
+from trustable.access.service import KeyInfo, KeyState
 
 
 class IdentifierIn(BaseModel):
@@ -64,4 +66,28 @@ class ProfileOut(BaseModel):
                 WithheldOut(category=w.category, reason=w.reason.value, count=w.count)
                 for w in profile.withheld
             ],
+        )
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="recorded at most once a minute")
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    state: KeyState = Field(description="whether the key authenticates now (`live`), or why not")
+
+    @classmethod
+    def of(cls, key: KeyInfo, now: datetime) -> KeyOut:
+        return cls(
+            key_id=key.key_id,
+            name=key.name,
+            scopes=list(key.scopes),
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+            state=key.state(now),
         )

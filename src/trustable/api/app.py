@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from trustable import __version__
+from trustable.access.key_routes import router as keys_router
 from trustable.access.routes import router as access_router
 from trustable.analytics.routes import router as analytics_router
 from trustable.api import docs, errors
@@ -24,6 +25,7 @@ from trustable.web.analytics import router as analytics_page
 from trustable.web.console import router as console_pages
 from trustable.web.dashboard import router as dashboard_page
 from trustable.web.incidents import router as incidents_pages
+from trustable.web.keys import router as keys_pages
 from trustable.web.merges import router as merges_pages
 from trustable.web.pages import static_files
 from trustable.web.portal import router as portal_pages
@@ -44,6 +46,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(consent_router)
     app.include_router(ledger_router)
     app.include_router(access_router)
+    app.include_router(keys_router)
     app.include_router(destinations_router)
     app.include_router(rights_router)
     app.include_router(incidents_router)
@@ -61,6 +64,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     app.include_router(dashboard_page)
     app.include_router(incidents_pages)
     app.include_router(merges_pages)
+    app.include_router(keys_pages)
     app.mount("/static", static_files(), name="static")
 
     @app.get("/.well-known/gpc.json", tags=["service"])

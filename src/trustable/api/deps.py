@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import cast
 
 from fastapi import Request
 
-from trustable.access.service import ApiKey, authenticate, require
+from trustable.access.service import ApiKey, authenticate, record_use, require
 from trustable.bootstrap import Trustable
 from trustable.storage.uow import UnitOfWork
+
+log = logging.getLogger("trustable.api")
 
 
 def trustable(request: Request) -> Trustable:
@@ -29,16 +32,37 @@ def bearer_or_basic(request: Request) -> str | None:
 
 
 def caller(request: Request) -> ApiKey:
-    """Authenticate the request's key (401 when missing or wrong)."""
+    """Authenticate the request's key (401 when missing, wrong, revoked or expired)."""
     app = trustable(request)
     with app.reader() as uow:
-        return caller_in(uow, request)
+        key = authenticate(uow, bearer_or_basic(request), now=app.clock())
+    note_use(app, key)
+    return key
 
 
 def caller_in(uow: UnitOfWork, request: Request) -> ApiKey:
     """The same, inside a unit of work the route already holds: a hot read path
-    saves a transaction and a hop to the thread pool by checking the key itself."""
-    return authenticate(uow, bearer_or_basic(request))
+    saves a transaction and a hop to the thread pool by checking the key itself.
+    `uow` must only read (a writer would hold the lock the key's use is noted under)."""
+    app = trustable(request)
+    key = authenticate(uow, bearer_or_basic(request), now=app.clock())
+    note_use(app, key)
+    return key
+
+
+def note_use(app: Trustable, key: ApiKey) -> None:
+    """Record that `key` was used, at most once a minute, in a small transaction of its
+    own: the request's work never waits on it in its own transaction, and never fails
+    because of it (a use not written now is written by the next request)."""
+    now = app.clock()
+    if not key.use_due(now):
+        return
+    try:
+        with app.uow() as uow:
+            record_use(uow, key.key_id, now=now)
+            uow.commit()
+    except Exception:  # a busy or unreachable store: the request goes on regardless
+        log.warning("could not record the use of key %s", key.key_id, exc_info=True)
 
 
 def needs(*scopes: str) -> Callable[[Request], ApiKey]:

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from trustable.access.service import ApiKey, authenticate, require
-from trustable.api.deps import trustable
+from trustable.api.deps import note_use, trustable
 from trustable.bootstrap import Trustable
 from trustable.core.errors import InvalidInput
 from trustable.events.schemas import CollectResponse
@@ -82,7 +82,8 @@ def _collect_once(
     key: ApiKey | None = None
     if header_key is not None:
         with app.reader() as uow:
-            key = authenticate(uow, header_key)
+            key = authenticate(uow, header_key, now=app.clock())
+        note_use(app, key)
         require(key, "collect")
     now = app.clock()
     body = decode_body(raw, encoding)
@@ -91,7 +92,8 @@ def _collect_once(
     )
     if key is None:
         with app.reader() as uow:
-            key = authenticate(uow, batch.write_key)
+            key = authenticate(uow, batch.write_key, now=now)
+        note_use(app, key)
         require(key, "collect")
     with app.uow() as uow:
         result = ingest(

@@ -11,13 +11,15 @@
 | `incidents.view`|   ✓   |        ✓        |         |         |
 | `incidents.act` |       |        ✓        |         |         |
 | `users.manage`  |   ✓   |                 |         |         |
+| `keys.manage`   |   ✓   |                 |         |         |
 
 Why this way:
 - Only `support` reads one customer's data, and only for a purpose the reader states,
   which the read's ledger entry records (`access`). Nobody else sees a person: the
   analyst and the dashboard see counts, the privacy officer works requests by id.
-- The admin runs accounts, not customers: an admin who wants to read a customer must
-  give themselves the support role first, and that change is in the ledger too.
+- The admin runs accounts and API keys, not customers: an admin who wants to read a
+  customer must give themselves the support role first, and that change is in the
+  ledger too.
 - The privacy officer alone acts on requests (refuse, process, lift a restriction),
   so every decision on a customer's rights is taken by the people answerable for it.
   The same holds for a breach: the privacy officer records incidents, approves and
@@ -48,6 +50,7 @@ class Permission(StrEnum):
     requests_act = "requests.act"  # refuse, process, resume, lift a restriction
     customer_read = "customer.read"  # one customer's data, for a stated purpose (logged)
     users_manage = "users.manage"  # create, disable, change roles and passwords
+    keys_manage = "keys.manage"  # see, create and revoke API keys
     incidents_view = "incidents.view"  # incidents, their affected counts, notices, report
     incidents_act = "incidents.act"  # record an incident, approve and send its notices
 
@@ -60,6 +63,7 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.policy_view,
             Permission.requests_view,
             Permission.users_manage,
+            Permission.keys_manage,
             Permission.incidents_view,
         }
     ),
