@@ -6,12 +6,19 @@ one it is written as `.eml` files to a pickup folder (`TRUSTABLE_MAIL_DIR`, by d
 
 Mail is handed to a background thread: an endpoint that sends a code only to known
 addresses must answer in the same time whether it sent one or not.
+
+A message goes to exactly one address, given as a bare `local@domain`. Anything else
+(a CR or LF that would start a header of its own, a comma or a display name that
+would add recipients) is never sent, and never raised to the caller either: an
+address stored by someone else must not turn an endpoint's answer into an error
+that tells it apart. The sender hears of it as a failed delivery, as of any other.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import re
 import smtplib
 import ssl
 import threading
@@ -19,6 +26,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.errors import MessageError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -27,6 +36,31 @@ log = logging.getLogger("trustable.mail")
 # Told, from the mail thread, whether a message was handed over (True) or given up on
 # after every attempt (False): how a sender that must know (a breach notice) finds out.
 Outcome = Callable[[bool], None]
+
+
+# A bare address, strictly: a dot-atom local part (RFC 5322 atext) and a domain of
+# anything but spaces, controls and the characters that delimit addresses and
+# headers. Quoted local parts and address literals are not mailed: nobody on file
+# needs them, and they are where mail parsers go wrong.
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[^@\s<>()\[\],;:\"\\]+"
+)
+
+
+def single_address(to: str) -> Address | None:
+    """`to` as one bare address (`local@domain`), or None when it is anything else:
+    control characters (CR/LF), several addresses, a display name, no domain."""
+    if not isinstance(to, str) or not _ADDRESS.fullmatch(to):
+        return None
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in to):
+        return None
+    try:
+        parsed = Address(addr_spec=to)
+    except (ValueError, MessageError):  # email's defects are ValueErrors or MessageErrors
+        return None
+    if parsed.addr_spec != to:
+        return None
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -48,19 +82,26 @@ class Mailer:
 
     def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
-        self._queue: queue.Queue[tuple[EmailMessage, Outcome | None] | None] = queue.Queue()
+        # A message and who to tell how it went; no message: an address refused at
+        # `send`, reported from the thread like any failed delivery; None: stop.
+        self._queue: queue.Queue[tuple[EmailMessage | None, Outcome | None] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.sent = 0
         self.failed = 0
 
     def send(self, to: str, subject: str, body: str, on_result: Outcome | None = None) -> None:
-        message = EmailMessage()
-        message["From"] = self.settings.sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Message-ID"] = f"<{uuid.uuid4()}@trustable>"
-        message.set_content(body)
+        """Queue a message to `to`. Never raises for the address: one that is not a
+        single bare address is not sent, and `on_result` hears False."""
+        message: EmailMessage | None = None
+        address = single_address(to)
+        if address is not None:
+            message = EmailMessage()
+            message["From"] = self.settings.sender
+            message["To"] = address
+            message["Subject"] = subject
+            message["Message-ID"] = f"<{uuid.uuid4()}@trustable>"
+            message.set_content(body)
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -89,7 +130,7 @@ class Mailer:
                 if item is None:
                     return
                 message, on_result = item
-                delivered = self._deliver(message)
+                delivered = self._deliver(message) if message is not None else self._refused()
                 if on_result is not None:
                     try:
                         on_result(delivered)
@@ -97,6 +138,12 @@ class Mailer:
                         log.error("mail outcome not recorded: %s", exc.__class__.__name__)
             finally:
                 self._queue.task_done()
+
+    def _refused(self) -> bool:
+        # The address is personal data: the log says what was wrong with it, not it.
+        log.warning("mail not sent: the address is not a single plain address")
+        self.failed += 1
+        return False
 
     def _deliver(self, message: EmailMessage) -> bool:
         for attempt in range(1, self.ATTEMPTS + 1):
