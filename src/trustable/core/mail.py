@@ -12,10 +12,14 @@ A message goes to exactly one address, given as a bare `local@domain`. Anything 
 would add recipients) is never sent, and never raised to the caller either: an
 address stored by someone else must not turn an endpoint's answer into an error
 that tells it apart. The sender hears of it as a failed delivery, as of any other.
+
+The pickup folder holds copies of what was sent, addresses included: erasure removes
+every file addressed to the erased customer (`Mailer.remove_mail_to`).
 """
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import queue
 import re
@@ -24,11 +28,13 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 from pathlib import Path
 
 log = logging.getLogger("trustable.mail")
@@ -61,6 +67,15 @@ def single_address(to: str) -> Address | None:
     if parsed.addr_spec != to:
         return None
     return parsed
+
+
+def addressed_to(raw: bytes) -> set[str]:
+    """Every address a message's To, Cc and Bcc headers name, in lower case."""
+    headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    found: list[str] = []
+    for name in ("To", "Cc", "Bcc"):
+        found.extend(str(v) for v in headers.get_all(name, []))
+    return {addr.strip().lower() for _, addr in getaddresses(found) if addr.strip()}
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,30 @@ class Mailer:
                 )
                 self._thread.start()
         self._queue.put((message, on_result))
+
+    def remove_mail_to(self, addresses: Iterable[str]) -> int | None:
+        """Delete every message in the pickup folder addressed to any of `addresses`
+        (To, Cc or Bcc; compared without case): an erased customer's address must not
+        stay behind in a copy of their mail. How many files went; None without a
+        pickup folder (mail goes to an SMTP server, and Trustable keeps no copy).
+
+        Mail still queued is not on disk yet: `flush` first, outside any unit of
+        work (a sender's outcome handler may need to write)."""
+        folder = self.settings.pickup_dir
+        if folder is None:
+            return None
+        wanted = {a.strip().lower() for a in addresses if a.strip()}
+        if not wanted or not folder.is_dir():
+            return 0
+        removed = 0
+        for path in sorted(folder.glob("*.eml")):
+            try:
+                if addressed_to(path.read_bytes()) & wanted:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # removed meanwhile: gone either way
+        return removed
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until everything queued so far was handed over (tests, shutdown)."""
