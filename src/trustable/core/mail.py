@@ -37,6 +37,8 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from pathlib import Path
 
+from trustable.core.files import narrow, private_folder, write_private
+
 log = logging.getLogger("trustable.mail")
 
 # Told, from the mail thread, whether a message was handed over (True) or given up on
@@ -214,7 +216,7 @@ class Mailer:
         folder = self.settings.pickup_dir
         if folder is None:
             raise OSError("no SMTP server and no pickup folder configured")
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(folder)
+        narrow(folder)
         path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
-        path.write_bytes(bytes(message))
-        path.chmod(0o600)
+        write_private(path, bytes(message))  # owner-only from its first moment
