@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from trustable.core.clock import Clock, system_clock
+from trustable.core.files import narrow
 from trustable.core.mail import Mailer, MailSettings
 from trustable.core.settings import Settings
 from trustable.policy.service import Policy, load_policy
@@ -87,6 +88,9 @@ def bootstrap(
 ) -> Trustable:
     settings = settings or Settings.from_env()
     policy = load_policy(settings.policy_path)
+    # Owner-only, as everything Trustable writes in it is (`core.files`): a home an
+    # older version made readable by others is narrowed here.
+    narrow(settings.home)
     if run_migrations:
         migrate(settings)
     engine = make_engine(settings.database_url, pool_size=10)

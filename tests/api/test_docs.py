@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 import httpx
 
 from tests.conftest import LiveServer
@@ -18,3 +22,14 @@ def test_the_docs_page_and_its_assets_come_from_trustable(live_server: LiveServe
         assert client.get("/docs/assets/swagger-ui.css").status_code == 200
         assert client.get("/openapi.json").json()["info"]["title"] == "Trustable"
         assert client.get("/redoc").status_code == 404  # it would need a CDN: not offered
+
+
+def test_the_docs_page_runs_only_its_own_scripts(live_server: LiveServer) -> None:
+    page = httpx.get(f"{live_server.url}/docs")
+    assert page.headers["x-content-type-options"] == "nosniff"
+    csp = page.headers["content-security-policy"]
+    assert csp.startswith("default-src 'none'; script-src 'self' 'sha256-")
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    (script,) = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import free_port
-from trustable.core.mail import Mailer, MailSettings
+from trustable.core.mail import Mailer, MailSettings, single_address
 
 
 def test_each_message_reports_whether_it_was_handed_over(tmp_path: Path) -> None:
@@ -39,3 +39,31 @@ def test_a_failing_outcome_handler_does_not_stop_the_mail(tmp_path: Path) -> Non
     finally:
         mailer.close()
     assert mailer.sent == 2
+
+
+def test_only_a_single_plain_address_is_ever_mailed(tmp_path: Path) -> None:
+    outcomes: list[tuple[str, bool]] = []
+    mailer = Mailer(MailSettings(pickup_dir=tmp_path / "mail"))
+    refused = [
+        "ada@example.org\r\nBcc: eve@evil.example",
+        "ada@example.org\n",
+        "ada@example.org, eve@evil.example",
+        "Ada <ada@example.org>",
+        "ada",
+        "ada@",
+        "a da@example.org",
+    ]
+    try:
+        for n, to in enumerate(refused):
+            mailer.send(to, "s", "b", on_result=lambda ok, n=n: outcomes.append((str(n), ok)))
+        mailer.send("ada@example.org", "s", "b", on_result=lambda ok: outcomes.append(("ok", ok)))
+        mailer.flush()
+    finally:
+        mailer.close()
+    assert sorted(outcomes) == sorted(
+        [(str(n), False) for n in range(len(refused))] + [("ok", True)]
+    )
+    assert (mailer.sent, mailer.failed) == (1, len(refused))
+    (written,) = (tmp_path / "mail").glob("*.eml")
+    assert b"To: ada@example.org\n" in written.read_bytes()
+    assert all(single_address(to) is None for to in refused)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import update
 
 from tests.helpers import raw_dump, send
 from tests.retention.history import (
@@ -22,6 +24,7 @@ from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.clock import FixedClock
 from trustable.core.settings import Settings, example_policy_path
 from trustable.events.service import customer_events, customer_traits
+from trustable.events.tables import events
 from trustable.ledger import service as ledger
 from trustable.policy.service import parse_policy
 from trustable.retention.service import CategoryCounts, SweepReport, sweep
@@ -193,3 +196,21 @@ def test_a_customer_without_a_key_is_skipped_never_guessed(shop: Trustable) -> N
     assert report.customers_skipped == 1 and not report.anything
     assert own_rows(shop, ada) == held  # unreadable already; erasure removes it
     assert retention_entries(shop, ada) == []
+
+
+def test_an_event_stored_with_a_future_time_counts_from_when_it_was_received(
+    shop: Trustable,
+) -> None:
+    # A row from before collection clamped times: it claims to happen in 9999.
+    ada = shopper(shop, "ada")
+    with shop.engine.begin() as conn:
+        conn.execute(
+            update(events)
+            .where(events.c.customer_id == ada)
+            .values(occurred_at=datetime(9999, 12, 31, tzinfo=UTC))
+        )
+    advance(shop, 401)  # behaviour and device data are past their 400 days
+    assert run(shop).events_trimmed == 2
+    advance(shop, 330)  # 731 days after it was received, nothing of it may stay
+    assert run(shop).events_deleted == 2
+    assert stored(shop, ada) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -100,6 +102,38 @@ def test_the_html_export_is_readable_and_escapes_every_value(
     assert "<script>alert(1)" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "Everything Demo Shop holds about you" in page.text and "Film 1" in page.text
+
+
+def test_the_html_export_may_show_its_own_style_and_do_nothing_else(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    ada = customer(app)
+    filed = file(live_server.url, make_key(app, "requests"), ada, "export").json()
+    token = {"Authorization": f"Bearer {filed['token']}"}
+    url = f"{live_server.url}/v1/requests/{filed['request_id']}/export"
+    page = httpx.get(url, params={"format": "html"}, headers=token)
+    assert page.status_code == 200
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-store"
+    csp = [d.strip() for d in page.headers["content-security-policy"].split(";")]
+    (style,) = re.findall(r"<style>(.*?)</style>", page.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert csp == [
+        "default-src 'none'",
+        f"style-src 'sha256-{digest}'",  # its one inline style, by hash, and no other
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+        "sandbox",
+    ]
+    assert "<script" not in page.text and "style=" not in page.text
+
+    download = httpx.get(url, headers=token)
+    assert download.status_code == 200
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-security-policy"].startswith("default-src 'none'")
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["cache-control"] == "no-store"
 
 
 def test_an_objection_stops_even_a_purpose_that_needs_no_consent(

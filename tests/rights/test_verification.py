@@ -75,6 +75,34 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(
         assert answer.status_code == 400 and answer.json()["code"] == "invalid_code"
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "bob@example.org\r\nbcc: eve@evil.example",
+        "bob@example.org\nsubject: urgent",
+        "bob@example.org, eve@evil.example",
+        "bob <eve@evil.example>",
+    ],
+    ids=["crlf", "lf", "two addresses", "display name"],
+)
+def test_a_stored_address_that_would_inject_a_header_gets_the_same_202_and_no_mail(
+    shop: Trustable, server: LiveServer, inbox: tuple[Inbox, int], stored: str
+) -> None:
+    customer(shop)
+    customer(shop, "bob", email=stored)
+    known = ask(server, "ada@example.org")
+    odd = ask(server, stored)
+    unknown = ask(server, "nobody@example.org")
+    assert known.status_code == odd.status_code == unknown.status_code == 202, odd.text
+    assert known.json().keys() == odd.json().keys() == unknown.json().keys()
+    assert known.json()["message"] == odd.json()["message"] == unknown.json()["message"]
+    shop.mailer.flush()
+    # Only the plain address got mail, and nothing went to or named anyone else.
+    assert [m["To"] for m in inbox[0].messages] == ["ada@example.org"]
+    assert all(m["Bcc"] is None and "eve" not in m.as_string() for m in inbox[0].messages)
+    assert shop.mailer.failed == 1
+
+
 def test_guessing_codes_locks_the_request_for_good(
     shop: Trustable, server: LiveServer, inbox: tuple[Inbox, int]
 ) -> None:

@@ -19,6 +19,7 @@ NOT_PER_CUSTOMER = {
     "api_keys",
     "collection_drops",
     "console_users",  # the company's staff, not its customers
+    "sign_in_failures",  # console sign-in attempts, by keyed hash: staff, not customers
     "alembic_version",
     "vault_secrets",
     "ledger_nodes",

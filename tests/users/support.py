@@ -32,12 +32,21 @@ def make_user(
     return user
 
 
-def sign_in(app: Trustable, username: str, password: str, now: datetime = T0) -> ConsoleUser:
+ADDRESS = "192.0.2.10"  # where sign-ins come from unless a test says otherwise
+
+
+def sign_in(
+    app: Trustable,
+    username: str,
+    password: str,
+    now: datetime = T0,
+    address: str = ADDRESS,
+) -> ConsoleUser:
     """As a sign-in page does it: the unit of work commits whatever the answer, so
     a refused attempt still counts."""
     with app.uow() as uow:
         try:
-            return authenticate_user(uow, app.vault, username, password, now=now)
+            return authenticate_user(uow, app.vault, username, password, address=address, now=now)
         finally:
             uow.commit()
 

@@ -138,7 +138,7 @@ def test_the_last_enabled_admin_can_be_neither_disabled_nor_demoted(app: Trustab
         uow.commit()
 
 
-def test_a_new_password_follows_the_rules_and_lifts_a_lock(app: Trustable) -> None:
+def test_a_new_password_follows_the_rules(app: Trustable) -> None:
     from datetime import timedelta
 
     ada = make_user(app)

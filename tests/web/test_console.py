@@ -46,6 +46,49 @@ def test_sign_in_refuses_wrong_passwords_alike_and_the_cookie_is_safe(
         assert browser.get("/admin/requests").status_code == 401
 
 
+def browser_from(server: LiveServer, address: str) -> httpx.Client:
+    """A browser whose connections come from `address` (any 127.x is this machine)."""
+    return httpx.Client(
+        base_url=server.url, transport=httpx.HTTPTransport(local_address=address), timeout=30
+    )
+
+
+def answer(response: httpx.Response) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """All of an answer that could tell one username from another (its Date aside)."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "date"]
+    return response.status_code, response.content, headers
+
+
+def test_a_stranger_hammering_a_username_does_not_keep_its_owner_out(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    make_user(app, "olivia", "privacy_officer")
+    wrong = {"username": "olivia", "password": "guess guess guess"}
+    with browser_from(live_server, "127.0.0.2") as stranger:
+        tries = [stranger.post("/admin/signin", data=wrong) for _ in range(12)]
+        assert [t.status_code for t in tries] == [401] * 4 + [429] * 8
+        assert "wait 15 minutes" in tries[-1].text
+        right = stranger.post("/admin/signin", data={**wrong, "password": PASSWORD})
+        assert right.status_code == 429  # blocked from there, even with the password
+    with browser_from(live_server, "127.0.0.3") as owner:
+        landed = owner.post("/admin/signin", data={**wrong, "password": PASSWORD})
+        assert landed.status_code == 303
+        assert owner.get("/admin/requests").status_code == 200
+
+
+def test_real_and_unknown_usernames_get_the_same_answers_byte_for_byte(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    make_user(app, "olivia", "privacy_officer")
+    answers = {}
+    for name, address in (("olivia", "127.0.0.4"), ("nobody", "127.0.0.5")):
+        with browser_from(live_server, address) as browser:
+            form = {"username": name, "password": "guess guess guess"}
+            answers[name] = [answer(browser.post("/admin/signin", data=form)) for _ in range(11)]
+    assert answers["olivia"] == answers["nobody"]
+    assert answers["olivia"][-1][0] == 429
+
+
 def test_roles_decide_what_each_user_sees(app: Trustable, console: Console) -> None:
     analyst = console("analyst")
     assert analyst.get("/admin/requests").status_code == 403

@@ -9,6 +9,7 @@ from trustable.access.key_routes import router as keys_router
 from trustable.access.routes import router as access_router
 from trustable.analytics.routes import router as analytics_router
 from trustable.api import docs, errors
+from trustable.api.headers import DefaultHeaders
 from trustable.bootstrap import Trustable
 from trustable.consent.routes import router as consent_router
 from trustable.consent.service import GPC_LAST_UPDATE
@@ -40,6 +41,7 @@ def create_app(trustable: Trustable) -> FastAPI:
         redoc_url=None,
     )
     app.state.trustable = trustable
+    app.add_middleware(DefaultHeaders)
     errors.install(app)
     docs.install(app)
     app.include_router(events_router)

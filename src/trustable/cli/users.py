@@ -61,21 +61,15 @@ def users_create(
 
 @users_app.command("list")
 def users_list() -> None:
-    """Every console account: role, last sign-in, disabled or locked."""
+    """Every console account: role, last sign-in, disabled or not."""
     from trustable.cli.main import console, running
     from trustable.users.service import list_users
 
     with running() as trustable, trustable.reader() as uow:
-        now = trustable.clock()
         found = list_users(uow)
     table = Table("username", "role", "id", "created", "last sign-in", "")
     for user in found:
-        if user.disabled:
-            state = "[red]disabled[/red]"
-        elif user.locked(now) and user.locked_until is not None:
-            state = f"[yellow]locked until {user.locked_until:%H:%M} UTC[/yellow]"
-        else:
-            state = ""
+        state = "[red]disabled[/red]" if user.disabled else ""
         table.add_row(
             user.username,
             user.role.value,

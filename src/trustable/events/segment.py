@@ -238,10 +238,7 @@ def _message(
         )
     timestamp = _time(raw.get("timestamp"), f"{where}.timestamp")
     sent_at = _time(raw.get("sentAt"), f"{where}.sentAt") or batch_sent_at
-    occurred = received_at
-    if timestamp is not None:
-        # Segment's clock fix-up: trust the device's intervals, not its clock.
-        occurred = received_at - (sent_at - timestamp) if sent_at is not None else timestamp
+    occurred = occurred_at(timestamp, sent_at, received_at)
 
     fields: dict[str, Any] = {}
     for name in _SCALAR_FIELDS.get(kind, ()):
@@ -272,6 +269,30 @@ def _message(
         fields=fields,
         signals=signals,
     )
+
+
+def occurred_at(
+    timestamp: datetime | None, sent_at: datetime | None, received_at: datetime
+) -> datetime:
+    """When a message happened, by the server's clock, never later than it arrived.
+
+    Segment's clock fix-up trusts the device's intervals, not its clock: with `sentAt`,
+    the message happened `sentAt - timestamp` before it was received. Without it, the
+    device's `timestamp` is all there is. Either way a time after `received_at` is
+    clamped to it: nothing happened in the future, and a far-future time (`9999-12-31`)
+    would otherwise keep an event out of every retention sweep for good. A correction
+    too large for a datetime (a device clock millennia off) falls back to the
+    uncorrected timestamp, clamped the same way.
+    """
+    if timestamp is None:
+        return received_at
+    occurred = timestamp
+    if sent_at is not None:
+        try:
+            occurred = timestamp + (received_at - sent_at)
+        except OverflowError:
+            occurred = timestamp
+    return min(occurred, received_at)
 
 
 def flatten(value: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -315,5 +336,10 @@ def _time(value: Any, where: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{where}: not an ISO-8601 time", code="invalid_timestamp") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, or 9999 west of it
+        raise InvalidInput(
+            f"{where}: outside the years 1 to 9999", code="invalid_timestamp"
+        ) from None

@@ -26,6 +26,7 @@ from trustable.retention.service import (
 )
 from trustable.segments.runner import refresh_all as refresh_segments
 from trustable.sessions.service import sweep_expired as sweep_sessions
+from trustable.users.throttle import sweep as sweep_sign_in_failures
 
 log = logging.getLogger("trustable.retention")
 
@@ -64,11 +65,13 @@ def sweep_all(
             break
         after = found.next_after
     if not dry_run:
-        # Sign-in links and sessions past their time: they open nothing any more, and
-        # what opens nothing is not kept either.
+        # Sign-in links and sessions past their time, and console sign-in failures
+        # past their window: they open (or block) nothing any more, and what does
+        # nothing is not kept either.
         with app.uow() as uow:
             sweep_sessions(uow, rules.now)
             sweep_links(uow, rules.now)
+            sweep_sign_in_failures(uow, rules.now)
             uow.commit()
         # Segments age with the data: hits past their window go, and members whose
         # consent no longer holds leave.

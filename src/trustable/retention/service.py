@@ -7,7 +7,10 @@ such a category as having no retention) and goes at the next sweep, however youn
 
 What is swept, and from when:
 - events, from `occurred_at` (when the event happened, after Segment's clock-skew
-  correction). An event whose categories have all expired is deleted. One where only
+  correction), or from `received_at` when that is earlier: collection never keeps a
+  time later than the one it was received at, and counting from the earlier of the
+  two means no row stored with a time in the future (before collection clamped it)
+  escapes the sweep. An event whose categories have all expired is deleted. One where only
   some have is opened with its customer's key, its expired fields are dropped, the
   rest is sealed again and its `categories` column rewritten: the fields that are
   still within retention keep serving the purposes that may use them. A field is
@@ -218,7 +221,8 @@ def sweep(
     caller's unit of work (which the caller commits, or with `dry_run` need not).
 
     Call again with `after=report.next_after` until it is None; give every call the
-    same `now`. Events are measured from `occurred_at`, traits from `updated_at`.
+    same `now`. Events are measured from the earlier of `occurred_at` and
+    `received_at`, traits from `updated_at`.
     """
     rules = Retention(policy, now)
     found = find_expired(uow, rules, after=after, limit=limit)
@@ -243,12 +247,18 @@ def find_expired(
         return Expired(0, None)
     found_events: defaultdict[str, list[int]] = defaultdict(list)
     rows = conn.execute(
-        select(events.c.id, events.c.customer_id, events.c.occurred_at, events.c.categories)
+        select(
+            events.c.id,
+            events.c.customer_id,
+            events.c.occurred_at,
+            events.c.received_at,
+            events.c.categories,
+        )
         .where(events.c.customer_id.in_(chunk))
         .execution_options(yield_per=_SCAN_ROWS)
     )
-    for row_id, customer_id, occurred_at, categories in rows:
-        if rules.any_expired(categories, occurred_at):
+    for row_id, customer_id, occurred_at, received_at, categories in rows:
+        if rules.any_expired(categories, min(occurred_at, received_at)):
             found_events[customer_id].append(row_id)
     found_traits: defaultdict[str, list[str]] = defaultdict(list)
     for customer_id, name, category, updated_at in conn.execute(
@@ -348,6 +358,7 @@ def _remove_events(
                 events.c.message_id,
                 events.c.type,
                 events.c.occurred_at,
+                events.c.received_at,
                 events.c.categories,
                 events.c.payload,
             )
@@ -362,8 +373,9 @@ def _remove_events(
             customer_id = owner_of[row.id]
             if row.customer_id != customer_id:
                 continue  # joined into another history since: swept with it next time
+            since = min(row.occurred_at, row.received_at)
             stored = set(row.categories.split())
-            expired = {c for c in stored if rules.expired(c, row.occurred_at)}
+            expired = {c for c in stored if rules.expired(c, since)}
             if stored and not expired:
                 continue
             kept: dict[str, Any] = {}
@@ -379,7 +391,7 @@ def _remove_events(
                     tuple(sorted(stored)),
                     bytes(row.payload),
                 )
-                kept, kept_categories = _unexpired(rules, sealed.open_with(opener), row.occurred_at)
+                kept, kept_categories = _unexpired(rules, sealed.open_with(opener), since)
             tally = tallies[customer_id]
             if not kept:
                 gone.append(row.id)
@@ -411,14 +423,15 @@ def _remove_events(
 
 
 def _unexpired(
-    rules: Retention, fields: dict[str, Any], occurred_at: datetime
+    rules: Retention, fields: dict[str, Any], since: datetime
 ) -> tuple[dict[str, Any], set[str]]:
-    """The fields of an event still within retention, and their categories."""
+    """The fields of an event still within retention (counted from `since`), and
+    their categories."""
     kept: dict[str, Any] = {}
     categories: set[str] = set()
     for path, value in fields.items():
         category = rules.policy.field_category(path, value)
-        if category is None or rules.expired(category, occurred_at):
+        if category is None or rules.expired(category, since):
             continue
         kept[path] = value
         categories.add(category)

@@ -10,6 +10,15 @@ longer be tied to anyone.
 Every delete goes by `customer_id` through an index: an erasure costs what this
 customer holds, not what the store holds.
 
+Mail written to the pickup folder (`core.mail`, when no SMTP server is set) is a
+copy of the customer's address outside both stores: step one removes every file
+addressed to any of their addresses, before the identifiers that name them go, and
+counts the files under `mail_files` in the ledger entry and the certificate. The
+files go before the commit: if the transaction then fails, the rerun finds none,
+and mail of a customer who asked to be erased is gone either way. Mail queued in
+the meantime (a code requested a moment before) is swept again once the keys are
+gone, and counted too (`runner`).
+
 Two stores, two steps (`runner.complete_erasure`): first the data-store deletion,
 the destination notices and the ledger entry commit together (request `processing`,
 the ids whose keys must go listed in it); then the keys are destroyed and the
@@ -25,6 +34,7 @@ from typing import Any
 
 from trustable.consent.receipts import public_key_b64, sign_document
 from trustable.consent.service import erase_consents
+from trustable.core.mail import Mailer
 from trustable.destinations.notices import (
     enqueue_notices,
     erase_outbox,
@@ -32,7 +42,7 @@ from trustable.destinations.notices import (
     receivers_of,
 )
 from trustable.events.service import erase_events
-from trustable.identity.service import erase_identity
+from trustable.identity.service import erase_identity, list_identifiers
 from trustable.incidents.service import erase_incident_customers
 from trustable.ledger import service as ledger
 from trustable.ledger.service import stamp
@@ -48,7 +58,7 @@ from trustable.rights.verification import erase_codes
 from trustable.segments.service import erase_segments
 from trustable.sessions.service import erase_sessions
 from trustable.storage.uow import UnitOfWork
-from trustable.vault.service import Vault
+from trustable.vault.service import KeyMissing, Vault
 
 CERTIFICATE_FORMAT = "trustable-erasure-certificate/1"
 
@@ -57,6 +67,9 @@ CERTIFICATE_FORMAT = "trustable-erasure-certificate/1"
 class Erased:
     request: RightsRequest
     customers: list[str]  # whose data keys are to be destroyed now
+    # Their email addresses, in memory only: mail queued to them while step one ran
+    # is looked for once more after it (empty when step one had been done before).
+    addresses: tuple[str, ...] = ()
 
 
 def erase_customer(
@@ -67,14 +80,20 @@ def erase_customer(
     *,
     actor: str,
     now: datetime,
+    mailer: Mailer | None = None,
 ) -> Erased:
-    """Step one, in the caller's unit of work: every row, notices, the ledger entry."""
+    """Step one, in the caller's unit of work: every row, notices, the ledger entry,
+    and the `mailer`'s copies of mail to the customer's addresses."""
     customer_id = request.customer_id
     assert customer_id is not None
     if request.state is State.processing and "customers" in request.detail:
         return Erased(request, list(request.detail["customers"]))  # step one was done
     destinations = receivers_of(uow, customer_id)
+    addresses = tuple(_addresses(uow, vault, customer_id))
+    mail_files = None if mailer is None else mailer.remove_mail_to(addresses)
     removed, counts = erase_identity(uow, customer_id)
+    if mail_files is not None:
+        counts["mail_files"] = mail_files
     for erased in removed:
         for found in (
             erase_events(uow, erased),
@@ -127,7 +146,24 @@ def erase_customer(
     moved = move(uow, vault, request, State.processing, actor=actor, now=now, detail=detail)
     for erased in removed:
         ledger.forget_customer(uow, erased)
-    return Erased(moved, removed)
+    return Erased(moved, removed, addresses)
+
+
+def count_late_mail(request: RightsRequest, late: int) -> dict[str, Any]:
+    """The request's detail with `late` more mail files counted as removed."""
+    erased = dict(request.detail.get("erased", {}))
+    erased["mail_files"] = int(erased.get("mail_files", 0)) + late
+    return {**request.detail, "erased": erased}
+
+
+def _addresses(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[str]:
+    """The customer's email addresses, read while their identifiers and key exist."""
+    try:
+        return [
+            value for kind, value in list_identifiers(uow, vault, customer_id) if kind == "email"
+        ]
+    except KeyMissing:  # no key, nothing readable: no address to look for
+        return []
 
 
 def certificate(

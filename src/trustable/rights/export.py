@@ -14,6 +14,7 @@ the first byte leaves (`log_export`, by the entry point).
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -268,6 +269,27 @@ _STYLE = (
     "th,td{border:1px solid #bbb;padding:.3rem .5rem;text-align:left;vertical-align:top}"
     "th{background:#eee}code{font-size:.85em;word-break:break-all}"
 )
+
+# What the HTML export may do in a browser: show itself with its one inline style
+# (allowed by its hash) and nothing else. No script, no request to anywhere, no form,
+# no frame around it, and `sandbox` puts it in an origin of its own: a value that
+# slipped past escaping, in a page full of one customer's data, can do nothing.
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+HTML_HEADERS = {
+    "Content-Security-Policy": (
+        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+# The JSON export is a download: never sniffed into something runnable, never cached.
+JSON_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 
 
 def _cell(value: Any) -> str:

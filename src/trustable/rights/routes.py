@@ -14,7 +14,13 @@ from trustable.consent.service import lift_restriction
 from trustable.core.errors import NotFound
 from trustable.rights import runner
 from trustable.rights.erase import certificate
-from trustable.rights.export import export_html, export_json, log_export
+from trustable.rights.export import (
+    HTML_HEADERS,
+    JSON_HEADERS,
+    export_html,
+    export_json,
+    log_export,
+)
 from trustable.rights.schemas import (
     CodeIn,
     EmailRequestIn,
@@ -155,12 +161,15 @@ def export(
         uow.commit()
     if format == "html":
         pages = export_html(app.reader, app.vault, app.policy, found, logged, now)
-        return StreamingResponse(pages, media_type="text/html; charset=utf-8")
+        return StreamingResponse(pages, media_type="text/html; charset=utf-8", headers=HTML_HEADERS)
     body = export_json(app.reader, app.vault, app.policy, found, logged, now)
     return StreamingResponse(
         body,
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{request_id}.json"'},
+        headers={
+            **JSON_HEADERS,
+            "Content-Disposition": f'attachment; filename="{request_id}.json"',
+        },
     )
 
 

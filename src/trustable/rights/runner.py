@@ -16,7 +16,7 @@ from trustable.consent.service import ConsentMethod, ConsentStatus, record_conse
 from trustable.core.errors import InvalidInput, NotFound
 from trustable.identity.service import customer_exists
 from trustable.ledger import service as ledger
-from trustable.rights.erase import erase_customer
+from trustable.rights.erase import count_late_mail, erase_customer
 from trustable.rights.rectify import apply_correction, correction_detail
 from trustable.rights.service import (
     Channel,
@@ -123,6 +123,7 @@ def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:
 
 
 def _erase(app: Trustable, request: RightsRequest, actor: str) -> RightsRequest:
+    app.mailer.flush()  # queued mail on disk before step one looks for it, lock-free
     with app.uow() as uow:
         erased = erase_customer(
             uow,
@@ -131,20 +132,27 @@ def _erase(app: Trustable, request: RightsRequest, actor: str) -> RightsRequest:
             get_request(uow, request.request_id),
             actor=actor,
             now=app.clock(),
+            mailer=app.mailer,
         )
         uow.commit()
     for customer_id in erased.customers:
         app.vault.destroy_key(customer_id)
     if app.personalization is not None:  # out of the recommender now, not at its next sync
         app.personalization.forget(erased.customers)
+    late = None
+    if erased.addresses:  # mail queued while step one ran: on disk now, and it goes too
+        app.mailer.flush()
+        late = app.mailer.remove_mail_to(erased.addresses)
     with app.uow() as uow:
+        current = get_request(uow, request.request_id)
         done = move(
             uow,
             app.vault,
-            get_request(uow, request.request_id),
+            current,
             State.done,
             actor=actor,
             now=app.clock(),
+            detail=count_late_mail(current, late) if late else None,
             customer_known=False,  # their pseudonym died with their key
         )
         uow.commit()

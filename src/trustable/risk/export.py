@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from trustable.core.errors import InvalidInput
+from trustable.core.files import create_private
 from trustable.ledger import service as ledger
 from trustable.risk.generalize import check_k, generalise
 from trustable.risk.schemas import ExportReport, Generalisation, Measurement, SourceInfo
@@ -153,7 +154,7 @@ def write_export(
 def _write(path: Path, columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> None:
     """Create `path` (only readable by its owner) and write the CSV into it."""
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = create_private(path)
     except OSError as exc:
         raise InvalidInput(f"{path.parent}: cannot write there ({exc.__class__.__name__})") from exc
     with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:

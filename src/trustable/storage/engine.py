@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 from trustable.core.errors import ConfigurationError
+from trustable.core.files import private_sqlite
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SCHEMAS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
@@ -53,7 +54,9 @@ def schema_of(engine: Engine) -> str | None:
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only before SQLite first opens it: its -wal and -shm files take the
+        # database file's mode, so they are owner-only too (`core.files`).
+        private_sqlite(Path(database))
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -49,7 +49,6 @@ class UserOut(BaseModel):
     permissions: list[Permission]
     created_at: datetime
     disabled: bool
-    locked_until: datetime | None = Field(description="set while wrong passwords lock it")
     last_sign_in_at: datetime | None
 
     @classmethod
@@ -61,6 +60,5 @@ class UserOut(BaseModel):
             permissions=[] if user.disabled else sorted(permissions(user.role)),
             created_at=user.created_at,
             disabled=user.disabled,
-            locked_until=user.locked_until if user.locked(now) else None,
             last_sign_in_at=user.last_sign_in_at,
         )

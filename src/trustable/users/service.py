@@ -1,22 +1,25 @@
-"""Console users: accounts, Argon2id passwords, locks against guessing, roles.
+"""Console users: accounts, Argon2id passwords, throttled sign-in, roles.
 
 Passwords are hashed with Argon2id at OWASP's parameters (`passwords`). The
 parameters are stored in each hash; when they are raised, a user's hash is redone at
 their next sign-in (`check_needs_rehash`).
 
-Guessing is slowed by a lock: `MAX_FAILURES` wrong passwords in a row lock the
-account for `LOCK_FOR`. An unknown username costs the same hash as a known one, so
-the time of an answer does not tell which usernames exist.
+Guessing is slowed by `users.throttle`: failures are counted per (username, client
+address) and per client address, never per account, so a stranger hammering a
+username from their address blocks only themselves, and the owner still signs in
+from theirs. An unknown username is counted, blocked and answered exactly as a
+known one, and costs the same hash, so neither the answer nor its time tells which
+usernames exist.
 
 Each account change leaves a ledger entry of kind `console_user` (creation, role
-change, new password, lock, disabling). The ledger can never be erased, so it names
+change, new password, disabling). The ledger can never be erased, so it names
 a console user by the random `user_id` alone, never the username: who `usr_…` is
 stays in `console_users`, which is never deleted from (accounts are disabled). The
 actor is who made the change: `cli`, or the acting console user's id.
 
 Services never commit. `authenticate_user` is the exception to watch: a refused
-sign-in still changes the account (its failure count, its lock), so the caller must
-commit whether it succeeds or raises, e.g. `try: … finally: uow.commit()`.
+sign-in is still a write (the failure counts), so the caller must commit whether it
+succeeds or raises, e.g. `try: … finally: uow.commit()`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -34,14 +37,12 @@ from trustable.core.errors import InvalidInput, NotAuthenticated, NotFound, Trus
 from trustable.core.ids import new_id
 from trustable.ledger import service as ledger
 from trustable.storage.uow import UnitOfWork
-from trustable.users import passwords
+from trustable.users import passwords, throttle
 from trustable.users.passwords import check_password, hash_password
 from trustable.users.roles import Permission, Role, can
 from trustable.users.tables import console_users
 from trustable.vault.service import Vault
 
-MAX_FAILURES = 5  # wrong passwords in a row before the account locks
-LOCK_FOR = timedelta(minutes=15)
 LEDGER_KIND = "console_user"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 _USER_ID = re.compile(r"^usr_[0-9a-z]{20}$")
@@ -74,12 +75,17 @@ class InvalidCredentials(SignInRefused):
     code = "invalid_credentials"
 
 
-class AccountLocked(SignInRefused):
-    code = "account_locked"
+class SignInThrottled(SignInRefused):
+    """Too many failures for this username from this address, or from this address:
+    the same answer whether or not the username exists."""
 
-    def __init__(self, until: datetime) -> None:
-        super().__init__("too many wrong passwords: try again later")
-        self.until = until
+    code = "too_many_attempts"
+    status = 429
+
+    def __init__(self) -> None:
+        super().__init__(
+            "too many failed sign-ins from your address: wait 15 minutes and try again"
+        )
 
 
 class AccountDisabled(SignInRefused):
@@ -95,13 +101,8 @@ class ConsoleUser:
     role: Role
     created_at: datetime
     disabled: bool
-    failed_attempts: int
-    locked_until: datetime | None
     last_sign_in_at: datetime | None
     password_changed_at: datetime
-
-    def locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
 
     def can(self, permission: Permission | str) -> bool:
         """What the role allows, and nothing at all once the account is disabled."""
@@ -115,8 +116,6 @@ def _user(row: Any) -> ConsoleUser:
         role=Role(row.role),
         created_at=row.created_at,
         disabled=bool(row.disabled),
-        failed_attempts=int(row.failed_attempts),
-        locked_until=row.locked_until,
         last_sign_in_at=row.last_sign_in_at,
         password_changed_at=row.password_changed_at,
     )
@@ -150,14 +149,11 @@ def parse_role(role: Role | str) -> Role:
 # -- reading -------------------------------------------------------------------------------
 
 
-def _find(uow: UnitOfWork, user: str, *, lock: bool = False) -> Any:
+def _find(uow: UnitOfWork, user: str) -> Any:
     """The row of a user named by username or by id (`usr_…`), or None."""
     column = console_users.c.user_id if _USER_ID.fullmatch(user) else console_users.c.username
     key = user if column is console_users.c.user_id else normalize_username(user)
-    stmt = select(console_users).where(column == key)
-    if lock and uow.dialect == "postgresql":
-        stmt = stmt.with_for_update()  # two sign-ins to one account count one by one
-    return uow.connection.execute(stmt).first()
+    return uow.connection.execute(select(console_users).where(column == key)).first()
 
 
 def get_user(uow: UnitOfWork, user: str) -> ConsoleUser:
@@ -228,8 +224,6 @@ def create_user(
         "role": wanted.value,
         "created_at": now,
         "disabled": False,
-        "failed_attempts": 0,
-        "locked_until": None,
         "last_sign_in_at": None,
         "password_changed_at": now,
     }
@@ -266,7 +260,7 @@ def _check_not_last_admin(uow: UnitOfWork, found: ConsoleUser) -> None:
 def set_password(
     uow: UnitOfWork, vault: Vault, user: str, password: str, *, now: datetime, actor: str
 ) -> ConsoleUser:
-    """A new password; it also lifts a lock, and sessions opened before end."""
+    """A new password; sessions opened before it end."""
     found = get_user(uow, user)
     check_password(password, found.username)
     _set(
@@ -274,8 +268,6 @@ def set_password(
         found.user_id,
         password_hash=hash_password(password),
         password_changed_at=now,
-        failed_attempts=0,
-        locked_until=None,
     )
     _log(uow, vault, found.user_id, "password_set", actor=actor, now=now)
     return get_user(uow, found.user_id)
@@ -323,50 +315,43 @@ def disable_user(
 
 
 def authenticate_user(
-    uow: UnitOfWork, vault: Vault, username: str, password: str, *, now: datetime
+    uow: UnitOfWork,
+    vault: Vault,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    now: datetime,
 ) -> ConsoleUser:
     """The account these credentials open, or a `SignInRefused` saying why.
 
-    Every path hashes the password once, an unknown username and a locked account
-    included, so the answer takes about the same time whatever it is. Commit the unit
-    of work even when this raises: the failure count and the lock are writes.
+    `address` is the client's (the connection's peer). While this username from this
+    address, or this address at all, is blocked (`users.throttle`), the attempt is
+    refused before anything else, whoever the username names. Otherwise every path
+    hashes the password once, an unknown username included, so the answer takes
+    about the same time whatever it is. Commit the unit of work even when this
+    raises: the failure counts are writes.
     """
+    tried = throttle.attempt(vault, username, address)
+    if throttle.blocked(uow, tried, now=now):
+        raise SignInThrottled()
     try:
         name = normalize_username(username)  # a username only: an id does not sign in
     except InvalidInput:
         name = None  # not even a possible username: refused like an unknown one
-    row = None if name is None else _find(uow, name, lock=True)
-    if row is None:
-        passwords.verify(passwords.dummy_hash(), password)
+    row = None if name is None else _find(uow, name)
+    matches = passwords.verify(
+        passwords.dummy_hash() if row is None else row.password_hash, password
+    )
+    if row is None or not matches:
+        if throttle.record_failure(uow, tried, now=now):
+            raise SignInThrottled()
         raise InvalidCredentials("wrong username or password")
     found = _user(row)
-    matches = passwords.verify(row.password_hash, password)
-    if found.locked(now):
-        assert found.locked_until is not None
-        raise AccountLocked(found.locked_until)
-    if not matches:
-        if found.disabled:
-            raise InvalidCredentials("wrong username or password")
-        failures = found.failed_attempts + 1
-        if failures < MAX_FAILURES:
-            _set(uow, found.user_id, failed_attempts=failures)
-            raise InvalidCredentials("wrong username or password")
-        until = now + LOCK_FOR
-        _set(uow, found.user_id, failed_attempts=0, locked_until=until)
-        _log(
-            uow,
-            vault,
-            found.user_id,
-            "locked",
-            actor="sign-in",
-            now=now,
-            failures=failures,
-            until=ledger.stamp(until),
-        )
-        raise AccountLocked(until)
     if found.disabled:
         raise AccountDisabled("this account is disabled")
-    values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None, "last_sign_in_at": now}
+    throttle.record_success(uow, tried)
+    values: dict[str, Any] = {"last_sign_in_at": now}
     if passwords.HASHER.check_needs_rehash(row.password_hash):
         values["password_hash"] = hash_password(password)  # the parameters were raised
     _set(uow, found.user_id, **values)

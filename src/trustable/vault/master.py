@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from trustable.core.errors import VaultError
+from trustable.core.files import create_private, narrow, private_folder
 
 MASTER_KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -83,11 +84,12 @@ def load_or_create_master_key(configured: str | None, key_file: Path) -> bytes:
     if configured:
         return decode_key(configured, origin="TRUSTABLE_MASTER_KEY")
     if key_file.exists():
+        narrow(key_file)
         return decode_key(key_file.read_text(encoding="ascii"), origin=str(key_file))
-    key_file.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(key_file.parent)
     key = secrets.token_bytes(MASTER_KEY_BYTES)
     try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private(key_file)
     except FileExistsError:
         return decode_key(key_file.read_text(encoding="ascii"), origin=str(key_file))
     with os.fdopen(fd, "w", encoding="ascii") as out:
@@ -132,10 +134,10 @@ def create_key_file(path: Path) -> bytes:
 
     O_EXCL: two runs starting together cannot each write a different key.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     key = secrets.token_bytes(MASTER_KEY_BYTES)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private(path)
     except FileExistsError:
         return read_key_file(path)
     with os.fdopen(fd, "w", encoding="ascii") as out:
@@ -153,7 +155,7 @@ def replace_key_file(path: Path, key: bytes) -> None:
     old key is not kept anywhere else.
     """
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = create_private(temp)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as out:
             out.write(encode_key(key) + "\n")

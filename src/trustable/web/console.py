@@ -89,6 +89,12 @@ def page(request: Request, template: str, who: Staff, **context: Any) -> HTMLRes
     return render(request, template, who=who, Permission=Permission, analytics=analytics, **context)
 
 
+def client_address(request: Request) -> str:
+    """Where a sign-in comes from, for its throttle: the connection's peer.
+    `X-Forwarded-For` is anyone's to write, and no setting names a proxy to trust."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 @router.get("/admin", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     app = trustable(request)
@@ -112,10 +118,14 @@ def sign_in(
     with app.uow() as uow:
         now = app.clock()
         try:
-            user = authenticate_user(uow, app.vault, username, password, now=now)
+            user = authenticate_user(
+                uow, app.vault, username, password, address=client_address(request), now=now
+            )
         except SignInRefused as refused:
-            uow.commit()  # failures count, and a lock is a write
-            return render(request, "console/signin.html", status=401, problem=refused.message)
+            uow.commit()  # failures count: a refusal is a write too
+            return render(
+                request, "console/signin.html", status=refused.status, problem=refused.message
+            )
         token, _ = open_session(
             uow, app.vault, kind=SessionKind.console, user_id=user.user_id, now=now
         )
