@@ -45,7 +45,7 @@ def test_a_fresh_home_is_its_owners_alone_after_real_use(
     app = bootstrap(settings)
     try:
         server = live_server_for(app)
-        key = make_key(app, "collect")
+        key = make_key(app, "collect:server")  # the backend: its email is a contact
         sent = httpx.post(
             f"{server.url}/v1/batch",
             json={

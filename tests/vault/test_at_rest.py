@@ -45,5 +45,5 @@ def test_sqlite_files_hold_no_personal_value_in_clear(app: Trustable) -> None:
     app.engine.dispose()
     app.key_engine.dispose()
     blob = b"".join(p.read_bytes() for p in app.settings.home.iterdir() if p.is_file())
-    assert found_in("demo write key", blob)
+    assert found_in("demo web write key", blob)
     assert [value for value in personal_values() if found_in(value, blob)] == []

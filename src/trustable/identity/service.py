@@ -108,6 +108,7 @@ class IdentityBatch:
     new_customers: list[str] = field(default_factory=list)
     _new_identifiers: dict[Identifier, str] = field(default_factory=dict)
     vouched: set[Identifier] = field(default_factory=set)
+    _unvouched: set[Identifier] = field(default_factory=set)  # known, only claimed so far
     merges: list[Merge] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
 
@@ -138,14 +139,17 @@ class IdentityBatch:
                     identifiers.c.blind_index,
                     identifiers.c.customer_id,
                     identifiers.c.history,
+                    identifiers.c.verified_by,
                 ).where(identifiers.c.kind.in_(kinds), identifiers.c.blind_index.in_(chunk))
             ).all()
-            for kind, index, customer_id, history in rows:
+            for kind, index, customer_id, history, verified_by in rows:
                 found = by_index.get((kind, index))
                 if found is not None:
                     self.owner[found] = customer_id
                     if history is not None:
                         self.origin[found] = history
+                    if verified_by is None:
+                        self._unvouched.add(found)
 
     def canonical(self, customer_id: str) -> str:
         while customer_id in self._parent:
@@ -295,8 +299,9 @@ class IdentityBatch:
 
     def _vouch_known(self) -> None:
         """A trusted source named identifiers a public key sent first: now vouched."""
-        known = sorted(self.blind(i) for i in self.vouched if i not in self._new_identifiers)
-        kinds = sorted({i[0] for i in self.vouched})
+        promoted = self.vouched & self._unvouched
+        known = sorted(self.blind(i) for i in promoted)
+        kinds = sorted({i[0] for i in promoted})
         for start in range(0, len(known), 500):
             self.uow.connection.execute(
                 update(identifiers)

@@ -28,7 +28,7 @@ from trustable.consent.receipts import issue_receipt, public_key_b64
 from trustable.consent.service import consent_history, current_consents, restricted_among
 from trustable.destinations.notices import receivers_of
 from trustable.events.service import sealed_events_page, sealed_traits
-from trustable.identity.service import list_identifiers
+from trustable.identity.service import linked_identifiers
 from trustable.ledger import service as ledger
 from trustable.ledger.service import SignedHead, stamp
 from trustable.policy.service import Policy
@@ -51,6 +51,12 @@ class ExportLog:
     entry: int
     head: SignedHead
 
+
+_CONFIRMED = {
+    "source": "by the company's own systems",
+    "proof": "by you",
+    None: "no: sent by a website or app",
+}
 
 def log_export(
     uow: UnitOfWork,
@@ -107,9 +113,11 @@ def _summary(
         "request": request.request_id,
         "customer_id": customer_id,
         "controller": policy.spec.organization.name,
+        # `confirmed`: "source" when the company's backend vouched for it, "proof" when
+        # the customer proved it, null when a web page or app only claimed it.
         "identifiers": [
-            {"kind": kind, "value": value}
-            for kind, value in list_identifiers(uow, vault, customer_id)
+            {"kind": i.kind, "value": i.value, "confirmed": i.verified_by}
+            for i in linked_identifiers(uow, vault, customer_id)
         ],
         "traits": [
             {
@@ -328,7 +336,10 @@ def export_html(
             f"<code>{html.escape(request.request_id)}</code>. The same content, "
             "machine-readable, is in the JSON export.</p>",
             "<h2>How we recognise you</h2>",
-            *_table(["kind", "value"], [[i["kind"], i["value"]] for i in s["identifiers"]]),
+            *_table(
+                ["kind", "value", "confirmed"],
+                [[i["kind"], i["value"], _CONFIRMED[i["confirmed"]]] for i in s["identifiers"]],
+            ),
             "<h2>What we know about you</h2>",
             *_table(
                 ["trait", "value", "category", "updated"],
