@@ -52,7 +52,8 @@ def test_an_access_request_exports_everything_with_verifiable_proofs(
     doc = orjson.loads(export.content)
     assert doc["format"] == "trustable-export/1" and doc["customer_id"] == ada
     # Each identifier says how it was confirmed: this one by the shop's own backend.
-    assert {"kind": "email", "value": "ada@example.org", "confirmed": "source"} in doc["identifiers"]
+    email = {"kind": "email", "value": "ada@example.org", "confirmed": "source"}
+    assert email in doc["identifiers"]
     traits = {t["name"]: t["value"] for t in doc["traits"]}
     assert traits["zip"] == "75001" and traits["name"] == "Ada Lovelace"
     assert len(doc["events"]) == 4  # the identify call and three ratings

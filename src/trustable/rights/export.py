@@ -58,6 +58,7 @@ _CONFIRMED = {
     None: "no: sent by a website or app",
 }
 
+
 def log_export(
     uow: UnitOfWork,
     vault: Vault,
