@@ -2,7 +2,10 @@
 
 For one batch, in the caller's unit of work:
 1. every identifier is looked up at once (blind index), then each message is given
-   its customer in order, joining histories on alias / identify-with-both-ids;
+   its customer in order, joining histories on alias / identify-with-both-ids as far
+   as the sender may (a public key joins only anonymous histories to a user, and the
+   emails it sends stay claims: docs/identity.md); refused joins are counted and
+   logged;
 2. consent states of all those customers are loaded at once;
 3. each field is kept only when the tracking plan gives it a category that some
    purpose permitted for that customer now may use; the rest is counted, by field
@@ -176,7 +179,8 @@ def ingest(
             )
         )
         merge_histories(uow, vault, winner=merge.winner, loser=merge.loser, actor=actor, now=now)
-    drops: Counter[tuple[str, str]] = Counter()
+    # Joins refused are counted beside dropped fields, but are not fields.
+    joins: Counter[tuple[str, str]] = Counter()
     for refusal, message_type in zip(batch.refusals, refused_by, strict=True):
         records.append(
             ledger.Record(
@@ -189,7 +193,7 @@ def ingest(
                 },
             )
         )
-        drops[(message_type, refusal.reason)] += 1
+        joins[(message_type, refusal.reason)] += 1
     owners = [a.customer for a in assigned]
     guard_against_erasure(uow, owners)
 
@@ -212,6 +216,7 @@ def ingest(
     decisions = decisions_for(uow, policy, set(owners))
     vault.load_keys(set(owners))
 
+    drops: Counter[tuple[str, str]] = Counter()
     received = driver_time(uow, now)
     event_rows: list[tuple[Any, ...]] = []
     trait_rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -295,7 +300,7 @@ def ingest(
         upsert(uow, traits, ordered, keys=("customer_id", "name"))
     # From a public key an email or phone is a claim; from a trusted source, a contact.
     record_contacts(uow, contact_rows)
-    _count_drops(uow, drops, now)
+    _count_drops(uow, drops + joins, now)
     outbox.enqueue(uow, deliveries, now=now)
     if watched:
         records.extend(observe(uow, policy, decisions, watched, now=now, actor=actor))
