@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 merges_app = typer.Typer(
     help="Joined histories: list the joins of two customers, undo one.", no_args_is_help=True
@@ -34,19 +33,20 @@ def merges_list(
     if not found:
         console.print("no joins", highlight=False)
         return
-    table = Table(title="Joined histories")
-    for column in ("join", "kept", "absorbed", "when", "by", "undone"):
-        table.add_column(column, no_wrap=column in ("join", "kept", "absorbed"))
+    # One block per join rather than a table: three ids side by side pass 80 columns,
+    # and an id cut short cannot be copied into `merges undo`.
     for m in found:
-        table.add_row(
-            m.merge_id,
-            m.winner,
-            m.loser,
-            f"{m.merged_at:%Y-%m-%d %H:%M}",
-            escape(m.actor),
-            f"{m.undone_at:%Y-%m-%d %H:%M} by {escape(m.undone_by or '')}" if m.undone_at else "",
+        state = (
+            f"undone {m.undone_at:%Y-%m-%d %H:%M} by {escape(m.undone_by or '')}"
+            if m.undone_at
+            else "in force"
         )
-    console.print(table)
+        console.print(
+            f"[bold]{m.merge_id}[/]  {m.merged_at:%Y-%m-%d %H:%M}  by {escape(m.actor)}  "
+            f"({state})\n  kept      {m.winner}\n  absorbed  {m.loser}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @merges_app.command("undo")
