@@ -15,8 +15,8 @@ from tests.portal.support import csrf_of
 from tests.users.support import console_browsers
 from trustable.bootstrap import Trustable
 from trustable.cli.main import app as cli
-from trustable.core.settings import Settings
 from trustable.consent.service import ConsentStatus, current_consents
+from trustable.core.settings import Settings
 from trustable.events.merge import AlreadyUndone, split_histories
 from trustable.events.service import customer_events, customer_traits
 from trustable.identity.service import find_customer, linked_identifiers, list_merges
