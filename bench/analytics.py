@@ -157,7 +157,7 @@ def _crowd(work: Path, size: int, progress: Callable[[str], None]) -> tuple[Popu
     from bench.world import new_store
     from trustable.events.segment import parse_batch
     from trustable.events.service import ingest
-    from trustable.identity.service import IdentityBatch
+    from trustable.identity.batch import IdentityBatch
 
     rng = random.Random(11)
     app: Trustable = new_store(work / "crowd").open()

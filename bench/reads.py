@@ -63,7 +63,8 @@ from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
 from trustable.events.segment import Message, parse_batch
 from trustable.events.service import IngestResult, ingest
-from trustable.identity.service import find_customer, normalise
+from trustable.identity.kinds import normalise
+from trustable.identity.service import find_customer
 from trustable.policy.service import Purpose
 
 PURPOSE = "personalize.content.profiled"

@@ -21,7 +21,7 @@ from trustable.access.service import create_key
 from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
 from trustable.core.settings import Settings, example_policy_path
-from trustable.identity.service import normalise
+from trustable.identity.kinds import normalise
 from trustable.vault.master import encode_key
 
 # Share of users who granted (or refused) each consent purpose before the run:

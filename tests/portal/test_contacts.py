@@ -279,3 +279,29 @@ def test_each_identifier_says_how_it_was_confirmed(
 def find_customer_by_email(shop: Trustable, address: str) -> str | None:
     with shop.reader() as uow:
         return find_customer(uow, shop.vault, "email", address)
+
+
+def test_another_customer_cannot_confirm_her_address_with_her_proof_and_code(
+    shop: Trustable, server: LiveServer, cara: str, browser: httpx.Client, mailbox: Inbox
+) -> None:
+    """A proof belongs to the customer who asked for it: someone else who learns its id
+    and code, signed in as themselves, confirms nothing."""
+    send(shop, msg("identify", "mallory", traits={"email": "mallory@example.org"}))
+    with shop.reader() as uow:
+        mallory = find_customer(uow, shop.vault, "user_id", "mallory")
+    assert mallory is not None
+    sent = ask_to_prove(browser, CLAIMED)
+    (code,) = mails_to(shop, mailbox, CLAIMED)
+    other = signed_in(shop, server, mallory)
+    try:
+        theirs = other.get("/portal")
+        stolen = other.post(
+            "/portal/contacts/confirm",
+            data={"proof": proof_id(sent.text), "code": code, "csrf": csrf_of(theirs.text)},
+        )
+    finally:
+        other.close()
+    assert stolen.status_code == 400
+    assert verified_by(shop, cara, CLAIMED) is None
+    assert confirm(browser, sent, code).status_code == 200
+    assert verified_by(shop, cara, CLAIMED) == "proof"

@@ -24,7 +24,8 @@ from sqlalchemy import select
 from trustable.consent.service import Decisions, decisions_for
 from trustable.events.service import open_payload
 from trustable.events.tables import events, traits
-from trustable.identity.service import customers_after, vouched_customers
+from trustable.identity.contacts import vouched_customers
+from trustable.identity.service import customers_after
 from trustable.policy.service import Policy
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import KeyMissing, Vault

@@ -422,7 +422,7 @@ def collection_drops() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the data store and the key store to the latest schema."""
-    from trustable.identity.service import count_unverified_contacts
+    from trustable.identity.contacts import count_unverified_contacts
 
     settings = Settings.from_env()
     guarded(lambda: migrate(settings))

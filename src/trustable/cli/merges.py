@@ -26,7 +26,7 @@ def merges_list(
 ) -> None:
     """The newest joins first: the survivor, the absorbed history, when, by whom."""
     from trustable.cli.main import console, running
-    from trustable.identity.service import list_merges
+    from trustable.identity.merges import list_merges
 
     with running() as trustable, trustable.reader() as uow:
         found = list_merges(uow, customer_id=customer, limit=limit)

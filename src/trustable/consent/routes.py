@@ -18,7 +18,8 @@ from trustable.consent.schemas import (
     SignedReceiptOut,
 )
 from trustable.core.errors import NotFound
-from trustable.identity.service import customer_exists, normalise
+from trustable.identity.kinds import normalise
+from trustable.identity.service import customer_exists
 from trustable.storage.uow import UnitOfWork
 
 router = APIRouter(tags=["consent"])

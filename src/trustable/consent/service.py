@@ -19,7 +19,8 @@ from sqlalchemy import bindparam, case, func, select, update
 
 from trustable.consent.tables import consent_records, consent_state, restrictions
 from trustable.core.errors import InvalidInput
-from trustable.identity.service import Identifier, IdentityBatch
+from trustable.identity.batch import IdentityBatch
+from trustable.identity.kinds import Identifier
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.storage.bulk import delete_customer_rows

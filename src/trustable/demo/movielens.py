@@ -28,7 +28,7 @@ from trustable.consent.service import ConsentMethod, ConsentStatus, record_conse
 from trustable.core.errors import InvalidInput
 from trustable.events.segment import parse_batch
 from trustable.events.service import IngestResult, ingest
-from trustable.identity.service import IdentityBatch
+from trustable.identity.batch import IdentityBatch
 from trustable.storage.uow import UnitOfWork
 
 PERSONALIZE = "personalize.content.profiled"

@@ -20,9 +20,8 @@ from trustable.consent.service import merge_consents, split_consents
 from trustable.core.errors import NotFound, TrustableError
 from trustable.destinations.tables import outbox
 from trustable.events.tables import events, received_messages, traits
-from trustable.identity.service import (
+from trustable.identity.merges import (
     absorbed_histories,
-    customer_exists,
     get_merge,
     mark_merged,
     mark_unmerged,
@@ -30,6 +29,7 @@ from trustable.identity.service import (
     record_merge,
     return_identifiers,
 )
+from trustable.identity.service import customer_exists
 from trustable.ledger import service as ledger
 from trustable.segments.service import merge_segments, split_segments
 from trustable.storage.uow import UnitOfWork

@@ -36,15 +36,10 @@ from trustable.destinations import outbox
 from trustable.events.merge import merge_histories
 from trustable.events.segment import Message
 from trustable.events.tables import collection_drops, events, received_messages, traits
-from trustable.identity.service import (
-    SOURCE,
-    Identifier,
-    IdentityBatch,
-    contact_row,
-    guard_against_erasure,
-    normalise,
-    record_contacts,
-)
+from trustable.identity.batch import IdentityBatch
+from trustable.identity.contacts import contact_row, record_contacts
+from trustable.identity.kinds import SOURCE, Identifier, normalise
+from trustable.identity.service import guard_against_erasure
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.segments.service import Stored, observe

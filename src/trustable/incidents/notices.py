@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from trustable.identity.service import contact_emails
+from trustable.identity.contacts import contact_emails
 from trustable.incidents.affected import affected_customers
 from trustable.incidents.service import (
     Exposed,

@@ -17,7 +17,8 @@ import orjson
 from trustable.core.errors import InvalidInput
 from trustable.destinations.notices import enqueue_notices, receivers_of
 from trustable.events.service import correct_trait
-from trustable.identity.service import normalise, replace_identifier
+from trustable.identity.kinds import normalise
+from trustable.identity.service import replace_identifier
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.rights.service import RequestRefused, RightsRequest

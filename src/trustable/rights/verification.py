@@ -21,14 +21,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from trustable.core.errors import InvalidInput, NotFound, TrustableError
-from trustable.identity.service import (
-    PROOF,
-    AmbiguousContact,
-    find_contact,
-    linked_identifiers,
-    normalise,
-    vouch,
-)
+from trustable.identity.contacts import AmbiguousContact, find_contact, vouch
+from trustable.identity.kinds import PROOF, normalise
+from trustable.identity.service import linked_identifiers
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.rights.rectify import correction_detail

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from trustable.api.deps import trustable
 from trustable.events.merge import split_histories
-from trustable.identity.service import list_merges
+from trustable.identity.merges import list_merges
 from trustable.users.roles import Permission
 from trustable.web.console import PATH, Text, acting, page, staff
 from trustable.web.pages import redirect

@@ -27,12 +27,8 @@ from trustable.consent.service import (
     record_consent,
 )
 from trustable.core.errors import InvalidInput, NotAuthenticated, NotFound
-from trustable.identity.service import (
-    add_claim,
-    customer_exists,
-    linked_identifiers,
-    unlink_identifier,
-)
+from trustable.identity.contacts import add_claim
+from trustable.identity.service import customer_exists, linked_identifiers, unlink_identifier
 from trustable.ledger import service as ledger
 from trustable.portal.service import choices, describe, holdings, redeem_link
 from trustable.rights import runner
