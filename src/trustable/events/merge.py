@@ -11,10 +11,11 @@ that is what lets a privacy officer undo the join (`split_histories`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, select, update
 
 from trustable.consent.service import merge_consents, split_consents
 from trustable.core.errors import NotFound, TrustableError
@@ -45,22 +46,14 @@ def merge_histories(
     move_identifiers(uow, vault, winner, loser)
     merge_consents(uow, winner, loser)
 
-    for row in conn.execute(
-        select(events.c.id, events.c.message_id, events.c.payload, events.c.history).where(
-            events.c.customer_id == loser
-        )
-    ).all():
-        field = "event:" + row.message_id
-        plain = vault.decrypt(loser, field, row.payload)
-        conn.execute(
-            update(events)
-            .where(events.c.id == row.id)
-            .values(
-                customer_id=winner,
-                payload=vault.encrypt(winner, field, plain),
-                history=row.history or loser,
-            )
-        )
+    _move_events(
+        uow,
+        vault,
+        events.c.customer_id == loser,
+        source=loser,
+        target=winner,
+        history=lambda h: h or loser,
+    )
 
     theirs = conn.execute(select(traits).where(traits.c.customer_id == loser)).all()
     moved = []
@@ -98,6 +91,36 @@ def merge_histories(
     ledger.move_entries(uow, winner, loser)
     mark_merged(uow, winner, loser)
     record_merge(uow, winner=winner, loser=loser, actor=actor, now=now)
+
+
+def _move_events(
+    uow: UnitOfWork,
+    vault: Vault,
+    which: ColumnElement[bool],
+    *,
+    source: str,
+    target: str,
+    history: Callable[[str | None], str | None],
+) -> list[str]:
+    """Give the events `which` selects from `source` to `target`, each opened with the
+    old key and sealed with the new one, its `history` mapped; their message ids."""
+    conn = uow.connection
+    rows = conn.execute(
+        select(events.c.id, events.c.message_id, events.c.payload, events.c.history).where(which)
+    ).all()
+    for row in rows:
+        field = "event:" + row.message_id
+        plain = vault.decrypt(source, field, row.payload)
+        conn.execute(
+            update(events)
+            .where(events.c.id == row.id)
+            .values(
+                customer_id=target,
+                payload=vault.encrypt(target, field, plain),
+                history=history(row.history),
+            )
+        )
+    return [row.message_id for row in rows]
 
 
 class AlreadyUndone(TrustableError):
@@ -144,24 +167,14 @@ def split_histories(
     def back(history: str | None) -> str | None:
         return None if history == restored else history
 
-    moved = conn.execute(
-        select(events.c.id, events.c.message_id, events.c.payload, events.c.history).where(
-            events.c.customer_id == holder, events.c.history.in_(histories)
-        )
-    ).all()
-    for row in moved:
-        field = "event:" + row.message_id
-        plain = vault.decrypt(holder, field, row.payload)
-        conn.execute(
-            update(events)
-            .where(events.c.id == row.id)
-            .values(
-                customer_id=restored,
-                payload=vault.encrypt(restored, field, plain),
-                history=back(row.history),
-            )
-        )
-    message_ids = [row.message_id for row in moved]
+    message_ids = _move_events(
+        uow,
+        vault,
+        and_(events.c.customer_id == holder, events.c.history.in_(histories)),
+        source=holder,
+        target=restored,
+        history=back,
+    )
     for start in range(0, len(message_ids), 500):
         chunk = message_ids[start : start + 500]
         conn.execute(
@@ -231,6 +244,6 @@ def split_histories(
         holder=holder,
         restored=restored,
         identifiers=moved_identifiers,
-        events=len(moved),
+        events=len(message_ids),
         traits=len(their_traits),
     )

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from trustable.core.errors import NotFound, TrustableError
-from trustable.identity.kinds import CONTACT_KINDS, normalise
+from trustable.core.errors import InvalidInput, NotFound, TrustableError
+from trustable.identity.kinds import CONTACT_KINDS, looks_like_email, normalise
 from trustable.identity.tables import identifiers
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import upsert
@@ -196,6 +196,8 @@ def add_claim(
 ) -> int:
     """A customer says an address is theirs: held as a claim (until they prove it),
     once however often they say so. Its handle."""
+    if kind == "email" and not looks_like_email(normalise(kind, value)):
+        raise InvalidInput("that is not an email address", code="invalid_email")
     row = contact_row(vault, customer_id, kind, value, verified_by=None, now=now)
     record_contacts(uow, [row])
     return int(

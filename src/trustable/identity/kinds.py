@@ -31,3 +31,16 @@ def normalise(kind: str, value: object) -> str:
     if kind == "phone":
         return _PHONE_NOISE.sub("", text)
     return text
+
+
+def looks_like_email(text: str) -> bool:
+    """One `@`, a dot after it, no white space: what is worth mailing a code to
+    (whether the address is real, only the code that reaches it can tell)."""
+    local, at, domain = text.partition("@")
+    return (
+        bool(local)
+        and at == "@"
+        and "@" not in domain
+        and "." in domain
+        and not any(c.isspace() for c in text)
+    )

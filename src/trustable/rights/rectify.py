@@ -17,7 +17,7 @@ import orjson
 from trustable.core.errors import InvalidInput
 from trustable.destinations.notices import enqueue_notices, receivers_of
 from trustable.events.service import correct_trait
-from trustable.identity.kinds import normalise
+from trustable.identity.kinds import looks_like_email, normalise
 from trustable.identity.service import replace_identifier
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
@@ -61,7 +61,7 @@ def check_correction(policy: Policy, target: str, name: str, value: Any) -> Any:
                 "a corrected identifier is a non-empty string", code="invalid_correction"
             )
         text = normalise(name, value)
-        if name == "email" and (text.count("@") != 1 or "." not in text.split("@")[1]):
+        if name == "email" and not looks_like_email(text):
             raise InvalidInput("email must be an email address", code="invalid_correction")
         if name == "phone" and not text.lstrip("+").isdigit():
             raise InvalidInput(

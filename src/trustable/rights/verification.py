@@ -73,6 +73,24 @@ def _hash(vault: Vault, request_id: str, code: str) -> str:
     return vault.blind_index("otp:" + request_id, code)
 
 
+def _new_code() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+
+
+def _may_send(uow: UnitOfWork, address_index: str, now: datetime) -> bool:
+    """Whether this address may get another code this hour (`SENDS_PER_HOUR`), for
+    requests and proofs alike: neither can be used to bomb an inbox."""
+    recent = uow.connection.execute(
+        select(func.count())
+        .select_from(verification_codes)
+        .where(
+            verification_codes.c.address_index == address_index,
+            verification_codes.c.sent_at > now - timedelta(hours=1),
+        )
+    ).scalar_one()
+    return int(recent) < SENDS_PER_HOUR
+
+
 def request_by_email(
     uow: UnitOfWork,
     vault: Vault,
@@ -113,19 +131,11 @@ def request_by_email(
         sealed=sealed,
         review=review,
     )
-    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    code = _new_code()
     address_index = vault.blind_index("email", address)
-    recent = uow.connection.execute(
-        select(func.count())
-        .select_from(verification_codes)
-        .where(
-            verification_codes.c.address_index == address_index,
-            verification_codes.c.sent_at > now - timedelta(hours=1),
-        )
-    ).scalar_one()
     # Unknown address: a hash no code matches (random, never sent). Over the limit:
     # the request exists, no mail goes out; the caller cannot see the difference.
-    known = customer_id is not None and int(recent) < SENDS_PER_HOUR
+    known = customer_id is not None and _may_send(uow, address_index, now)
     stored = _hash(vault, request.request_id, code) if known else secrets.token_hex(32)
     uow.connection.execute(
         verification_codes.insert(),
@@ -247,16 +257,8 @@ def prove_address(
         )
     address_index = vault.blind_index("email", found.value)
     proof_id = PROOF_PREFIX + secrets.token_hex(12)
-    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-    recent = uow.connection.execute(
-        select(func.count())
-        .select_from(verification_codes)
-        .where(
-            verification_codes.c.address_index == address_index,
-            verification_codes.c.sent_at > now - timedelta(hours=1),
-        )
-    ).scalar_one()
-    sending = int(recent) < SENDS_PER_HOUR
+    code = _new_code()
+    sending = _may_send(uow, address_index, now)
     uow.connection.execute(
         verification_codes.insert(),
         [
