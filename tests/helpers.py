@@ -9,6 +9,7 @@ from sqlalchemy import Engine, MetaData, select
 
 from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
+from trustable.core.settings import Settings
 from trustable.events.segment import parse_batch
 from trustable.events.service import ingest
 
@@ -84,3 +85,14 @@ def grant(
                 jurisdiction=jurisdiction,
             )
         uow.commit()
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment `trustable` commands need to reach these stores."""
+    return {
+        "TRUSTABLE_HOME": str(settings.home),
+        "TRUSTABLE_DATABASE_URL": settings.database_url,
+        "TRUSTABLE_KEYSTORE_URL": settings.keystore_url,
+        "TRUSTABLE_MASTER_KEY": settings.master_key or "",
+        "TRUSTABLE_POLICY": str(settings.policy_path),
+    }

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import MOVIELENS
+from tests.helpers import cli_env
 from trustable.cli.main import app
 from trustable.core.settings import Settings, example_policy_path
 from trustable.vault.master import encode_key
@@ -18,13 +19,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
-    return {
-        "TRUSTABLE_HOME": str(settings.home),
-        "TRUSTABLE_DATABASE_URL": settings.database_url,
-        "TRUSTABLE_KEYSTORE_URL": settings.keystore_url,
-        "TRUSTABLE_MASTER_KEY": settings.master_key or "",
-        "TRUSTABLE_POLICY": str(settings.policy_path),
-    }
+    return cli_env(settings)
 
 
 def test_every_command_has_help() -> None:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.conftest import LiveServer
-from tests.helpers import grant, msg, send
+from tests.helpers import cli_env, grant, msg, send
 from tests.portal.support import csrf_of
 from tests.users.support import Console, console_browsers
 from trustable.bootstrap import Trustable
@@ -231,13 +231,7 @@ def test_an_older_join_is_undone_after_the_survivor_was_joined_again(
 
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
-    return {
-        "TRUSTABLE_HOME": str(settings.home),
-        "TRUSTABLE_DATABASE_URL": settings.database_url,
-        "TRUSTABLE_KEYSTORE_URL": settings.keystore_url,
-        "TRUSTABLE_MASTER_KEY": settings.master_key or "",
-        "TRUSTABLE_POLICY": str(settings.policy_path),
-    }
+    return cli_env(settings)
 
 
 def test_merges_list_shows_the_join_by_ids_only(

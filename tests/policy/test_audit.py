@@ -8,6 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from tests.helpers import cli_env
 from trustable.bootstrap import Trustable
 from trustable.cli.main import app as cli
 from trustable.core.settings import Settings, example_policy_path
@@ -21,13 +22,7 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def env_of(settings: Settings) -> dict[str, str]:
-    return {
-        "TRUSTABLE_HOME": str(settings.home),
-        "TRUSTABLE_DATABASE_URL": settings.database_url,
-        "TRUSTABLE_KEYSTORE_URL": settings.keystore_url,
-        "TRUSTABLE_MASTER_KEY": settings.master_key or "",
-        "TRUSTABLE_POLICY": str(settings.policy_path),
-    }
+    return cli_env(settings)
 
 
 def test_the_audit_passes_on_the_demo(app: Trustable, settings: Settings) -> None:

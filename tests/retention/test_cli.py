@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import send
+from tests.helpers import cli_env, send
 from tests.retention.history import SECRETS, advance, order, shopper
 from trustable.bootstrap import bootstrap
 from trustable.cli.main import app as cli
@@ -19,13 +19,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
-    return {
-        "TRUSTABLE_HOME": str(settings.home),
-        "TRUSTABLE_DATABASE_URL": settings.database_url,
-        "TRUSTABLE_KEYSTORE_URL": settings.keystore_url,
-        "TRUSTABLE_MASTER_KEY": settings.master_key or "",
-        "TRUSTABLE_POLICY": str(settings.policy_path),
-    }
+    return cli_env(settings)
 
 
 def rows(output: str) -> list[str]:

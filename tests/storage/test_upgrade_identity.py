@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from typer.testing import CliRunner, Result
 
-from tests.helpers import msg, send
+from tests.helpers import cli_env, msg, send
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.cli.main import app as cli
 from trustable.core.settings import Settings
@@ -110,13 +110,7 @@ def old_store(settings: Settings) -> Settings:
 
 @pytest.fixture
 def env(old_store: Settings) -> dict[str, str]:
-    return {
-        "TRUSTABLE_HOME": str(old_store.home),
-        "TRUSTABLE_DATABASE_URL": old_store.database_url,
-        "TRUSTABLE_KEYSTORE_URL": old_store.keystore_url,
-        "TRUSTABLE_MASTER_KEY": old_store.master_key or "",
-        "TRUSTABLE_POLICY": str(old_store.policy_path),
-    }
+    return cli_env(old_store)
 
 
 @pytest.fixture

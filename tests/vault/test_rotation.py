@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, select
 from typer.testing import CliRunner
 
-from tests.helpers import msg, raw_dump
+from tests.helpers import cli_env, msg, raw_dump
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.cli.main import app as cli
 from trustable.core.errors import VaultError
@@ -410,13 +410,7 @@ def test_the_master_id_is_public_and_not_the_key() -> None:
 
 def test_rotate_master_from_the_command_line(settings: Settings) -> None:
     runner = CliRunner()
-    env = {
-        "TRUSTABLE_HOME": str(settings.home),
-        "TRUSTABLE_DATABASE_URL": settings.database_url,
-        "TRUSTABLE_KEYSTORE_URL": settings.keystore_url,
-        "TRUSTABLE_MASTER_KEY": settings.master_key or "",
-        "TRUSTABLE_POLICY": str(settings.policy_path),
-    }
+    env = cli_env(settings)
     assert runner.invoke(cli, ["keys", "rotate-master", "--help"]).exit_code == 0
     assert runner.invoke(cli, ["demo", "--no-serve"], env=env).exit_code == 0
     assert runner.invoke(cli, ["ledger", "sign"], env=env).exit_code == 0
