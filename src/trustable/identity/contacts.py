@@ -16,7 +16,7 @@ from trustable.core.errors import InvalidInput, NotFound, TrustableError
 from trustable.identity.kinds import CONTACT_KINDS, looks_like_email, normalise
 from trustable.identity.tables import identifiers
 from trustable.storage.uow import UnitOfWork
-from trustable.storage.upsert import upsert
+from trustable.storage.upsert import insert_ignoring_conflicts, upsert
 from trustable.vault.service import Vault
 
 
@@ -96,8 +96,15 @@ def record_contacts(uow: UnitOfWork, rows: Sequence[dict[str, Any]]) -> None:
         if key not in unique or row["verified_by"] is not None:
             unique[key] = row
     ordered = [unique[key] for key in sorted(unique)]
+    # A claim of an address already held changes nothing: no write at all, which is
+    # what most identify calls of a known customer are.
+    insert_ignoring_conflicts(uow, identifiers, [r for r in ordered if r["verified_by"] is None])
     upsert(
-        uow, identifiers, ordered, keys=("customer_id", "kind", "blind_index"), update=_keep_vouched
+        uow,
+        identifiers,
+        [r for r in ordered if r["verified_by"] is not None],
+        keys=("customer_id", "kind", "blind_index"),
+        update=_keep_vouched,
     )
 
 
