@@ -31,8 +31,6 @@ class Merge:
 # Why a join was refused: the history to be absorbed already names a user (joining
 # two users needs a trusted source), or holds a verified contact.
 REFUSED_USER = "join_refused_user_id"
-
-
 REFUSED_CONTACT = "join_refused_contact"
 
 
@@ -150,18 +148,18 @@ class IdentityBatch:
         per batch, then kept up to date as the batch attaches and joins)."""
         customer_id = self.canonical(customer_id)
         known = self._standing.get(customer_id)
-        if known is None:
-            known = _Standing()
-            if customer_id not in self.new_customers:
-                rows = self.uow.connection.execute(
-                    select(identifiers.c.kind, identifiers.c.verified_by).where(
-                        identifiers.c.customer_id == customer_id
-                    )
-                ).all()
-                known.user_id = any(kind == "user_id" for kind, _ in rows)
-                known.contact = any(
-                    kind in CONTACT_KINDS and verified is not None for kind, verified in rows
+        if known is None:  # a customer of the store (new ones get theirs when made)
+            rows = self.uow.connection.execute(
+                select(identifiers.c.kind, identifiers.c.verified_by).where(
+                    identifiers.c.customer_id == customer_id
                 )
+            ).all()
+            known = _Standing(
+                user_id=any(kind == "user_id" for kind, _ in rows),
+                contact=any(
+                    kind in CONTACT_KINDS and verified is not None for kind, verified in rows
+                ),
+            )
             self._standing[customer_id] = known
         return known
 

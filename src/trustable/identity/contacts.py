@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from trustable.core.errors import InvalidInput, NotFound, TrustableError
+from trustable.core.errors import InvalidInput, TrustableError
 from trustable.identity.kinds import CONTACT_KINDS, looks_like_email, normalise
 from trustable.identity.tables import identifiers
 from trustable.storage.uow import UnitOfWork
@@ -138,22 +138,22 @@ def count_unverified_contacts(uow: UnitOfWork) -> int:
     )
 
 
-def vouch(uow: UnitOfWork, customer_id: str, handle: int, *, how: str, now: datetime) -> str:
-    """Mark one of a customer's identifiers as vouched for (`how`: SOURCE or PROOF);
-    its kind. `NotFound` unless it is theirs."""
-    row = uow.connection.execute(
-        select(identifiers.c.kind).where(
-            identifiers.c.id == handle, identifiers.c.customer_id == customer_id
-        )
-    ).first()
-    if row is None:
-        raise NotFound("no such identifier of yours", code="unknown_identifier")
-    uow.connection.execute(
+def vouch(
+    uow: UnitOfWork, customer_id: str, kind: str, blind_index: str, *, how: str, now: datetime
+) -> bool:
+    """Mark the customer's address with this blind index as vouched for (`how`: SOURCE
+    or PROOF), found by its index so nothing is decrypted; False when they no longer
+    hold it (unlinked meanwhile)."""
+    done = uow.connection.execute(
         update(identifiers)
-        .where(identifiers.c.id == handle)
+        .where(
+            identifiers.c.customer_id == customer_id,
+            identifiers.c.kind == kind,
+            identifiers.c.blind_index == blind_index,
+        )
         .values(verified_by=how, verified_at=now)
     )
-    return str(row.kind)
+    return int(done.rowcount) > 0
 
 
 def contact_emails(uow: UnitOfWork, vault: Vault, customer_ids: Sequence[str]) -> dict[str, str]:

@@ -301,21 +301,15 @@ def confirm_address(
     )
     if not done:
         return None
-    for linked in linked_identifiers(uow, vault, customer_id):
-        if linked.kind == "email" and vault.blind_index("email", linked.value) == row.address_index:
-            vouch(uow, customer_id, linked.handle, how=PROOF, now=now)
-            ledger.append(
-                uow,
-                vault,
-                [
-                    ledger.Record(
-                        "contact_verified", customer_id, "portal", {"kind": "email", "how": PROOF}
-                    )
-                ],
-                now=now,
-            )
-            return linked.kind
-    return None  # unlinked meanwhile
+    if not vouch(uow, customer_id, "email", row.address_index, how=PROOF, now=now):
+        return None  # unlinked meanwhile
+    ledger.append(
+        uow,
+        vault,
+        [ledger.Record("contact_verified", customer_id, "portal", {"kind": "email", "how": PROOF})],
+        now=now,
+    )
+    return "email"
 
 
 def proof_mail(code: str) -> tuple[str, str]:
