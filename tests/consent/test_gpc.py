@@ -93,3 +93,97 @@ def test_the_well_known_file_announces_support(live_server: LiveServer) -> None:
     assert answer.headers["content-type"].startswith("application/json")
     body = answer.json()
     assert body["gpc"] is True and len(body["lastUpdate"]) == 10
+
+
+def history(app: Trustable, user: str, purpose: str) -> list[tuple[str, str]]:
+    with app.reader() as uow:
+        customer = find_customer(uow, app.vault, "user_id", user)
+        assert customer is not None
+        return [
+            (r.status, r.method) for r in consent_history(uow, customer) if r.purpose == purpose
+        ]
+
+
+def banner_event(user: str, preferences: dict[str, bool]) -> dict[str, object]:
+    return msg(
+        "track",
+        user,
+        event="Order Completed",
+        properties={"order_id": "o-1"},
+        context={
+            "device": {"advertisingId": "ad-123"},
+            "consent": {"categoryPreferences": preferences},
+        },
+    )
+
+
+def post(server: LiveServer, key: str, message: dict[str, object], gpc: bool) -> None:
+    answer = httpx.post(
+        f"{server.url}/v1/batch",
+        json={"batch": [message], "writeKey": key},
+        headers={"Sec-GPC": "1"} if gpc else {},
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_gpc_with_a_banner_that_also_says_no_is_recorded_as_gpc(
+    app: Trustable, live_server: LiveServer, write_key: str
+) -> None:
+    post(live_server, write_key, banner_event("g4", {"Advertising": False}), gpc=True)
+    # The opt-out the browser sent is on record as its own; the banner's other
+    # choices (here: analytics left out, so no) are the banner's.
+    assert history(app, "g4", ADS) == [("denied", "gpc")]
+    assert states(app, "g4")["analytics.reporting"] == ("denied", "banner")
+
+
+def test_gpc_wins_over_a_banner_grant_in_the_same_request_and_the_event_obeys_it(
+    app: Trustable, live_server: LiveServer, write_key: str
+) -> None:
+    post(
+        live_server,
+        write_key,
+        banner_event("g5", {"Advertising": True, "Personalization": True}),
+        gpc=True,
+    )
+    # A banner's "yes" may be a pre-checked box; the browser's signal is the person's.
+    assert history(app, "g5", ADS) == [("denied", "gpc")]
+    # Purposes GPC does not cover follow the banner.
+    assert states(app, "g5")["personalize.content.profiled"] == ("granted", "banner")
+    with app.reader() as uow:
+        customer = find_customer(uow, app.vault, "user_id", "g5")
+        assert customer is not None
+        (event,) = customer_events(uow, app.vault, customer)
+    assert "context.device.advertisingId" not in event.fields
+
+
+def test_a_banner_grant_without_the_signal_is_the_banners(
+    app: Trustable, live_server: LiveServer, write_key: str
+) -> None:
+    post(live_server, write_key, banner_event("g6", {"Advertising": True}), gpc=False)
+    assert history(app, "g6", ADS) == [("granted", "banner")]
+    # The next request with the signal withdraws a banner's grant: it was not an
+    # answer to the opt-out.
+    post(live_server, write_key, banner_event("g6", {"Advertising": True}), gpc=True)
+    assert history(app, "g6", ADS) == [("granted", "banner"), ("withdrawn", "gpc")]
+
+
+def test_the_persons_own_grant_after_the_opt_out_stands_against_later_signals(
+    app: Trustable, live_server: LiveServer, write_key: str
+) -> None:
+    consent = make_key(app, "consent:write")
+    send(live_server, write_key, "g7", {"Sec-GPC": "1"})
+    httpx.post(
+        f"{live_server.url}/v1/consents",
+        json={"user_id": "g7", "purpose": ADS, "status": "granted"},
+        headers={"Authorization": f"Bearer {consent}"},
+    ).raise_for_status()
+    # Their browser keeps sending the signal; their explicit opt-in is the later word.
+    send(live_server, write_key, "g7", {"Sec-GPC": "1"})
+    post(live_server, write_key, banner_event("g7", {"Advertising": False}), gpc=True)
+    assert history(app, "g7", ADS) == [("denied", "gpc"), ("granted", "api")]
+    with app.reader() as uow:
+        customer = find_customer(uow, app.vault, "user_id", "g7")
+        assert customer is not None
+        kept = [e.fields for e in customer_events(uow, app.vault, customer)]
+    assert kept[0].get("context.device.advertisingId") is None
+    assert kept[1]["context.device.advertisingId"] == "ad-123"

@@ -10,7 +10,10 @@
 The policy's `consent_signals` maps each of these to its own purposes. A signal is
 recorded (method `banner` or `tcf`) only where it changes the customer's state, and
 before the event's own fields are filtered, so the event obeys the choice it carries.
-Where one message says both yes and no for a purpose, no wins.
+Where one message says both yes and no for a purpose, no wins. In a request that
+carries `Sec-GPC: 1`, these signals say nothing on the purposes GPC covers: the
+browser's opt-out is recorded (method `gpc`) and a banner's "yes" cannot undo it
+(docs/consent.md, "GPC and a banner").
 """
 
 from __future__ import annotations
@@ -139,11 +142,18 @@ def apply_signals(
     *,
     now: datetime,
     actor: str,
+    overruled: Iterable[str] = (),
 ) -> int:
-    """Record what the signals change, in message order; the number of records."""
+    """Record what the signals change, in message order; the number of records.
+
+    `overruled`: purposes a stronger signal of the same request has settled (Global
+    Privacy Control's), on which these signals say nothing.
+    """
+    settled = frozenset(overruled)
     stated = [
         (customer_id, purpose, permitted, method)
         for customer_id, signals in items
         for purpose, (permitted, method) in choices(policy, signals).items()
+        if purpose not in settled
     ]
     return state_choices(uow, vault, policy, stated, now=now, actor=actor)

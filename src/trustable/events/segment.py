@@ -257,6 +257,9 @@ def _message(
             raise InvalidInput(f"{where}.{root}: must be an object", code="invalid_message")
         if root == "context":
             value = {k: v for k, v in value.items() if k not in _CONTROL_CONTEXT}
+            if isinstance(value.get("traits"), dict):
+                own = raw.get("traits") if "traits" in _DATA_ROOTS[kind] else None
+                fields.update(_context_traits(value.pop("traits"), own))
         fields.update(flatten(value, root))
     return Message(
         index=index,
@@ -269,6 +272,20 @@ def _message(
         fields=fields,
         signals=signals,
     )
+
+
+def _context_traits(lent: dict[str, Any], own: Any) -> dict[str, Any]:
+    """`context.traits` as the `traits` fields the tracking plan knows.
+
+    Segment's spec allows the user's traits in `context.traits` on every call, and
+    RudderStack's SDKs send identify traits only there. They are read as `traits.X`,
+    so one tracking plan entry covers both places. A trait the message also sends in
+    its top-level `traits` is taken from there (the explicit one), whole: the context's
+    value for that trait is ignored, never mixed in.
+    """
+    if isinstance(own, dict):
+        lent = {k: v for k, v in lent.items() if own.get(k) is None}
+    return flatten(lent, "traits")
 
 
 def occurred_at(

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import bindparam, func, select, tuple_
 
-from trustable.consent.service import Decisions, decisions_for, honour_gpc
+from trustable.consent.service import Decisions, decisions_for, gpc_purposes, honour_gpc
 from trustable.consent.signals import apply_signals
 from trustable.destinations import outbox
 from trustable.events.merge import merge_histories
@@ -194,6 +194,10 @@ def ingest(
 
     fresh = _first_receipts(uow, owners, messages, now)
     duplicates = len(messages) - len(fresh)
+    # GPC first and over the banner: its opt-out is recorded as `gpc`, and a banner's
+    # choice for a purpose it covers, sent in the same request, is not (docs/consent.md).
+    if gpc:
+        honour_gpc(uow, vault, policy, owners, now=now, actor=actor)
     apply_signals(
         uow,
         vault,
@@ -205,9 +209,8 @@ def ingest(
         ],
         now=now,
         actor=actor,
+        overruled=gpc_purposes(policy) if gpc else (),
     )
-    if gpc:
-        honour_gpc(uow, vault, policy, owners, now=now, actor=actor)
     decisions = decisions_for(uow, policy, set(owners))
     vault.load_keys(set(owners))
 
