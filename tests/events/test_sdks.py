@@ -52,7 +52,7 @@ def test_every_call_keeps_what_the_plan_allows(
     web = client(sdk, write_key, live_server, failures)
     web.identify(
         "ada",
-        traits={"firstName": "Ada", "zip": "94043", "mood": "curious"},
+        traits={"firstName": "Ada", "zip": "94043", "email": "ada@example.org", "mood": "?"},
         anonymous_id="anon-ada",
         context=BANNER[sdk],
     )
@@ -76,12 +76,19 @@ def test_every_call_keeps_what_the_plan_allows(
     # The alias from the shop's backend joined the old login's history to Ada's.
     assert customer_of(app, "user_id", "ada-old-login") == ada
     assert customer_of(app, "anonymous_id", "anon-ada") == ada
+    # The web page's key only claimed the address; the backend's identify makes it a
+    # contact, whichever place the SDK put the trait in.
+    assert customer_of(app, "email", "ada@example.org") is None
+    backend.identify("ada", traits={"email": "ada@example.org"})
+    backend.flush()
+    assert failures == []
+    assert customer_of(app, "email", "ada@example.org") == ada
     with app.reader() as uow:
         traits = customer_traits(uow, app.vault, ada)
         kept = customer_events(uow, app.vault, ada)
         drops = {(d.field, d.reason): d.count for d in drop_counts(uow)}
     # The profile is the identify call's traits, wherever the SDK put them.
-    assert traits == {"firstName": "Ada", "zip": "94043"}
+    assert traits == {"firstName": "Ada", "zip": "94043", "email": "ada@example.org"}
     orders = {e.fields.get("properties.order_id"): e.fields for e in kept if e.type == "track"}
     assert set(orders) == {"o-0", "o-1"}
     # A trait sent along with a track call is kept on that event, as `traits.X`.
