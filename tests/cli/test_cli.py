@@ -48,12 +48,36 @@ def test_every_command_has_help() -> None:
         ["users", "create"],
         ["users", "list"],
         ["users", "disable"],
+        ["users", "enable"],
         ["users", "set-password"],
         ["users", "set-role"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
         assert "Usage" in result.output
+
+
+def test_version_is_the_installed_package_s() -> None:
+    from importlib import metadata
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"trustable {metadata.version('trustable')}"
+
+
+def test_a_disabled_account_is_enabled_from_the_command_line(env: dict[str, str]) -> None:
+    created = runner.invoke(
+        app,
+        ["users", "create", "--username", "grace", "--role", "support", "--password-stdin"],
+        input="a long enough passphrase\n",
+        env=env,
+    )
+    assert created.exit_code == 0, created.output
+    for command, said in (("disable", "grace is disabled"), ("enable", "grace is enabled")):
+        result = runner.invoke(app, ["users", command, "grace"], env=env)
+        assert result.exit_code == 0 and said in result.output, result.output
+    listed = runner.invoke(app, ["users", "list"], env=env)
+    assert "grace" in listed.output and "disabled" not in listed.output
 
 
 def test_policy_check_accepts_the_example_and_names_problems(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from trustable.users.service import (
     SignInRefused,
     SignInThrottled,
     disable_user,
+    enable_user,
     get_user,
 )
 from trustable.users.tables import console_users, sign_in_failures
@@ -226,6 +227,24 @@ def test_a_disabled_account_says_so_only_to_its_password(
     with pytest.raises(InvalidCredentials):
         sign_in(app, "grace", "not the password")
     assert hasher.verified == before + 2
+
+
+def test_an_enabled_account_signs_in_again_but_its_old_sessions_stay_ended(
+    app: Trustable,
+) -> None:
+    make_user(app, "grace", role="support")
+    later = T0 + timedelta(hours=1)
+    with app.uow() as uow:
+        disable_user(uow, app.vault, "grace", now=T0, actor="cli")
+        again = enable_user(uow, app.vault, "grace", now=later, actor="cli")
+        twice = enable_user(uow, app.vault, "grace", now=later, actor="cli")
+        uow.commit()
+    assert not again.disabled and again.role.value == "support" and twice == again
+    # The console takes a session only if it began after the last password change.
+    assert again.password_changed_at == later
+    assert not sign_in(app, "grace", PASSWORD, now=later).disabled
+    events = [e["detail"]["event"] for e in account_entries(app)]
+    assert events.count("enabled") == 1 and events.index("enabled") > events.index("disabled")
 
 
 def test_a_hash_made_with_older_parameters_is_redone_at_sign_in(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -64,6 +65,28 @@ app.add_typer(merges_app, name="merges")
 
 console = Console()
 err = Console(stderr=True)
+
+
+def _print_version(asked: bool) -> None:
+    """`--version`: the installed package's version, which is what bug reports need."""
+    if asked:
+        console.print(f"trustable {metadata.version('trustable')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print Trustable's version and stop.",
+        ),
+    ] = False,
+) -> None:
+    """Trustable: customer data that customers can trust."""
 T = TypeVar("T")
 
 

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 users_app = typer.Typer(
-    help="Console accounts for the privacy team: create, list, disable, change.",
+    help="Console accounts for the privacy team: create, list, disable, enable, change.",
     no_args_is_help=True,
 )
 
@@ -85,7 +85,7 @@ def users_list() -> None:
 def users_disable(
     user: Annotated[str, typer.Argument(help="The username (or id, usr_…).")],
 ) -> None:
-    """Disable an account for good: it can no longer sign in (it is kept, not deleted)."""
+    """Disable an account: it can no longer sign in (kept; `enable` brings it back)."""
     from trustable.cli.main import console, running
     from trustable.users.service import disable_user
 
@@ -93,6 +93,20 @@ def users_disable(
         done = disable_user(uow, trustable.vault, user, now=trustable.clock(), actor="cli")
         uow.commit()
     console.print(f"{done.username} is disabled")
+
+
+@users_app.command("enable")
+def users_enable(
+    user: Annotated[str, typer.Argument(help="The username (or id, usr_…).")],
+) -> None:
+    """Let a disabled account sign in again, with the role and password it had."""
+    from trustable.cli.main import console, running
+    from trustable.users.service import enable_user
+
+    with running() as trustable, trustable.uow() as uow:
+        done = enable_user(uow, trustable.vault, user, now=trustable.clock(), actor="cli")
+        uow.commit()
+    console.print(f"{done.username} is enabled again")
 
 
 @users_app.command("set-password")

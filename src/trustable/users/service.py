@@ -300,14 +300,30 @@ def set_role(
 def disable_user(
     uow: UnitOfWork, vault: Vault, user: str, *, now: datetime, actor: str
 ) -> ConsoleUser:
-    """Stop an account for good (kept, so the ledger's ids stay readable). Disabling
-    one already disabled changes nothing and logs nothing."""
+    """Stop an account (kept, so the ledger's ids stay readable; `enable_user` brings it
+    back). Disabling one already disabled changes nothing and logs nothing."""
     found = get_user(uow, user)
     if found.disabled:
         return found
     _check_not_last_admin(uow, found)
     _set(uow, found.user_id, disabled=True)
     _log(uow, vault, found.user_id, "disabled", actor=actor, now=now)
+    return get_user(uow, found.user_id)
+
+
+def enable_user(
+    uow: UnitOfWork, vault: Vault, user: str, *, now: datetime, actor: str
+) -> ConsoleUser:
+    """Let a disabled account sign in again, with its role and password as they were.
+
+    Sessions opened before it was disabled stay ended: a session is only good when it
+    began after the last password change, and disabling ended every one of them, so
+    `password_changed_at` moves to now. Enabling one already enabled logs nothing."""
+    found = get_user(uow, user)
+    if not found.disabled:
+        return found
+    _set(uow, found.user_id, disabled=False, password_changed_at=now)
+    _log(uow, vault, found.user_id, "enabled", actor=actor, now=now)
     return get_user(uow, found.user_id)
 
 
