@@ -26,7 +26,18 @@ class IdentifierIn(BaseModel):
 class LookupIn(BaseModel):
     """Find a customer by an identifier, sent in the body so it never lands in a URL."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "purpose": "essential.service",
+                    "identifier": {"type": "user_id", "value": "u-1042"},
+                    "limit": 50,
+                }
+            ]
+        },
+    )
 
     purpose: str
     identifier: IdentifierIn

@@ -32,7 +32,12 @@ class Unit(StrEnum):
 class AggregateQuery(BaseModel):
     """One aggregate, e.g. `{"measure": "count", "group_by": "age", "private": true}`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"measure": "count", "of": "customers", "group_by": "age"}]
+        },
+    )
 
     measure: Measure
     of: Unit = Field(Unit.customers, description="what a count counts")

@@ -6,13 +6,42 @@ import logging
 from collections.abc import Callable
 from typing import cast
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPBasic, HTTPBearer
 
 from trustable.access.service import ApiKey, authenticate, record_use, require
 from trustable.bootstrap import Trustable
 from trustable.storage.uow import UnitOfWork
 
 log = logging.getLogger("trustable.api")
+
+
+class _Described(HTTPBasic):
+    """HTTP Basic as `/openapi.json` shows it (Swagger's "Authorize" sends it); the key
+    itself is read by `bearer_or_basic`, which answers in Trustable's error contract."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+class _DescribedBearer(HTTPBearer):
+    """Bearer as `/openapi.json` shows it; read by `bearer_or_basic` too."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+WRITE_KEY = _Described(
+    scheme_name="writeKey",
+    description="Any key as Basic auth's user name, password empty: what Segment's "
+    "and RudderStack's SDKs send with a write key.",
+)
+API_KEY = _DescribedBearer(
+    scheme_name="apiKey", description="`Authorization: Bearer <key>`: an API key, or the token a "
+    "request by email answers with (for that request only)."
+)
+KEYED = [Security(WRITE_KEY), Security(API_KEY)]
+"""`dependencies=` for a route that checks its key itself (`caller_in`)."""
 
 
 def trustable(request: Request) -> Trustable:
@@ -31,7 +60,9 @@ def bearer_or_basic(request: Request) -> str | None:
     return basic_auth_user(header)
 
 
-def caller(request: Request) -> ApiKey:
+def caller(
+    request: Request, _basic: None = Security(WRITE_KEY), _bearer: None = Security(API_KEY)
+) -> ApiKey:
     """Authenticate the request's key (401 when missing, wrong, revoked or expired)."""
     app = trustable(request)
     with app.reader() as uow:
@@ -68,7 +99,9 @@ def note_use(app: Trustable, key: ApiKey) -> None:
 def needs(*scopes: str) -> Callable[[Request], ApiKey]:
     """A dependency: the caller's key, which must hold one of `scopes` (else 403)."""
 
-    def dependency(request: Request) -> ApiKey:
+    def dependency(
+        request: Request, _basic: None = Security(WRITE_KEY), _bearer: None = Security(API_KEY)
+    ) -> ApiKey:
         key = caller(request)
         if not any(key.allows(s) for s in scopes):
             require(key, scopes[0])

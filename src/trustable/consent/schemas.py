@@ -12,7 +12,10 @@ from trustable.consent.service import ConsentMethod, ConsentStatus
 
 
 class ConsentChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "granted", "jurisdiction": "DE"}]},
+    )
 
     status: ConsentStatus
     jurisdiction: str | None = Field(None, description="ISO 3166 code, e.g. DE or US-CA")
@@ -20,6 +23,14 @@ class ConsentChange(BaseModel):
 
 class ConsentByIdentifier(ConsentChange):
     """A change for a customer named by the company's own ids (in the body, never a URL)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"user_id": "u-1042", "purpose": "analytics.reporting", "status": "granted"}
+            ]
+        }
+    )
 
     user_id: str | None = Field(None, min_length=1, max_length=256)
     anonymous_id: str | None = Field(None, min_length=1, max_length=256)

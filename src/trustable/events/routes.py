@@ -10,7 +10,7 @@ from trustable.access.service import ApiKey, authenticate, require
 from trustable.api.deps import note_use, trustable
 from trustable.bootstrap import Trustable
 from trustable.core.errors import InvalidInput
-from trustable.events.schemas import CollectResponse
+from trustable.events.schemas import CollectResponse, collection_body
 from trustable.events.segment import (
     MAX_BATCH_BYTES,
     TYPES,
@@ -133,7 +133,9 @@ async def _endpoint(request: Request, single_type: str | None) -> CollectRespons
     )
 
 
-@router.post("/v1/batch", response_model=CollectResponse)
+@router.post(
+    "/v1/batch", response_model=CollectResponse, openapi_extra=collection_body("batch")
+)
 async def collect_batch(request: Request) -> CollectResponse:
     """Many messages at once: what the SDKs call. All are stored, or none."""
     return await _endpoint(request, None)
@@ -150,6 +152,7 @@ def _single(kind: str) -> None:
         methods=["POST"],
         response_model=CollectResponse,
         name=f"collect_{kind}",
+        openapi_extra=collection_body(kind),
     )
 
 

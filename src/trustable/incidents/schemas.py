@@ -12,7 +12,22 @@ from trustable.incidents.service import Incident, Step
 
 
 class IncidentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Backup bucket briefly public",
+                    "window_start": "2026-11-30T08:00:00Z",
+                    "window_end": "2026-11-30T09:30:00Z",
+                    "store": "backup",
+                    "categories": ["user.contact.email", "user.behavior.purchase_history"],
+                    "exposed": "ciphertext",
+                    "measures": "Bucket made private; access logs reviewed.",
+                }
+            ]
+        },
+    )
 
     title: str = Field(min_length=1, max_length=200, description="no personal data")
     discovered_at: datetime | None = Field(None, description="default: now")
@@ -26,13 +41,15 @@ class IncidentIn(BaseModel):
 
 
 class SendIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"anyway": False}]})
 
     anyway: bool = Field(False, description="send although the risk is low (Art. 34(3)(a))")
 
 
 class SubmitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"delay_reason": None}]}
+    )
 
     delay_reason: str | None = Field(None, max_length=2000, description="after 72 hours")
 

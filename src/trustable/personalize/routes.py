@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from trustable.access.reads import purpose_for
 from trustable.access.service import ApiKey
-from trustable.api.deps import caller, caller_in, trustable
+from trustable.api.deps import KEYED, caller, caller_in, trustable
 from trustable.core.errors import NotFound
 from trustable.identity.service import customer_exists
 from trustable.personalize.guard import check, guard_of, log_guard
@@ -21,7 +21,11 @@ guard_router = APIRouter(tags=["guard"])
 any_key = Depends(caller)
 
 
-@router.get("/v1/customers/{customer_id}/recommendations", response_model=RecommendationsOut)
+@router.get(
+    "/v1/customers/{customer_id}/recommendations",
+    response_model=RecommendationsOut,
+    dependencies=KEYED,
+)
 def recommendations(
     customer_id: str,
     request: Request,

@@ -46,7 +46,9 @@ class RecommendationsOut(BaseModel):
 class ActionIn(BaseModel):
     """What the customer is about to do."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"action": "purchase", "item": "sku-42"}]}
+    )
 
     action: str = Field(min_length=1, max_length=64, description="e.g. purchase, subscribe")
     item: str = Field(min_length=1, max_length=200, description="e.g. the product's sku")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from trustable.access.service import ApiKey
-from trustable.api.deps import bearer_or_basic, needs, trustable
+from trustable.api.deps import KEYED, bearer_or_basic, needs, trustable
 from trustable.bootstrap import Trustable
 from trustable.consent.service import lift_restriction
 from trustable.core.errors import NotFound
@@ -135,14 +135,14 @@ def _opened(app: Trustable, request: Request, request_id: str) -> tuple[RightsRe
         return get_request(uow, request_id), key.key_id
 
 
-@router.get("/v1/requests/{request_id}", response_model=RequestOut)
+@router.get("/v1/requests/{request_id}", response_model=RequestOut, dependencies=KEYED)
 def show(request_id: str, request: Request) -> RequestOut:
     app = trustable(request)
     found, _ = _opened(app, request, request_id)
     return RequestOut.of(found, app.clock())
 
 
-@router.get("/v1/requests/{request_id}/export")
+@router.get("/v1/requests/{request_id}/export", dependencies=KEYED)
 def export(
     request_id: str,
     request: Request,
@@ -173,7 +173,7 @@ def export(
     )
 
 
-@router.get("/v1/requests/{request_id}/certificate")
+@router.get("/v1/requests/{request_id}/certificate", dependencies=KEYED)
 def erasure_certificate(request_id: str, request: Request) -> dict[str, Any]:
     """The signed erasure certificate, as it stands now (destinations' answers too)."""
     app = trustable(request)

@@ -29,21 +29,40 @@ class RequestBody(BaseModel):
 
 
 class RequestIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"customer_id": "cus_0123456789abcdef", "kind": "access", "jurisdiction": "DE"}
+            ]
+        }
+    )
+
     customer_id: str = Field(min_length=1, max_length=32)
 
 
 class EmailRequestIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "ada@example.com", "kind": "erase"}]}
+    )
+
     email: str = Field(min_length=3, max_length=254)
 
 
 class CodeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "493817"}]})
 
     code: str = Field(min_length=1, max_length=16)
 
 
 class RefuseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"reason": "We could not confirm that the request came from the customer."}
+            ]
+        },
+    )
 
     reason: str = Field(min_length=1, max_length=500)
 
