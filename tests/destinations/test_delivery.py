@@ -95,8 +95,10 @@ def test_a_destination_receives_only_what_its_purposes_may_use(
     (request,) = receiver.received
     body = orjson.loads(request.body)
     # Behaviour serves personalization (mapped names applied); the IP address does not.
+    # The event's name goes beside its type and id, which every receiver gets.
+    assert (body["type"], body["event"]) == ("track", "Movie Rated")
+    assert len(body["messageId"]) == 36 and body["messageId"] != body["id"]  # the SDK's uuid
     assert body["fields"] == {
-        "event": "Movie Rated",
         "item": "1",
         "properties.rating": 5,
         "properties.order_id": "o-1",

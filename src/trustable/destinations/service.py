@@ -114,6 +114,7 @@ def _prepare(
     if spec is None or event is None:
         return Prepared(delivery, None, (), ())
     customer_id = delivery.customer_id
+    name: str | None = None
     fields: dict[str, Any] = {}
     shared: set[str] = set()
     used: set[str] = set()
@@ -123,19 +124,29 @@ def _prepare(
             continue
         allowed = [p for p in spec.purposes if decisions.may(customer_id, p, category)]
         if allowed:
-            fields[spec.mapping.get(path, path)] = value
+            if path == "event":
+                name = value  # beside `type`, where a receiver looks for it
+            else:
+                fields[spec.mapping.get(path, path)] = value
             shared.add(category)
             used.update(allowed)
-    if not fields:
+    if not used:
         return Prepared(delivery, None, (), ())
+    # What the message is and its id always go: a receiver can tell an order from a
+    # page view, and drop a message it already has, even when it may see no more.
     body: dict[str, Any] = {
         "id": delivery.idempotency_key,
+        "messageId": delivery.message_id,
         "type": event.type,
-        "occurred_at": event.occurred_at.isoformat(),
-        "customer_id": customer_id,
-        "purposes": sorted(used),
-        "fields": fields,
     }
+    if name is not None:
+        body["event"] = name
+    body.update(
+        occurred_at=event.occurred_at.isoformat(),
+        customer_id=customer_id,
+        purposes=sorted(used),
+        fields=fields,
+    )
     if any(decisions.may(customer_id, p, "user.unique_id") for p in spec.purposes):
         # The company's own user id, only for a destination whose purposes may use ids.
         if customer_id not in user_ids:
