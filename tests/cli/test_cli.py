@@ -49,6 +49,7 @@ def test_every_command_has_help() -> None:
         ["users", "list"],
         ["users", "disable"],
         ["users", "enable"],
+        ["doctor"],
         ["users", "set-password"],
         ["users", "set-role"],
     ):

@@ -22,6 +22,7 @@ from rich.table import Table
 from trustable.access.service import scope_meanings
 from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.cli.analytics import analytics_app
+from trustable.cli.doctor import doctor
 from trustable.cli.incidents import incidents_app
 from trustable.cli.merges import merges_app
 from trustable.cli.portal import portal_app
@@ -62,6 +63,7 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(segments_app, name="segments")
 app.add_typer(analytics_app, name="analytics")
 app.add_typer(merges_app, name="merges")
+app.command("doctor")(doctor)
 
 console = Console()
 err = Console(stderr=True)
