@@ -96,6 +96,20 @@ def _sign_in_by_code(app: Trustable, browser: httpx.Client, mailbox: Inbox, ada:
 
         assert get_request(uow, request_id).state.value == "done"
         assert get_request(uow, request_id).customer_id == ada
+        assert get_request(uow, request_id).channel.value == "sign_in"
+        # A sign-in is not one of the requests the dashboard counts.
+        from datetime import timedelta
+
+        from trustable.dashboard.service import request_figures
+
+        now = app.clock()
+        day = timedelta(days=1)
+        (access,) = [
+            f
+            for f in request_figures(uow, start=now - day, end=now + day, now=now)
+            if f.kind == "access"
+        ]
+        assert (access.received, access.completed, access.open) == (0, 0, 0)
 
 
 def test_a_switch_applies_at_once_and_shows_its_receipt(

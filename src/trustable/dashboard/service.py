@@ -35,7 +35,7 @@ from trustable.identity.tables import customers
 from trustable.ledger import service as ledger
 from trustable.ledger.tables import ledger_heads
 from trustable.policy.service import Policy
-from trustable.rights.service import FINAL, Kind, State
+from trustable.rights.service import FINAL, Channel, Kind, State
 from trustable.rights.tables import rights_requests
 from trustable.storage.uow import UnitOfWork
 
@@ -167,6 +167,7 @@ def request_figures(
             _count(is_open & (r.due_at < now)),
         )
         .where(is_open | (r.received_at >= start) | (r.completed_at >= start))
+        .where(r.channel != Channel.sign_in.value)
         .group_by(r.kind)
     ).all()
     counts = {kind: tuple(int(n) for n in rest) for kind, *rest in rows}
@@ -205,6 +206,7 @@ def _median_seconds(uow: UnitOfWork, *, start: datetime, end: datetime) -> dict[
             func.count().over(partition_by=r.kind).label("total"),
         )
         .where(r.state == State.done.value, r.completed_at >= start, r.completed_at < end)
+        .where(r.channel != Channel.sign_in.value)
         .subquery()
     )
     rows = uow.connection.execute(

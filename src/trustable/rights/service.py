@@ -55,6 +55,10 @@ class Channel(StrEnum):
     api = "api"
     email = "email"
     portal = "portal"
+    # Signing in to the portal by mailed code: an access request (the portal shows
+    # everything held), answered at once. Kept in the queue and the ledger like any
+    # other, but not counted among the requests customers file.
+    sign_in = "sign_in"
 
 
 FINAL = (State.done, State.refused)

@@ -102,8 +102,10 @@ def request_by_email(
     jurisdiction: str | None = None,
     detail: dict[str, Any] | None = None,
     correction: tuple[str, str, Any] | None = None,
+    channel: Channel = Channel.email,
 ) -> tuple[RightsRequest, CodeToSend]:
-    """Open a request for whoever holds `email`, and a code for the address on file."""
+    """Open a request for whoever holds `email`, and a code for the address on file
+    (`channel`: `sign_in` when it is the portal's sign-in)."""
     address = normalise("email", email)
     if "@" not in address or len(address) > 254:
         raise InvalidInput("email must be an email address", code="invalid_email")
@@ -123,7 +125,7 @@ def request_by_email(
         policy,
         kind=kind,
         customer_id=customer_id,
-        channel=Channel.email,
+        channel=channel,
         now=now,
         actor="email",
         jurisdiction=jurisdiction,

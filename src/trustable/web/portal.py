@@ -217,7 +217,13 @@ def sign_in_by_email(request: Request, email: Annotated[str, Form(max_length=254
     app = trustable(request)
     with app.uow() as uow:
         opened, code = request_by_email(
-            uow, app.vault, app.policy, email=email, kind=Kind.access, now=app.clock()
+            uow,
+            app.vault,
+            app.policy,
+            email=email,
+            kind=Kind.access,
+            now=app.clock(),
+            channel=Channel.sign_in,
         )
         uow.commit()
     if code.to is not None:
