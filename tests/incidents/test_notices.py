@@ -75,7 +75,9 @@ def test_each_customer_is_told_of_their_own_data_once_approved(
     body = mails["ada@example.org"].get_payload()
     assert mails["ada@example.org"]["From"] == "privacy@shop.example"
     assert "security incident at Demo Shop" in body
-    assert "Email" in body and "Media Consumption" in body
+    words = " ".join(mails["ada@example.org"].get_payload(decode=True).decode().split())
+    for category in ("user.contact.email", "user.behavior.media_consumption"):
+        assert shop.policy.category_label(category) in words  # the policy's plain words
     assert "replaced every key" in body  # what we did, in the officer's words
     assert PORTAL in body and "privacy@demo-shop.example" in body
     assert "Change your password" not in body  # account advice only for account data
@@ -94,8 +96,8 @@ def test_each_customer_is_told_of_their_own_data_once_approved(
         assert b"ada@example.org" not in entry.body
         told = describe(entry, shop.policy, {}).sentence  # what Ada's portal says
         assert told == (
-            "A security incident involved your media consumption, user contact email; "
-            "we told you by email"
+            "A security incident involved your data (films you watched and rated; email "
+            "address); we told you by email"
         )
         steps = [s.step for s in timeline(uow, incident.incident_id)]
         assert steps == ["recorded", "affected", "notices_approved", "notices_sent"]

@@ -172,7 +172,7 @@ def test_every_timeline_entry_proves_itself_against_a_signed_head(
     browser = sign_in(ada)
     page = browser.get("/portal").text
     indexes = [int(i) for i in page.split('data-index="')[1:] for i in [i.split('"')[0]]]
-    assert indexes and "We received a track about you and kept" in page
+    assert indexes and "We received an action of yours on the shop and kept" in page
     for index in indexes[:5]:
         proof = browser.get("/portal/proof", params={"index": index}).json()
         entry = base64.b64decode(proof["entry"])

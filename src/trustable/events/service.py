@@ -629,6 +629,17 @@ def customer_traits(uow: UnitOfWork, vault: Vault, customer_id: str) -> dict[str
     return {t.name: t.open(vault, customer_id) for t in sealed_traits(uow, customer_id)}
 
 
+def event_counts(uow: UnitOfWork, customer_id: str) -> dict[str, int]:
+    """How many events of each message type a customer has (the portal's summary):
+    read from the index, never from a payload."""
+    rows = uow.connection.execute(
+        select(events.c.type, func.count())
+        .where(events.c.customer_id == customer_id)
+        .group_by(events.c.type)
+    )
+    return {str(kind): int(n) for kind, n in rows}
+
+
 def stored_categories(uow: UnitOfWork) -> set[str]:
     """Every category under which anything is stored (events and traits), for audits."""
     found: set[str] = set()

@@ -39,7 +39,6 @@ from trustable.incidents.service import (
 from trustable.incidents.tables import incident_customers, incidents
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
-from trustable.portal.service import category_name
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -95,7 +94,7 @@ def draft(
 ) -> Notice:
     """The notice one customer reads: their categories only, no one else's."""
     organization = policy.spec.organization
-    names = sorted({category_name(c) for c in categories}) or ["some of your data"]
+    names = sorted({policy.category_label(c) for c in categories}) or ["some of your data"]
     advice = [
         text for prefix, text in _YOU_CAN.items() if any(c.startswith(prefix) for c in categories)
     ]

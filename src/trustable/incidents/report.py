@@ -30,7 +30,6 @@ from trustable.incidents.service import (
 from trustable.incidents.tables import incidents
 from trustable.ledger.service import stamp
 from trustable.policy.service import Policy
-from trustable.portal.service import category_name
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -120,7 +119,7 @@ def regulator_report(
             "window": {"start": stamp(incident.window_start), "end": stamp(incident.window_end)},
             "exposed": incident.exposed.value,
             "categories": [
-                {"key": key, "name": category_name(key), "people": n}
+                {"key": key, "name": policy.category_label(key), "people": n}
                 for key, n in incident.by_category.items()
             ],
             "people": incident.people,

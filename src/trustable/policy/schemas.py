@@ -210,6 +210,11 @@ class PolicySpec(BaseModel):
         description="track event name -> the category of the name itself, where it says "
         "more than the tracking plan's `event` entry (an order is purchase history)",
     )
+    category_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="data category -> the words customers read for it ('Postal code'); "
+        "a category without one is named after its last part",
+    )
     destinations: dict[str, DestinationSpec] = Field(default_factory=dict)
     consent_signals: ConsentSignalsSpec = Field(default_factory=ConsentSignalsSpec)
     personalization: PersonalizationSpec | None = None

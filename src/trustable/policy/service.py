@@ -83,6 +83,16 @@ class Policy:
     def purpose(self, key: str) -> Purpose | None:
         return self.purposes.get(key)
 
+    def category_label(self, category: str) -> str:
+        """The words customers read for a data category: the policy's own label, or
+        the key's last part in plain case (`user.contact.address.postal_code` ->
+        "Postal code"), never a taxonomy's joined title ("User Contact Postal Code")."""
+        label = self.spec.category_labels.get(category)
+        if label:
+            return label
+        last = category.rsplit(".", 1)[-1].replace("_", " ").strip()
+        return last[:1].upper() + last[1:] if last else category
+
     def category_of(self, path: str) -> str | None:
         """The category of an event field: the tracking plan's entry for the path or
         for its nearest declared parent (`context.page` covers `context.page.url`)."""
@@ -235,6 +245,14 @@ def check_meaning(spec: PolicySpec) -> list[str]:
     for name, category in spec.event_names.items():
         if category not in categories:
             problems.append(f"event_names.{name}: '{category}' is not a fideslang data category")
+    for category, label in spec.category_labels.items():
+        if category not in categories:
+            problems.append(
+                f"category_labels.{category}: not a fideslang data category"
+                f"{_hint(category, categories)}"
+            )
+        elif not label.strip():
+            problems.append(f"category_labels.{category}: the label is empty")
     chosen = spec.personalization
     if chosen is not None:
         if chosen.purpose not in spec.purposes:

@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -24,7 +23,7 @@ from trustable.consent.service import (
     restricted_among,
 )
 from trustable.core.errors import NotAuthenticated
-from trustable.events.service import sealed_events, sealed_traits
+from trustable.events.service import event_counts, sealed_events, sealed_traits
 from trustable.identity.service import customer_exists, list_identifiers
 from trustable.ledger import service as ledger
 from trustable.ledger.service import StoredEntry
@@ -121,16 +120,30 @@ def erase_links(uow: UnitOfWork, customer_id: str) -> int:
 # -- what the portal shows --------------------------------------------------------
 
 
-@cache
-def _category_names() -> dict[str, str]:
-    from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+_MESSAGES = {
+    "identify": "details about you",
+    "track": "an action of yours on the shop",
+    "page": "a page view",
+    "screen": "a screen view in the app",
+    "group": "the company or team you belong to",
+    "alias": "a link between two of your ids",
+}
 
-    return {c.fides_key: c.name or c.fides_key for c in DEFAULT_TAXONOMY.data_category}
+
+def what_it_was(message_type: str, name: str | None = None) -> str:
+    """A message told in words, as the object of a sentence: "a page view", "an
+    action of yours on the shop (“Order Completed”)". `name` is the event's name when
+    it was kept; without it, the message is described by what it is."""
+    said = _MESSAGES.get(message_type, f"a message ({message_type})")
+    return f"{said} (“{name}”)" if name else said
 
 
-def category_name(category: str) -> str:
-    """Fideslang's own name for a data category ("Email", "Purchase History")."""
-    return _category_names().get(category, category)
+def _upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,66 @@ class Holdings:
     categories: list[HeldCategory]
     restricted: bool
     traits: list[str]  # the names of the traits held: what a correction can name
+    trait_labels: list[str]  # the kinds of detail held, in the policy's words
+    events: dict[str, int]  # every event held, counted by message type
+
+    def summary(self) -> str:
+        """The opening sentence of "What we hold": how much of what kind, in plain
+        words; the details follow it on the page."""
+        held = []
+        if self.trait_labels:
+            n = len(self.traits)
+            held.append(
+                f"{n} detail{'s' if n != 1 else ''} about you "
+                f"({_listed([_lower(t) for t in self.trait_labels])})"
+            )
+        done = [
+            _counted(self.events[kind], *_COUNTED[kind])
+            for kind in _COUNTED
+            if self.events.get(kind)
+        ]
+        if done:
+            held.append(_listed(done))
+        n = len(self.identifiers)
+        if n:
+            held.append(f"{n} id{'s' if n != 1 else ''} you are known by")
+        if not held:
+            return "We hold nothing about you at the moment."
+        return f"We hold {_listed(held)}."
+
+    def uses(self) -> str:
+        """What it serves now, and what would use it but is turned off."""
+        now: dict[str, None] = {}
+        off: dict[str, None] = {}
+        for category in self.categories:
+            for name, allowed in category.purposes:
+                (now if allowed else off)[name] = None
+        stopped = [f"“{name}”" for name in off if name not in now]
+        said = [f"It is used for {_listed([f'“{n}”' for n in now])}." if now else ""]
+        if stopped:
+            it = "would use it too" if now else "would use it"
+            off_now = "is" if len(stopped) == 1 else "are"
+            said.append(f"{_listed(stopped)} {it}, but {off_now} off for you.")
+        return " ".join(s for s in said if s)
+
+
+_COUNTED = {
+    "track": ("action on the shop", "actions on the shop"),
+    "page": ("page view", "page views"),
+    "screen": ("screen view in the app", "screen views in the app"),
+    "identify": ("update of your details", "updates of your details"),
+    "group": ("company or team", "companies or teams"),
+    "alias": ("link between your ids", "links between your ids"),
+}
+
+
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _listed(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 _IDENTIFIER_CATEGORY = {
@@ -184,7 +257,7 @@ def holdings(
     for event in sealed_events(uow, customer_id, limit=RECENT_EVENTS, newest_first=True):
         fields = event.open_with(opener)
         name = fields.get("event")
-        label = str(name) if isinstance(name, str) else f"{event.type} message"
+        label = str(name) if isinstance(name, str) else _upper(what_it_was(event.type))
         # Each field under its own category: an identify call's email is contact data,
         # its age demographic, each shown with the purposes that use that kind.
         parts: dict[str, dict[str, Any]] = {}
@@ -206,7 +279,7 @@ def holdings(
         ]
 
     categories = [
-        HeldCategory(category, category_name(category), purposes(category), values)
+        HeldCategory(category, policy.category_label(category), purposes(category), values)
         for category, values in sorted(grouped.items())
         if category
     ]
@@ -215,6 +288,8 @@ def holdings(
         categories,
         bool(restricted_among(uow, [customer_id])),
         sorted(t.name for t in traits),
+        sorted({policy.category_label(t.category) for t in traits}),
+        event_counts(uow, customer_id),
     )
 
 
@@ -287,14 +362,14 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
         return f"“{found.spec.name}”" if found else str(key)
 
     def kinds(keys: Any) -> str:
-        listed = [category_name(str(k)).lower() for k in keys or ()]
-        return ", ".join(listed) if listed else "nothing"
+        listed = [_lower(policy.category_label(str(k))) for k in keys or ()]
+        return "; ".join(listed) if listed else "nothing"
 
     kind = entry.kind
     if kind == "collect":
-        sentence = (
-            f"We received a {detail.get('type', 'message')} about you and kept: "
-            f"{kinds(detail.get('kept'))}"
+        kept = detail.get("kept")
+        sentence = f"We received {what_it_was(str(detail.get('type', '')))}" + (
+            f" and kept: {kinds(kept)}" if kept else ", and kept none of it"
         )
     elif kind == "consent":
         sentence = (
@@ -308,17 +383,21 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
         )
     elif kind == "access":
         sentence = (
-            f"{who.capitalize()} used your {kinds(detail.get('categories'))} "
+            f"{who.capitalize()} used your data ({kinds(detail.get('categories'))}) "
             f"for {purpose(detail.get('purpose'))}"
         )
     elif kind == "recommend":
-        what = kinds(detail.get("categories")) if detail.get("personal") else "no data of yours"
+        what = (
+            f"your data ({kinds(detail.get('categories'))})"
+            if detail.get("personal")
+            else "no data of yours"
+        )
         sentence = f"{who.capitalize()} made recommendations for you using {what}"
     elif kind == "guard":
         sentence = f"{who.capitalize()} checked your history to warn you before an action"
     elif kind == "share":
         sentence = (
-            f"Your {kinds(detail.get('categories'))} went to "
+            f"Your data ({kinds(detail.get('categories'))}) went to "
             f"“{detail.get('destination', 'a partner')}”"
         )
     elif kind == "export":
@@ -340,7 +419,8 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
             "sent": "told you by email",
             "failed": "could not reach you by email (the message was not delivered)",
         }.get(str(detail.get("state")), "had no address to tell you")
-        sentence = f"A security incident involved your {kinds(detail.get('categories'))}; we {told}"
+        involved = kinds(detail.get("categories"))
+        sentence = f"A security incident involved your data ({involved}); we {told}"
     elif kind == "restriction_lifted":
         sentence = "The restriction on using your data was lifted"
     elif kind == "segment":
