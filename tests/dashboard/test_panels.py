@@ -30,7 +30,7 @@ def panels(shop: Trustable) -> dict[str, ET.Element]:
         board = trust_dashboard(
             uow, shop.policy, shop.vault.public_key(), start=START, end=END, now=NOW
         )
-    drawn = dashboard_charts(board)
+    drawn = dashboard_charts(board, shop.policy)
     assert set(drawn) == PANELS
     return {name: ET.fromstring(svg) for name, svg in drawn.items()}
 
@@ -48,5 +48,11 @@ def test_a_store_with_data_draws_it(shop: Trustable) -> None:
     for name in ("consent_granted", "grants_withdrawals", "consent_rates", "drops"):
         assert not drawn[name].attrib["aria-label"].endswith(NO_DATA), name
     rates = drawn["consent_rates"].findtext("{http://www.w3.org/2000/svg}desc") or ""
-    assert "personalize.content.profiled: 50%" in rates
+    # Purposes by the names customers read, each rate with what it is out of.
+    assert "Recommendations made for you (1 of 2 who chose): 50%" in rates
+    texts = "".join(drawn["consent_rates"].itertext()) + "".join(
+        drawn["consent_granted"].itertext()
+    )
+    assert "personalize.content" not in texts and "…" not in texts
+    assert "Recommendations made for you" in "".join(drawn["consent_granted"].itertext())
     assert drawn["deliveries"].attrib["aria-label"].endswith(NO_DATA)

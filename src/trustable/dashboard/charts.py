@@ -276,25 +276,26 @@ def bar_chart(
     color: str = BLUE,
     chart_id: str | None = None,
 ) -> str:
-    """A small horizontal bar per label (fields dropped by reason)."""
+    """A horizontal bar per label, the label whole on the line above its bar (a
+    purpose's name is a sentence; clipping it would leave a key-like stub)."""
     if not bars:
         return empty_chart(title, width=width, chart_id=chart_id or "")
     if any(not v >= 0 for _, v in bars):
         raise ValueError("these charts draw counts and rates, >= 0")
     if color not in PALETTE:
         raise ValueError("a bar colour is one of PALETTE (they keep AA contrast)")
-    row, top, label_w = 26, 8, 150
+    row, top, left = 42, 8, 4
     height = top + row * len(bars) + 8
     highest = max(v for _, v in bars) or 1
-    room = width - label_w - 70
+    room = width - left - 70
     parts = []
     for i, (label, value) in enumerate(bars):
         y = top + i * row
         length = max(0.0, value / highest * room)
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{esc(short(label, 22))}</text>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{length:.1f}" height="16" fill="{color}"/>'
-            f'<text x="{label_w + length + 6:.1f}" y="{y + 16}">{esc(fmt(value, unit))}</text>'
+            f'<text x="{left}" y="{y + 13}">{esc(label)}</text>'
+            f'<rect x="{left}" y="{y + 19}" width="{length:.1f}" height="16" fill="{color}"/>'
+            f'<text x="{left + length + 6:.1f}" y="{y + 31}">{esc(fmt(value, unit))}</text>'
         )
     description = "; ".join(f"{label}: {fmt(value, unit)}" for label, value in bars) + "."
     return _svg(width, height, chart_id, title, description, "".join(parts))

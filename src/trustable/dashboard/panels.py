@@ -17,20 +17,27 @@ from trustable.dashboard.charts import (
     line_chart,
     stacked_bar_chart,
 )
-from trustable.dashboard.schemas import Dashboard
+from trustable.dashboard.schemas import ConsentRate, Dashboard
+from trustable.policy.service import Policy
 
 
-def dashboard_charts(board: Dashboard) -> dict[str, str]:
-    """The dashboard's charts, by name, drawn from its figures."""
+def dashboard_charts(board: Dashboard, policy: Policy) -> dict[str, str]:
+    """The dashboard's charts, by name, drawn from its figures; purposes are named as
+    the policy names them for customers, never by their keys."""
     consent, days = board.consent, board.consent.days
     rates = [r for r in board.rates if r.needs_consent]
+
+    def named(key: str) -> str:
+        found = policy.purpose(key)
+        return found.spec.name if found else key
+
     deliveries = board.deliveries
     kinds = board.requests
     return {
         "consent_granted": line_chart(
             "Consents granted per purpose",
             days,
-            [Series(p.purpose, p.granted) for p in consent.purposes],
+            [Series(named(p.purpose), p.granted) for p in consent.purposes],
             chart_id="consent-granted",
         ),
         "grants_withdrawals": line_chart(
@@ -46,8 +53,8 @@ def dashboard_charts(board: Dashboard) -> dict[str, str]:
             chart_id="grants-withdrawals",
         ),
         "consent_rates": bar_chart(
-            "Customers who allow each purpose now",
-            [(r.purpose, round(100 * r.rate, 1)) for r in rates if r.rate is not None],
+            "Customers who allow each purpose now, of those who chose",
+            [_rate_bar(named(r.purpose), r) for r in rates if r.rate is not None],
             unit="%",
             chart_id="consent-rates",
         ),
@@ -83,3 +90,10 @@ def dashboard_charts(board: Dashboard) -> dict[str, str]:
             chart_id="deliveries",
         ),
     }
+
+
+def _rate_bar(name: str, rate: ConsentRate) -> tuple[str, float]:
+    """A rate says what it is out of: "(310 of 500 who chose)"."""
+    assert rate.rate is not None
+    label = f"{name} ({rate.granted:,} of {rate.decided:,} who chose)"
+    return label, round(100 * rate.rate, 1)

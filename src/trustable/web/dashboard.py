@@ -35,7 +35,7 @@ def dashboard(request: Request, days: Annotated[int, Query(ge=1, le=366)] = 30) 
             now=now,
         )
     # The charts escape every text they draw (dashboard.charts.esc): safe to embed.
-    charts = {name: Markup(svg) for name, svg in dashboard_charts(board).items()}
+    charts = {name: Markup(svg) for name, svg in dashboard_charts(board, app.policy).items()}
     return page(
         request,
         "console/dashboard.html",
