@@ -20,6 +20,8 @@ from trustable.cli.main import app as cli
 from trustable.consent.tables import consent_records
 from trustable.core.clock import FixedClock
 from trustable.core.settings import Settings
+from trustable.dashboard.charts import NO_DATA
+from trustable.dashboard.panels import dashboard_charts
 from trustable.dashboard.service import trust_dashboard
 from trustable.demo.shop import seed_demo
 from trustable.demo.warehouse import NAME, Warehouse, with_warehouse
@@ -114,6 +116,8 @@ def test_every_dashboard_chart_has_data(shop: Trustable) -> None:
     assert any(f.median_time_to_complete is not None for f in board.requests)
     assert board.drops and board.drops[0].count > 0
     assert board.ledger.size > 10_000 and board.ledger.head_verified
+    charts = dashboard_charts(board)
+    assert charts and [name for name, svg in charts.items() if NO_DATA in svg] == []
     (warehouse,) = [d for d in board.deliveries if d.destination == NAME]
     assert warehouse.delivered > 1000
     assert warehouse.queued == warehouse.retrying == warehouse.dead == 0

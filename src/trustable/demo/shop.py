@@ -209,9 +209,20 @@ def seed_demo(
             trusted=True,
         )
         uow.commit()
+    steps = 0
+
+    def advance(done: int, total: int) -> None:
+        """The history's steps, and one more for the deliveries after it."""
+        nonlocal steps
+        steps = total + 1
+        if progress:
+            progress(done, steps)
+
     if customers:  # none: the eight named customers alone (a small shop, for tests)
-        seed_history(trustable, customers=customers, seed=seed, progress=progress)
+        seed_history(trustable, customers=customers, seed=seed, progress=advance)
     deliver(trustable)
+    if progress and steps:
+        progress(steps, steps)
     with trustable.reader() as uow:
         held = count_customers(uow)
     return Seeded(write_key, server_key, customers=held, already=False)
