@@ -110,7 +110,7 @@ def test_db_upgrade_and_collection_drops(env: dict[str, str]) -> None:
 
 
 def test_demo_seeds_once_and_shows_how_to_send_events(env: dict[str, str]) -> None:
-    first = runner.invoke(app, ["demo", "--no-serve"], env=env)
+    first = runner.invoke(app, ["demo", "--no-serve", "--customers", "0"], env=env)
     assert first.exit_code == 0, first.output
     assert "seeded: 8 customers" in first.output
     assert "analytics.host = 'http://127.0.0.1:8000'" in first.output
@@ -121,7 +121,7 @@ def test_demo_seeds_once_and_shows_how_to_send_events(env: dict[str, str]) -> No
         first.output
     )
     assert "Console:      http://127.0.0.1:8000/admin  user admin, password " in first.output
-    again = runner.invoke(app, ["demo", "--no-serve"], env=env)
+    again = runner.invoke(app, ["demo", "--no-serve", "--customers", "0"], env=env)
     assert "already seeded: 8 customers" in again.output
     assert again.output.split("password ")[1][:16] != first.output.split("password ")[1][:16]
     link = runner.invoke(app, ["portal", "link", "--user-id", "u-1001"], env=env)
@@ -170,7 +170,7 @@ def test_ledger_verify_passes_on_an_intact_log_and_names_a_tampered_entry(
     from trustable.ledger.tables import ledger_entries
     from trustable.storage.engine import make_engine
 
-    assert runner.invoke(app, ["demo", "--no-serve"], env=env).exit_code == 0
+    assert runner.invoke(app, ["demo", "--no-serve", "--customers", "0"], env=env).exit_code == 0
     signed = runner.invoke(app, ["ledger", "sign"], env=env)
     assert signed.exit_code == 0 and "signed head" in signed.output
     intact = runner.invoke(app, ["ledger", "verify"], env=env)

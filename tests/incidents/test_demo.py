@@ -15,7 +15,7 @@ from trustable.demo.shop import DEMO_ANALYST, DEMO_OFFICER, seed_demo, show_cons
 
 
 def test_the_demo_officer_walks_a_simulated_breach(app: Trustable, live_server: LiveServer) -> None:
-    seed_demo(app)
+    seed_demo(app, customers=0)
     out = Console(record=True, width=200)
     show_console(out, app, live_server.url)
     printed = out.export_text()
@@ -40,7 +40,7 @@ def test_the_demo_officer_walks_a_simulated_breach(app: Trustable, live_server: 
 def test_the_demo_analyst_is_refused_a_shop_smaller_than_k(
     app: Trustable, live_server: LiveServer
 ) -> None:
-    seed_demo(app)
+    seed_demo(app, customers=0)
     out = Console(record=True, width=200)
     show_console(out, app, live_server.url)
     line = next(x for x in out.export_text().splitlines() if f"user {DEMO_ANALYST}," in x)

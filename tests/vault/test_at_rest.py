@@ -29,7 +29,7 @@ def found_in(value: str, dump: bytes) -> bool:
 
 
 def test_the_raw_stores_hold_no_demo_email_name_or_zip_in_clear(app: Trustable) -> None:
-    seeded = seed_demo(app)
+    seeded = seed_demo(app, customers=0)
     assert seeded.customers == len(SHOP_CUSTOMERS)
     dump = raw_dump(app.engine) + raw_dump(app.key_engine)
     assert len(dump) > 10_000  # the stores really hold the demo
@@ -41,7 +41,7 @@ def test_the_raw_stores_hold_no_demo_email_name_or_zip_in_clear(app: Trustable) 
 def test_sqlite_files_hold_no_personal_value_in_clear(app: Trustable) -> None:
     if app.engine.dialect.name != "sqlite":
         return  # the PostgreSQL copy is read through `raw_dump` above
-    seed_demo(app)
+    seed_demo(app, customers=0)
     app.engine.dispose()
     app.key_engine.dispose()
     blob = b"".join(p.read_bytes() for p in app.settings.home.iterdir() if p.is_file())

@@ -412,7 +412,7 @@ def test_rotate_master_from_the_command_line(settings: Settings) -> None:
     runner = CliRunner()
     env = cli_env(settings)
     assert runner.invoke(cli, ["keys", "rotate-master", "--help"]).exit_code == 0
-    assert runner.invoke(cli, ["demo", "--no-serve"], env=env).exit_code == 0
+    assert runner.invoke(cli, ["demo", "--no-serve", "--customers", "0"], env=env).exit_code == 0
     assert runner.invoke(cli, ["ledger", "sign"], env=env).exit_code == 0
 
     result = runner.invoke(cli, ["keys", "rotate-master"], env=env)

@@ -174,17 +174,43 @@ def worker(
 def demo(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Delete the demo store and seed it again.")
+    ] = False,
+    customers: Annotated[
+        int,
+        typer.Option(
+            min=0, max=100_000, help="Customers beside the eight named ones, when seeded."
+        ),
+    ] = 1000,
 ) -> None:
-    """Seed a small demo shop, print how to send events, and serve on 127.0.0.1."""
+    """Seed a demo shop that has lived 90 days (once: a seeded store is reused), print
+    how to send events, and serve on 127.0.0.1."""
+    from rich.progress import Progress
+
     from trustable.api.server import run
-    from trustable.demo.shop import explain, seed_demo
+    from trustable.demo.shop import explain, reset_demo, seed_demo
+    from trustable.demo.warehouse import Warehouse, with_warehouse
 
     settings = Settings.from_env()
-    with running(settings) as trustable:
-        seeded = seed_demo(trustable)
-        explain(console, trustable, seeded, port or settings.port)
-        if serve_after:
-            run(trustable, settings.host, port or settings.port)
+    if reset:
+        guarded(lambda: reset_demo(settings))
+    warehouse = Warehouse().start()
+    try:
+        settings = with_warehouse(settings, warehouse.url)
+        with running(settings) as trustable:
+            with Progress(console=err, transient=True) as progress:
+                task = progress.add_task("seeding 90 days of the demo shop", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                seeded = seed_demo(trustable, customers=customers, progress=advance)
+            explain(console, trustable, seeded, port or settings.port)
+            if serve_after:
+                run(trustable, settings.host, port or settings.port)
+    finally:
+        warehouse.stop()
 
 
 @policy_app.command("check")

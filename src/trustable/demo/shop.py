@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +16,10 @@ from rich.console import Console
 from trustable.access.service import create_key
 from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
+from trustable.core.errors import InvalidInput
+from trustable.core.settings import Settings
+from trustable.demo.history import seed_history
+from trustable.destinations.worker import Worker
 from trustable.events.segment import parse_batch
 from trustable.events.service import ingest
 from trustable.identity.service import count_customers
@@ -142,10 +150,17 @@ def shop_messages(base_day: str = "2026-11-01") -> list[dict[str, Any]]:
     return out
 
 
-def seed_demo(trustable: Trustable) -> Seeded:
-    """Seed once (consents as imported, events through collection), then make new
+def seed_demo(
+    trustable: Trustable,
+    *,
+    customers: int = 1000,
+    seed: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> Seeded:
+    """Seed once (the named customers, then 90 days of the shop's life: see
+    `demo.history`), deliver what the policy's destinations are owed, then make new
     write keys for this run, a public one and the backend's: only their hashes are
-    stored, so old ones cannot be shown."""
+    stored, so old ones cannot be shown. A store that holds customers is reused."""
     now = trustable.clock()
     with trustable.uow() as uow:
         _key, write_key = create_key(
@@ -163,9 +178,10 @@ def seed_demo(trustable: Trustable) -> Seeded:
             now=now,
         )
         existing = count_customers(uow)
-        if existing > 0:
-            uow.commit()
-            return Seeded(write_key, server_key, customers=existing, already=True)
+        uow.commit()
+    if existing > 0:
+        return Seeded(write_key, server_key, customers=existing, already=True)
+    with trustable.uow() as uow:
         for user_id, *_rest, granted in SHOP_CUSTOMERS:
             for purpose in (PERSONALIZE, EMAIL, ANALYTICS, ADS):
                 record_for_identifiers(
@@ -179,7 +195,8 @@ def seed_demo(trustable: Trustable) -> Seeded:
                     now=now - timedelta(days=30),
                     actor="demo",
                 )
-        batch = parse_batch({"batch": shop_messages()}, single_type=None, received_at=now)
+        yesterday = f"{now - timedelta(days=1):%Y-%m-%d}"
+        batch = parse_batch({"batch": shop_messages(yesterday)}, single_type=None, received_at=now)
         # The demo shop's own backend: a trusted source, so its customers' emails are
         # contacts they can sign in to the portal with.
         ingest(
@@ -192,7 +209,54 @@ def seed_demo(trustable: Trustable) -> Seeded:
             trusted=True,
         )
         uow.commit()
-    return Seeded(write_key, server_key, customers=len(SHOP_CUSTOMERS), already=False)
+    steps = 0
+
+    def advance(done: int, total: int) -> None:
+        """The history's steps, and one more for the deliveries after it."""
+        nonlocal steps
+        steps = total + 1
+        if progress:
+            progress(done, steps)
+
+    if customers:  # none: the eight named customers alone (a small shop, for tests)
+        seed_history(trustable, customers=customers, seed=seed, progress=advance)
+    deliver(trustable)
+    if progress and steps:
+        progress(steps, steps)
+    with trustable.reader() as uow:
+        held = count_customers(uow)
+    return Seeded(write_key, server_key, customers=held, already=False)
+
+
+def deliver(trustable: Trustable) -> None:
+    """What the seed owes the policy's destinations, sent now by the real worker (the
+    demo's warehouse answers), so the demo starts with no queue behind it."""
+    if not trustable.policy.spec.destinations:
+        return
+    worker = Worker(trustable, rng=random.Random(0), batch=500)
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+
+
+def reset_demo(settings: Settings) -> None:
+    """`trustable demo --reset`: delete the demo's home (its SQLite stores, master key
+    and mail), so the next seed starts from nothing. Only a store kept in that home
+    is deleted: a database elsewhere (PostgreSQL) is not the demo's to drop."""
+    home = settings.home.resolve()
+    for url in (settings.database_url, settings.keystore_url):
+        if not url.startswith("sqlite:///") or not _inside(Path(url[10:]), home):
+            raise InvalidInput(
+                "--reset deletes only a demo kept in TRUSTABLE_HOME (SQLite); "
+                "drop this database yourself"
+            )
+    if home.exists():
+        shutil.rmtree(home)
+
+
+def _inside(path: Path, home: Path) -> bool:
+    return path.resolve().is_relative_to(home)
 
 
 def explain(console: Console, trustable: Trustable, seeded: Seeded, port: int) -> None:
@@ -243,8 +307,8 @@ DEMO_ADMIN = "admin"
 # The privacy officer records incidents, approves and sends notices: with this account a
 # simulated breach of the demo shop is walked through from the console.
 DEMO_OFFICER = "officer"
-# The analyst asks for aggregates: with eight customers, fewer than k, every query is
-# refused with its reason, which is what an analyst should get of a shop this small.
+# The analyst asks for aggregates: about a thousand customers, so most groups are
+# above k and answered, and a narrow one is refused with its reason.
 DEMO_ANALYST = "analyst"
 
 
