@@ -59,8 +59,13 @@ def test_a_customer_signs_in_turns_personalization_off_and_sees_it_verified(
     assert_accessible(page)
     page.get_by_label("I understand: erase everything, for good").check()
     page.get_by_role("button", name="Erase everything").click()
-    expect(page.get_by_role("heading", name="Your data is erased")).to_be_visible()
-    expect(page.locator(".certificate")).to_contain_text("signature")
+    expect(page.get_by_role("heading", name="Certificate of erasure")).to_be_visible()
+    expect(page.locator("#signature-check")).to_contain_text("Signature checked")
+    assert_accessible(page)
+    with page.expect_download() as kept:
+        page.get_by_role("link", name="Download the signed certificate (JSON)").click()
+    certificate = json.loads(kept.value.path().read_text())
+    assert certificate["certificate"]["customer"] == ada and certificate["signature"]["value"]
     screenshot(page, "portal/erased")
     page.goto(f"{live_server.url}/portal")
     expect(page.get_by_role("button", name="Email me a code")).to_be_visible()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -253,8 +254,12 @@ def test_download_correct_and_erase(
     unconfirmed = browser.post("/portal/erase", data={"csrf": csrf_of(confirm.text)})
     assert unconfirmed.status_code == 400 and "tick the box" in unconfirmed.text
     erased = browser.post("/portal/erase", data={"csrf": csrf_of(confirm.text), "confirm": "erase"})
-    assert erased.status_code == 200 and "Your data is erased" in erased.text
-    assert "signature" in erased.text
+    assert erased.status_code == 200 and "Certificate of erasure" in erased.text
+    assert "Signature checked:" in erased.text and "destroyed" in erased.text
+    assert "things you did (events)" in erased.text  # what was removed, in words
+    href = erased.text.split('href="data:application/json;base64,')[1].split('"')[0]
+    signed = json.loads(base64.b64decode(href))
+    assert signed["certificate"]["customer"] == ada and signed["certificate"]["complete"]
     after = browser.get("/portal")  # the session died with the customer
     assert "What we hold about you" not in after.text and "Email me a code" in after.text
 

@@ -71,3 +71,32 @@ def test_the_summary_says_how_much_of_what_kind_and_what_for(app: Trustable) -> 
     uses = held.uses()
     assert "“Running your account and orders”" in uses
     assert "“Statistics about how the shop is used”" in uses and "are off for you" in uses
+
+
+def test_the_erasure_certificate_reads_plainly_and_a_forged_one_fails_its_check(
+    app: Trustable,
+) -> None:
+    from trustable.consent.receipts import sign_document
+    from trustable.rights.erase import read_certificate
+
+    document = {
+        "request": "req_1",
+        "customer": "cus_1",
+        "requested_at": "2026-12-01T10:00:00Z",
+        "erased_at": "2026-12-01T10:00:01Z",
+        "completed_at": "2026-12-01T10:00:02Z",
+        "erased": {"events": 12, "traits": 3, "portal_links": 0, "brand_new_table": 2},
+        "data_keys_destroyed": True,
+        "destinations": [{"name": "recommender", "state": "acknowledged"}],
+        "complete": True,
+    }
+    signed = sign_document("certificate", document, app.vault)
+    readable = read_certificate(signed, app.vault)
+    assert readable.signature_checked and readable.keys_destroyed
+    assert readable.removed == [
+        ("things you did (events)", 12),
+        ("details about you", 3),
+        ("brand new table", 2),
+    ]
+    forged = {**signed, "certificate": {**document, "customer": "cus_2"}}
+    assert not read_certificate(forged, app.vault).signature_checked

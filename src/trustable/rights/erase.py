@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from trustable.consent.receipts import public_key_b64, sign_document
+from trustable.consent.receipts import public_key_b64, sign_document, verify_document
 from trustable.consent.service import erase_consents
 from trustable.core.mail import Mailer
 from trustable.destinations.notices import (
@@ -196,3 +196,61 @@ def certificate(
         "public_key": public_key_b64(vault),
     }
     return sign_document("certificate", document, vault)
+
+
+# -- the certificate as a person reads it -------------------------------------------------
+
+_ERASED_WORDS = {
+    "identifiers": "ids and addresses you were known by",
+    "events": "things you did (events)",
+    "traits": "details about you",
+    "received_messages": "ids of messages received",
+    "consent_records": "consent choices",
+    "consent_state": "current consent choices",
+    "outbox": "deliveries waiting to be sent",
+    "verification_codes": "codes mailed to you",
+    "portal_sessions": "portal sessions",
+    "portal_links": "sign-in links",
+    "incident_customers": "records of security incidents involving you",
+    "mail_files": "copies of mail to you",
+    "other_requests": "your other requests",
+}
+
+
+@dataclass(frozen=True)
+class ReadableCertificate:
+    """What a certificate says, in words, and whether its signature holds."""
+
+    request: str
+    customer: str
+    requested_at: str
+    erased_at: str | None
+    completed_at: str | None
+    removed: list[tuple[str, int]]  # (what, how many), the largest first
+    keys_destroyed: bool
+    destinations: list[tuple[str, str]]  # (name, acknowledged / pending / dead)
+    complete: bool
+    signature_checked: bool
+
+
+def read_certificate(signed: dict[str, Any], vault: Vault) -> ReadableCertificate:
+    """The signed certificate told plainly, its signature checked against the ledger's
+    key (the one the ledger publishes, not the one the document names)."""
+    document: dict[str, Any] = signed["certificate"]
+    counts = document.get("erased") or {}
+    removed = sorted(
+        ((_ERASED_WORDS.get(k, k.replace("_", " ")), int(n)) for k, n in counts.items() if n),
+        key=lambda row: -row[1],
+    )
+    return ReadableCertificate(
+        request=str(document["request"]),
+        customer=str(document["customer"]),
+        requested_at=str(document["requested_at"]),
+        erased_at=document.get("erased_at"),
+        completed_at=document.get("completed_at"),
+        removed=removed,
+        keys_destroyed=bool(document.get("data_keys_destroyed")),
+        destinations=[(str(d["name"]), str(d["state"])) for d in document["destinations"]],
+        complete=bool(document.get("complete")),
+        signature_checked=verify_document("certificate", signed, vault.public_key()),
+    )

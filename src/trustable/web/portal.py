@@ -9,6 +9,7 @@ of anyone else's (an entry, a request or an identifier that is not theirs answer
 from __future__ import annotations
 
 import base64
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -32,7 +33,7 @@ from trustable.identity.service import customer_exists, linked_identifiers, unli
 from trustable.ledger import service as ledger
 from trustable.portal.service import choices, describe, holdings, redeem_link
 from trustable.rights import runner
-from trustable.rights.erase import certificate
+from trustable.rights.erase import certificate, read_certificate
 from trustable.rights.export import export_json, log_export
 from trustable.rights.service import Channel, Kind, State, get_request, list_requests
 from trustable.rights.verification import (
@@ -451,7 +452,20 @@ def erase(request: Request, confirm: Text = "", csrf: Text = "") -> Response:
     )
     with app.reader() as uow:
         signed = certificate(uow, app.vault, done, now=app.clock())
-    response = render(request, "portal/erased.html", done=done, signed=signed)
+    # The signed JSON to keep, as a download: the session it could be fetched with
+    # again ended with the customer.
+    download = "data:application/json;base64," + base64.b64encode(
+        json.dumps(signed, indent=2, ensure_ascii=False).encode()
+    ).decode("ascii")
+    response = render(
+        request,
+        "portal/erased.html",
+        done=done,
+        signed=signed,
+        readable=read_certificate(signed, app.vault),
+        download=download,
+        organization_name=app.policy.spec.organization.name,
+    )
     clear_cookie(response, request, COOKIE, PATH)  # their sessions died with them
     return response
 
