@@ -129,6 +129,41 @@ def test_others_follow_or_see_nothing_and_bad_input_is_refused(
         },
     )
     assert inverted.status_code == 400 and "window is inverted" in inverted.text
+    # The form comes back on its own page: the message beside its field, input kept.
+    cleartext = officer.post(
+        "/admin/incidents",
+        data={
+            "title": "Laptop with a database copy stolen",
+            "window_start": "2026-11-21T10:00",
+            "window_end": "2026-11-22T10:00",
+            "store": "data_store",
+            "exposed": "cleartext",
+            "categories": ["user.contact.email"],
+            "measures": "Remote wipe requested",
+            "csrf": csrf_of(form),
+        },
+    )
+    assert cleartext.status_code == 400 and "Record an incident" in cleartext.text
+    text = cleartext.text
+    assert '<p class="field-error" id="exposed-error">' in text
+    assert 'id="exposed" name="exposed" required aria-invalid="true"' in text
+    assert '<a href="#exposed">' in text  # the summary links to the field
+    assert 'value="Laptop with a database copy stolen"' in text
+    assert 'value="cleartext" selected' in text and 'value="data_store" selected' in text
+    assert 'value="user.contact.email" checked' in text and ">Remote wipe requested<" in text
+    unreadable = officer.post(
+        "/admin/incidents",
+        data={
+            "title": "t",
+            "window_start": "yesterday",
+            "window_end": "2026-11-22T10:00",
+            "store": "data_store",
+            "exposed": "both",
+            "csrf": csrf_of(form),
+        },
+    )
+    assert unreadable.status_code == 400 and 'id="start-error"' in unreadable.text
+    assert 'value="yesterday"' in unreadable.text
     forged = officer.post(
         "/admin/incidents",
         data={

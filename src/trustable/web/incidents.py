@@ -15,25 +15,26 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from trustable.api.deps import trustable
-from trustable.core.errors import InvalidInput
+from trustable.core.errors import InvalidInput, TrustableError
 from trustable.incidents import runner, service
 from trustable.incidents.notices import preview
 from trustable.incidents.report import clock, regulator_report, submit_report
 from trustable.users.roles import Permission
 from trustable.users.service import list_users
-from trustable.web.console import PATH, Text, acting, page, staff
+from trustable.web.console import PATH, Staff, Text, acting, page, staff
+from trustable.web.forms import EMPTY, FieldRefused, FormState, refused
 from trustable.web.pages import redirect
 
 router = APIRouter(include_in_schema=False)
 Moment = Annotated[str, Form(max_length=40)]
 
 
-def _moment(name: str, text: str) -> datetime:
+def _moment(name: str, text: str, field: str) -> datetime:
     """A form's `datetime-local` value, read as UTC (the form says so)."""
     try:
         found = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{name}: give a date and time, e.g. 2026-11-20T10:00") from None
+        raise FieldRefused(field, f"{name}: give a date and time, e.g. 2026-11-20T10:00") from None
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
@@ -48,11 +49,25 @@ def _policy_categories(request: Request) -> list[str]:
     return sorted(found)
 
 
+# Which field of the form a refusal is about, by the refusal's class.
+_FIELDS: dict[type[TrustableError], str] = {
+    service.InvalidWindow: "start",
+    service.UnknownStore: "store",
+    service.UnknownDestination: "destination",
+    service.InvalidExposure: "exposed",
+    service.UnknownCategory: "other",
+}
+
+
 @router.get("/admin/incidents", response_class=HTMLResponse)
 def incidents_page(request: Request) -> Response:
     """Every incident with its clock; the form to record one."""
     app = trustable(request)
-    who = staff(app, request, Permission.incidents_view)
+    return _incidents(request, staff(app, request, Permission.incidents_view), EMPTY)
+
+
+def _incidents(request: Request, who: Staff, form: FormState, status: int = 200) -> Response:
+    app = trustable(request)
     now = app.clock()
     with app.reader() as uow:
         found = service.list_incidents(uow)
@@ -66,6 +81,8 @@ def incidents_page(request: Request) -> Response:
         destinations=sorted(app.policy.spec.destinations),
         categories=_policy_categories(request),
         now=now,
+        form=form,
+        status=status,
     )
 
 
@@ -88,24 +105,41 @@ def record(
     who = acting(app, request, csrf, Permission.incidents_act)
     now = app.clock()
     wanted = [*(categories or []), *other_categories.split()]
-    with app.uow() as uow:
-        found = service.record_incident(
-            uow,
-            app.vault,
-            app.policy,
-            title=title,
-            discovered_at=_moment("discovered", discovered_at) if discovered_at.strip() else now,
-            window_start=_moment("window start", window_start),
-            window_end=_moment("window end", window_end),
-            store=store,
-            destination=destination or None,
-            categories=wanted,
-            exposed=exposed,
-            measures=measures,
-            actor=who.user.user_id,
-            now=now,
-        )
-        uow.commit()
+    typed = {
+        "title": title,
+        "discovered_at": discovered_at,
+        "window_start": window_start,
+        "window_end": window_end,
+        "store": store,
+        "destination": destination,
+        "exposed": exposed,
+        "categories": categories or [],
+        "other_categories": other_categories,
+        "measures": measures,
+    }
+    try:
+        with app.uow() as uow:
+            found = service.record_incident(
+                uow,
+                app.vault,
+                app.policy,
+                title=title,
+                discovered_at=_moment("discovered", discovered_at, "discovered")
+                if discovered_at.strip()
+                else now,
+                window_start=_moment("window start", window_start, "start"),
+                window_end=_moment("window end", window_end, "end"),
+                store=store,
+                destination=destination or None,
+                categories=wanted,
+                exposed=exposed,
+                measures=measures,
+                actor=who.user.user_id,
+                now=now,
+            )
+            uow.commit()
+    except InvalidInput as exc:
+        return _incidents(request, who, refused(exc, typed, _FIELDS, "title"), 400)
     return redirect(request, f"{PATH}/incidents/{found.incident_id}")
 
 
