@@ -132,13 +132,26 @@ def test_names_are_escaped_and_bad_input_is_refused_clearly(
     page = admin.get("/admin/keys").text
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     csrf = csrf_of(page)
-    for data, says in (
-        ({"name": "late", "scopes": ["collect"], "expires": "2020-01-01"}, "must be in the future"),
-        ({"name": "odd", "scopes": ["collect"], "expires": "soon"}, "a number of days (90d)"),
-        ({"name": "none", "expires": ""}, "at least one scope"),
-        ({"name": "bad", "scopes": ["root"]}, "unknown scope &#39;root&#39;"),
+    for data, says, field in (
+        (
+            {"name": "late", "scopes": ["collect"], "expires": "2020-01-01"},
+            "must be in the future",
+            "key-expires",
+        ),
+        (
+            {"name": "odd", "scopes": ["collect"], "expires": "soon"},
+            "a number of days (90d)",
+            "key-expires",
+        ),
+        ({"name": "none", "expires": ""}, "at least one scope", "key-scopes"),
+        ({"name": "bad", "scopes": ["root"]}, "unknown scope &#39;root&#39;", "key-scopes"),
     ):
         refused = admin.post("/admin/keys", data={**data, "csrf": csrf})
         assert refused.status_code == 400 and says in refused.text, (data, refused.text)
+        # Said beside its field, on the form as it was filled in.
+        assert f'<p class="field-error" id="{field}-error">' in refused.text, data
+        assert f'value="{data["name"]}"' in refused.text
+        if data.get("scopes") == ["collect"]:
+            assert 'value="collect" checked' in refused.text
     with app.reader() as uow:
         assert len(list_keys(uow)) == 1  # nothing was made

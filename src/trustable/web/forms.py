@@ -49,12 +49,15 @@ class FieldRefused(InvalidInput):
 def refused(
     exc: TrustableError,
     values: Mapping[str, Any],
-    fields: Mapping[type[TrustableError], str],
+    fields: Mapping[type[TrustableError] | str, str],
     default: str,
 ) -> FormState:
-    """The form again, as typed, with `exc`'s message beside the field its class is
-    about (the nearest class `fields` names), else beside `default`."""
+    """The form again, as typed, with `exc`'s message beside the field it is about:
+    the one `fields` names for its code, else for its class (the nearest), else
+    `default`."""
     if isinstance(exc, FieldRefused):
         return FormState(values, {exc.field: exc.message})
-    where = next((fields[c] for c in type(exc).__mro__ if c in fields), default)
+    where = fields.get(exc.code) or next(
+        (fields[c] for c in type(exc).__mro__ if c in fields), default
+    )
     return FormState(values, {where: exc.message})

@@ -50,7 +50,7 @@ def _policy_categories(request: Request) -> list[str]:
 
 
 # Which field of the form a refusal is about, by the refusal's class.
-_FIELDS: dict[type[TrustableError], str] = {
+_FIELDS: dict[type[TrustableError] | str, str] = {
     service.InvalidWindow: "start",
     service.UnknownStore: "store",
     service.UnknownDestination: "destination",

@@ -24,15 +24,22 @@ from trustable.access.service import (
     scope_meanings,
 )
 from trustable.api.deps import trustable
+from trustable.core.errors import InvalidInput, TrustableError
 from trustable.users.roles import Permission
 from trustable.web.console import PATH, Staff, Text, acting, page, staff
+from trustable.web.forms import EMPTY, FormState, refused
 from trustable.web.pages import redirect
 
 router = APIRouter(include_in_schema=False)
 
 
 def _keys_page(
-    request: Request, who: Staff, *, created: tuple[ApiKey, str] | None = None, status: int = 200
+    request: Request,
+    who: Staff,
+    *,
+    created: tuple[ApiKey, str] | None = None,
+    status: int = 200,
+    form: FormState = EMPTY,
 ) -> HTMLResponse:
     app = trustable(request)
     with app.reader() as uow:
@@ -46,6 +53,7 @@ def _keys_page(
         "reads": reads,
         "read_meaning": scope_meanings()[READ_SCOPE],
         "created": created,
+        "form": form,
     }
     response = page(request, "console/keys.html", who, **context)
     response.status_code = status
@@ -72,13 +80,25 @@ def create(
     app = trustable(request)
     who = acting(app, request, csrf, Permission.keys_manage)
     now = app.clock()
-    expires_at = parse_expiry(expires, now=now)
-    with app.uow() as uow:
-        made = create_key(
-            uow, app.policy, name=name, scopes=scopes or [], now=now, expires_at=expires_at
-        )
-        uow.commit()
+    try:
+        expires_at = parse_expiry(expires, now=now)
+        with app.uow() as uow:
+            made = create_key(
+                uow, app.policy, name=name, scopes=scopes or [], now=now, expires_at=expires_at
+            )
+            uow.commit()
+    except InvalidInput as exc:
+        typed = {"name": name, "scopes": scopes or [], "expires": expires}
+        return _keys_page(request, who, status=400, form=refused(exc, typed, _FIELDS, "key-name"))
     return _keys_page(request, who, created=made, status=201)
+
+
+# Which field a refused key is about, by the refusal's code.
+_FIELDS: dict[type[TrustableError] | str, str] = {
+    "invalid_name": "key-name",
+    "invalid_scope": "key-scopes",
+    "invalid_expiry": "key-expires",
+}
 
 
 @router.post("/admin/keys/{key_id}/revoke")
