@@ -63,6 +63,14 @@ def test_an_analyst_asks_and_sees_only_groups_of_k_or_noise(
             data={"csrf": token, "measure": "count", "private": "true", "epsilon": "5"},
         )
         assert refused.status_code == 400 and "at most 1 per query" in refused.text
+        assert '<p class="field-error" id="a-epsilon-error">' in refused.text
+        assert 'id="a-epsilon" name="epsilon"' in refused.text and 'value="5"' in refused.text
+        incoherent = browser.post(
+            "/admin/analytics",
+            data={"csrf": token, "measure": "sum", "group_by": "age"},
+        )
+        assert incoherent.status_code == 400 and "needs `value`" in incoherent.text
+        assert 'value="age" selected' in incoherent.text  # what was chosen stays chosen
         bad = browser.post(
             "/admin/analytics",
             data={"csrf": token, "measure": "count", "event": "<script>alert(1)</script>"},

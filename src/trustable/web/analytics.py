@@ -18,10 +18,13 @@ from trustable.bootstrap import Trustable
 from trustable.core.errors import InvalidInput
 from trustable.users.roles import Permission
 from trustable.web.console import Staff, acting, page, staff
+from trustable.web.forms import EMPTY, FormState, refused
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=200)]
 FIELDS = ("measure", "of", "value", "group_by", "event", "since", "until", "private", "epsilon")
+# The form's control for each field of a query, where its problems are said.
+_IDS = {name: f"a-{name}" for name in FIELDS} | {"group_by": "a-group"}
 
 
 def _show(
@@ -31,7 +34,7 @@ def _show(
     *,
     chosen: dict[str, str],
     answer: Answer | None = None,
-    problem: str | None = None,
+    form: FormState = EMPTY,
     status: int = 200,
 ) -> HTMLResponse:
     spec = analytics_spec(app.policy)
@@ -49,7 +52,7 @@ def _show(
         units=[u.value for u in Unit],
         chosen=chosen,
         answer=answer,
-        problem=problem,
+        form=form,
     )
 
 
@@ -97,15 +100,22 @@ def analytics_query(
     try:
         query = AggregateQuery.model_validate(fields)
     except ValidationError as exc:
-        problems = []
+        errors: dict[str, str] = {}
         for err in exc.errors()[:5]:
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            problems.append(f"{where or 'query'}: {err.get('msg', 'invalid')}")
-        return _show(request, app, who, chosen=chosen, problem="; ".join(problems), status=400)
+            loc = [str(p) for p in err.get("loc", ())]
+            where = _IDS.get(loc[0], "a-measure") if loc else "a-measure"
+            said = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            errors.setdefault(where, f"{loc[0] if loc else 'query'}: {said}")
+        return _show(request, app, who, chosen=chosen, form=FormState(chosen, errors), status=400)
     try:
         answer = runner.ask(app, query, analyst=who.user.user_id)
-    except (InvalidInput, BudgetExhausted) as refused:
-        return _show(
-            request, app, who, chosen=chosen, problem=refused.message, status=refused.status
+    except (InvalidInput, BudgetExhausted) as exc:
+        # The service names the field its message is about first ("epsilon: …").
+        named = next((_IDS[f] for f in FIELDS if exc.message.startswith(f"{f}:")), None)
+        form = (
+            FormState(chosen, {named: exc.message})
+            if named
+            else refused(exc, chosen, {BudgetExhausted: "a-epsilon"}, "a-measure")
         )
+        return _show(request, app, who, chosen=chosen, form=form, status=exc.status)
     return _show(request, app, who, chosen=chosen, answer=answer)
