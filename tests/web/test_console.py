@@ -142,6 +142,20 @@ def test_a_support_read_shows_only_the_stated_purpose_and_is_logged(
         entries = [e.content() for e in customer_entries(uow, ada) if e.kind == "access"]
     assert entries and entries[-1]["actor"].startswith("usr_")
     assert entries[-1]["detail"]["purpose"] == "essential.service"
+    # A wrong id or purpose comes back on the form, beside its field, as typed.
+    unknown = support.post(
+        "/admin/customer",
+        data={"customer_id": "cus_nobody", "purpose": "essential.service", "csrf": csrf_of(form)},
+    )
+    assert unknown.status_code == 404 and 'id="customer-id-error"' in unknown.text
+    assert 'value="cus_nobody"' in unknown.text
+    assert 'value="essential.service" selected' in unknown.text
+    odd = support.post(
+        "/admin/customer",
+        data={"customer_id": ada, "purpose": "selling.everything", "csrf": csrf_of(form)},
+    )
+    assert odd.status_code == 400 and 'id="purpose-error"' in odd.text
+    assert f'value="{ada}"' in odd.text
 
 
 def test_a_disabled_users_session_ends(app: Trustable, console: Console) -> None:

@@ -28,6 +28,7 @@ from trustable.segments.reads import summaries
 from trustable.sessions.service import SessionKind, find_session, open_session
 from trustable.users.roles import Permission
 from trustable.users.service import ConsoleUser, SignInRefused, authenticate_user, get_user
+from trustable.web.forms import EMPTY, FormState
 from trustable.web.pages import check_form, entered, redirect, render, sign_out
 
 router = APIRouter(include_in_schema=False)
@@ -246,7 +247,7 @@ def policy(request: Request) -> Response:
 def customer_form(request: Request) -> Response:
     app = trustable(request)
     who = staff(app, request, Permission.customer_read)
-    return page(request, "console/customer.html", who, policy=app.policy, profile=None)
+    return page(request, "console/customer.html", who, policy=app.policy, profile=None, form=EMPTY)
 
 
 @router.post("/admin/customer", response_class=HTMLResponse)
@@ -260,15 +261,26 @@ def customer_read(
     that purpose may use now, and the read is in the ledger under their user id."""
     app = trustable(request)
     who = acting(app, request, csrf, Permission.customer_read)
+    typed = {"customer_id": customer_id, "purpose": purpose}
+
+    def again(field: str, message: str, status: int) -> HTMLResponse:
+        form = FormState(typed, {field: message})
+        return page(
+            request, "console/customer.html", who, policy=app.policy, profile=None, form=form,
+            status=status,
+        )  # fmt: skip
+
     found = app.policy.purpose(purpose)
     if found is None:
-        raise InvalidInput("choose one of the policy's purposes")
+        return again("purpose", "choose one of the policy's purposes", 400)
     with app.reader() as uow:
         live = customer_exists(uow, customer_id.strip())
         if live is None:
-            raise NotFound("no such customer")
+            return again("customer-id", "no customer has this id (or they were erased)", 404)
         profile = read_profile(uow, app.vault, app.policy, customer_id=live, purpose=found)
     with app.uow() as uow:
         log_read(uow, app.vault, profile, actor=who.user.user_id, now=app.clock())
         uow.commit()
-    return page(request, "console/customer.html", who, policy=app.policy, profile=profile)
+    return page(
+        request, "console/customer.html", who, policy=app.policy, profile=profile, form=EMPTY
+    )
