@@ -111,6 +111,12 @@ def test_a_privacy_officer_refuses_a_request_with_a_reason(
     officer = console("privacy_officer")
     page = officer.get("/admin/requests", params={"state": "received"}).text
     assert filed["request_id"] in page
+    empty = officer.post(
+        f"/admin/requests/{filed['request_id']}/refuse",
+        data={"reason": "  ", "csrf": csrf_of(page)},
+    )
+    assert empty.status_code == 400 and "Customers' requests" in empty.text
+    assert f'id="reason-{filed["request_id"]}-error"' in empty.text  # beside that request
     done = officer.post(
         f"/admin/requests/{filed['request_id']}/refuse",
         data={"reason": "we could not verify it was you", "csrf": csrf_of(page)},

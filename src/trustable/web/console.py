@@ -28,7 +28,7 @@ from trustable.segments.reads import summaries
 from trustable.sessions.service import SessionKind, find_session, open_session
 from trustable.users.roles import Permission
 from trustable.users.service import ConsoleUser, SignInRefused, authenticate_user, get_user
-from trustable.web.forms import EMPTY, FormState
+from trustable.web.forms import EMPTY, FieldRefused, FormState, refused
 from trustable.web.pages import check_form, entered, redirect, render, sign_out
 
 router = APIRouter(include_in_schema=False)
@@ -158,6 +158,20 @@ def queue(
     """Every request, oldest deadline first, filtered; overdue ones flagged."""
     app = trustable(request)
     who = staff(app, request, Permission.requests_view)
+    return _queue(request, who, state=state, kind=kind, overdue=overdue)
+
+
+def _queue(
+    request: Request,
+    who: Staff,
+    *,
+    state: str = "",
+    kind: str = "",
+    overdue: bool = False,
+    form: FormState = EMPTY,
+    status: int = 200,
+) -> HTMLResponse:
+    app = trustable(request)
     try:
         wanted_state = State(state) if state else None
         wanted_kind = Kind(kind) if kind else None
@@ -177,6 +191,8 @@ def queue(
         states=[s.value for s in State],
         kinds=[k.value for k in Kind],
         chosen={"state": state, "kind": kind, "overdue": overdue},
+        form=form,
+        status=status,
     )
 
 
@@ -184,21 +200,28 @@ def queue(
 def refuse_request(
     request_id: str,
     request: Request,
-    reason: Annotated[str, Form(min_length=1, max_length=500)],
+    reason: Annotated[str, Form(max_length=500)] = "",
     csrf: Text = "",
 ) -> Response:
     app = trustable(request)
     who = acting(app, request, csrf, Permission.requests_act)
-    with app.uow() as uow:
-        refuse(
-            uow,
-            app.vault,
-            get_request(uow, request_id),
-            reason,
-            actor=who.user.user_id,
-            now=app.clock(),
-        )
-        uow.commit()
+    field = f"reason-{request_id}"
+    try:
+        if not reason.strip():
+            raise FieldRefused(field, "say why: the customer reads the reason")
+        with app.uow() as uow:
+            refuse(
+                uow,
+                app.vault,
+                get_request(uow, request_id),
+                reason,
+                actor=who.user.user_id,
+                now=app.clock(),
+            )
+            uow.commit()
+    except InvalidInput as exc:
+        form = refused(exc, {field: reason}, {}, field)
+        return _queue(request, who, form=form, status=400)
     return redirect(request, f"{PATH}/requests")
 
 
