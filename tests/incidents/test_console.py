@@ -208,3 +208,24 @@ def test_undelivered_notices_are_shown_and_sent_again_from_the_console(
             assert "could not be delivered" not in officer.get(url).text
     finally:
         app.close()
+
+
+def test_a_late_report_without_its_reasons_comes_back_with_the_field_marked(
+    shop: Trustable, console: Console
+) -> None:
+    discovered = shop.clock() - timedelta(days=4)
+    late = record(shop, discovered_at=discovered, window_start=discovered - timedelta(days=1),
+                  window_end=discovered)  # fmt: skip
+    officer = console("privacy_officer")
+    url = f"/admin/incidents/{late.incident_id}"
+    page = officer.get(url).text
+    assert "Reasons for the delay" in page
+    refused = officer.post(f"{url}/submit", data={"delay_reason": "", "csrf": csrf_of(page)})
+    assert refused.status_code == 400 and 'id="delay-error"' in refused.text
+    assert 'id="delay" name="delay_reason"' in refused.text and "aria-invalid" in refused.text
+    done = officer.post(
+        f"{url}/submit",
+        data={"delay_reason": "The copy was found by a partner", "csrf": csrf_of(page)},
+        follow_redirects=True,
+    )
+    assert done.status_code == 200 and "The copy was found by a partner" in done.text

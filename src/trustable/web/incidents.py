@@ -147,7 +147,13 @@ def record(
 def incident_page(incident_id: str, request: Request) -> Response:
     """One incident: facts, affected counts, notices, the report and its countdown."""
     app = trustable(request)
-    who = staff(app, request, Permission.incidents_view)
+    return _incident(request, staff(app, request, Permission.incidents_view), incident_id, EMPTY)
+
+
+def _incident(
+    request: Request, who: Staff, incident_id: str, form: FormState, status: int = 200
+) -> Response:
+    app = trustable(request)
     now = app.clock()
     with app.reader() as uow:
         found = service.get_incident(uow, incident_id)
@@ -168,6 +174,8 @@ def incident_page(incident_id: str, request: Request) -> Response:
         report=report,
         due=clock(found, now),
         now=now,
+        form=form,
+        status=status,
     )
 
 
@@ -232,14 +240,18 @@ def submit(
 ) -> Response:
     app = trustable(request)
     who = acting(app, request, csrf, Permission.incidents_act)
-    with app.uow() as uow:
-        submit_report(
-            uow,
-            app.vault,
-            service.get_incident(uow, incident_id),
-            actor=who.user.user_id,
-            now=app.clock(),
-            delay_reason=delay_reason or None,
-        )
-        uow.commit()
+    try:
+        with app.uow() as uow:
+            submit_report(
+                uow,
+                app.vault,
+                service.get_incident(uow, incident_id),
+                actor=who.user.user_id,
+                now=app.clock(),
+                delay_reason=delay_reason or None,
+            )
+            uow.commit()
+    except service.IncidentRefused as exc:
+        form = refused(exc, {"delay_reason": delay_reason}, {}, "delay")
+        return _incident(request, who, incident_id, form, 400)
     return redirect(request, f"{PATH}/incidents/{incident_id}")
