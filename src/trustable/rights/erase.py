@@ -206,14 +206,15 @@ _ERASED_WORDS = {
     "traits": "details about you",
     "received_messages": "ids of messages received",
     "consent_records": "consent choices",
-    "consent_state": "current consent choices",
+    "consent_states": "current consent choices",
+    "customers": "customer records",
     "outbox": "deliveries waiting to be sent",
     "verification_codes": "codes mailed to you",
     "portal_sessions": "portal sessions",
     "portal_links": "sign-in links",
     "incident_customers": "records of security incidents involving you",
     "mail_files": "copies of mail to you",
-    "other_requests": "your other requests",
+    "other_requests": "other requests of yours",
 }
 
 
@@ -245,12 +246,23 @@ def read_certificate(signed: dict[str, Any], vault: Vault) -> ReadableCertificat
     return ReadableCertificate(
         request=str(document["request"]),
         customer=str(document["customer"]),
-        requested_at=str(document["requested_at"]),
-        erased_at=document.get("erased_at"),
-        completed_at=document.get("completed_at"),
+        requested_at=_moment(document["requested_at"]) or "",
+        erased_at=_moment(document.get("erased_at")),
+        completed_at=_moment(document.get("completed_at")),
         removed=removed,
         keys_destroyed=bool(document.get("data_keys_destroyed")),
         destinations=[(str(d["name"]), str(d["state"])) for d in document["destinations"]],
         complete=bool(document.get("complete")),
         signature_checked=verify_document("certificate", signed, vault.public_key()),
     )
+
+
+def _moment(stamped: Any) -> str | None:
+    """`4 December 2026, 19:23:25 UTC` from the certificate's timestamp."""
+    if not stamped:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(stamped).replace("Z", "+00:00"))
+    except ValueError:
+        return str(stamped)
+    return f"{moment:%-d %B %Y, %H:%M:%S} UTC"
