@@ -116,7 +116,7 @@ def test_every_dashboard_chart_has_data(shop: Trustable) -> None:
     assert any(f.median_time_to_complete is not None for f in board.requests)
     assert board.drops and board.drops[0].count > 0
     assert board.ledger.size > 10_000 and board.ledger.head_verified
-    charts = dashboard_charts(board)
+    charts = dashboard_charts(board, shop.policy)
     assert charts and [name for name, svg in charts.items() if NO_DATA in svg] == []
     (warehouse,) = [d for d in board.deliveries if d.destination == NAME]
     assert warehouse.delivered > 1000
