@@ -97,6 +97,10 @@ class RightsRequest:
     sealed: bytes | None
 
     def overdue(self, now: datetime) -> bool:
+        """Past its deadline and not answered. A portal sign-in whose code was never
+        entered asked for nothing anyone must answer: it is never overdue."""
+        if self.channel is Channel.sign_in and self.state is State.received:
+            return False
         return self.state not in FINAL and now > self.due_at
 
     @property
@@ -291,9 +295,13 @@ def list_requests(
     if customer_id is not None:
         stmt = stmt.where(rights_requests.c.customer_id == customer_id)
     if overdue:
+        unanswered_sign_in = (rights_requests.c.channel == Channel.sign_in.value) & (
+            rights_requests.c.state == State.received.value
+        )
         stmt = stmt.where(
             rights_requests.c.state.not_in([s.value for s in FINAL]),
             rights_requests.c.due_at < now,
+            ~unanswered_sign_in,
         )
     rows = uow.connection.execute(stmt.limit(limit)).all()
     return [_request(r) for r in rows]
