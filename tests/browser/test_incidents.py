@@ -50,7 +50,7 @@ def test_a_breach_from_record_to_report_in_the_console(
     )
     page.get_by_label("What was exposed").select_option("data_store")
     page.get_by_label("What left").select_option("cleartext")
-    page.get_by_label("user.contact.email", exact=True).check()
+    page.get_by_label("Email address user.contact.email", exact=True).check()
     page.get_by_label("What was done about it").fill("We removed the copy and replaced every key.")
     page.get_by_role("button", name="Record and compute who is affected").click()
     # A combination that cannot be: said beside the field, on the same page, input kept.
@@ -61,7 +61,7 @@ def test_a_breach_from_record_to_report_in_the_console(
     expect(page.get_by_label("What happened, in a line")).to_have_value(
         "Database snapshot on a public bucket"
     )
-    expect(page.get_by_label("user.contact.email", exact=True)).to_be_checked()
+    expect(page.get_by_label("Email address user.contact.email", exact=True)).to_be_checked()
     assert_accessible(page)
     screenshot(page, "console/incident-form-refused")
     left.select_option("both")

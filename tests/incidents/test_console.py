@@ -67,7 +67,7 @@ def test_a_breach_walked_through_the_console(
     assert "Backup &lt;b&gt;copied&lt;/b&gt;" in page  # escaped, never markup
     assert "67 h 0 min left" in page and 'data-deadline="2026-11-26T05:00:00+00:00"' in page
     assert "<dd>3</dd>" in page  # customers affected
-    assert "user.contact.email</td><td>2" in page
+    assert "Email address <code>user.contact.email</code></td><td>2" in page
     assert "Approve the notices" in page and "Send 3 notices" not in page
     approved = officer.post(
         f"{detail_url}/approve", data={"csrf": csrf_of(page)}, follow_redirects=True
