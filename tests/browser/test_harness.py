@@ -25,7 +25,7 @@ from tests.browser.support import (
 )
 from tests.conftest import LiveServer
 from trustable import __version__
-from trustable.consent.service import GPC_LAST_UPDATE
+from trustable.consent.gpc import GPC_LAST_UPDATE
 
 PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
 VIEWPORT_META = '<meta name="viewport" content="width=device-width, initial-scale=1">'

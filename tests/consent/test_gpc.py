@@ -7,7 +7,8 @@ import httpx
 from tests.conftest import LiveServer, make_key
 from tests.helpers import msg
 from trustable.bootstrap import Trustable
-from trustable.consent.service import consent_history, current_consents, gpc_purposes
+from trustable.consent.gpc import gpc_purposes
+from trustable.consent.service import consent_history, current_consents
 from trustable.events.service import customer_events
 from trustable.identity.service import find_customer
 

@@ -11,8 +11,8 @@ from trustable.analytics.routes import router as analytics_router
 from trustable.api import docs, errors
 from trustable.api.headers import DefaultHeaders
 from trustable.bootstrap import Trustable
+from trustable.consent.gpc import GPC_LAST_UPDATE
 from trustable.consent.routes import router as consent_router
-from trustable.consent.service import GPC_LAST_UPDATE
 from trustable.destinations.routes import router as destinations_router
 from trustable.events.routes import router as events_router
 from trustable.incidents.routes import router as incidents_router

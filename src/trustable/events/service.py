@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import bindparam, func, select, tuple_
 
-from trustable.consent.service import Decisions, decisions_for, gpc_purposes, honour_gpc
+from trustable.consent.gpc import gpc_purposes, honour_gpc
+from trustable.consent.service import Decisions, decisions_for
 from trustable.consent.signals import apply_signals
 from trustable.destinations import outbox
 from trustable.events.merge import merge_histories

@@ -19,12 +19,12 @@ from trustable.access.service import key_names
 from trustable.api.deps import trustable
 from trustable.bootstrap import Trustable
 from trustable.consent import receipts
+from trustable.consent.gpc import honour_gpc
 from trustable.consent.service import (
     ConsentMethod,
     ConsentRecord,
     ConsentStatus,
     current_consents,
-    honour_gpc,
     record_consent,
 )
 from trustable.core.errors import InvalidInput, NotAuthenticated, NotFound
