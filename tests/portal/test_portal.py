@@ -92,6 +92,11 @@ def _sign_in_by_code(app: Trustable, browser: httpx.Client, mailbox: Inbox, ada:
         follow_redirects=True,
     )
     assert done.status_code == 200 and "What we hold about you" in done.text
+    # The timeline tells the sign-in as one; "Your requests" lists only requests filed.
+    assert "You signed in here with a code we mailed you" in done.text
+    assert "Your request to see your data" not in done.text
+    filed = done.text.split('id="requests"')[1].split("</section>")[0]
+    assert "None yet." in filed and "<table>" not in filed
     with app.reader() as uow:
         from trustable.rights.service import get_request
 

@@ -138,6 +138,41 @@ def what_it_was(message_type: str, name: str | None = None) -> str:
     return f"{said} (“{name}”)" if name else said
 
 
+_ASKED_FOR = {
+    "access": "to see your data",
+    "export": "for a copy of your data",
+    "rectify": "to correct your data",
+    "erase": "to erase your data",
+    "restrict": "to limit the use of your data",
+    "object": "to stop a use of your data",
+}
+_BECAME = {
+    "received": "was received",
+    "verified": "was confirmed",
+    "processing": "is being carried out",
+    "done": "was carried out",
+    "refused": "was refused",
+}
+# A sign-in by mailed code is an access request answered by showing the portal: told
+# as the sign-in it was, step by step.
+_SIGN_IN = {
+    "received": "You asked for a code by email to sign in here",
+    "verified": "You entered the code we mailed you",
+    "processing": "You entered the code we mailed you",
+    "done": "You signed in here with a code we mailed you",
+    "refused": "A sign-in here was refused",
+}
+
+
+def what_became_of(kind: str, state: str, channel: object = None) -> str:
+    """A request's step told as a sentence: "Your request to erase your data was
+    carried out"; a portal sign-in (`channel` sign_in) as the sign-in it is."""
+    if channel == "sign_in" and state in _SIGN_IN:
+        return _SIGN_IN[state]
+    asked = _ASKED_FOR.get(kind, f"({kind})")
+    return f"Your request {asked} {_BECAME.get(state, f'is now {state}')}"
+
+
 def _upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -338,6 +373,16 @@ _LEFT_BECAUSE = {
     "rule_unmet": ": what put you in it no longer holds",
     "segment_removed": ": the group no longer exists",
 }
+# How a consent choice reached us, told to the customer it is about.
+_BY_METHOD = {
+    "portal": ", on this page",
+    "api": ", by the shop",
+    "import": ", from the shop's earlier records",
+    "gpc": ", from your browser's privacy signal (Global Privacy Control)",
+    "banner": ", in the shop's cookie banner",
+    "tcf": ", in the shop's consent banner (TCF)",
+    "request": ", by your objection",
+}
 _DONE_BY = {"portal": "you", "email": "you", "requester": "you"}
 
 
@@ -372,9 +417,10 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
             f" and kept: {kinds(kept)}" if kept else ", and kept none of it"
         )
     elif kind == "consent":
+        method = str(detail.get("method"))
         sentence = (
             f"Your choice for {purpose(detail.get('purpose'))} was recorded as "
-            f"{detail.get('status')} ({detail.get('method')})"
+            f"{detail.get('status')}{_BY_METHOD.get(method, f' ({method})')}"
         )
     elif kind == "access" and "segments" in detail:
         sentence = (
@@ -403,7 +449,9 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
     elif kind == "export":
         sentence = "A copy of everything we hold about you was downloaded"
     elif kind == "request":
-        sentence = f"Your {detail.get('type', '')} request is now {detail.get('state', '')}"
+        sentence = what_became_of(
+            str(detail.get("type", "")), str(detail.get("state", "")), detail.get("channel")
+        )
     elif kind == "merge":
         sentence = "Two of your histories were joined into one"
     elif kind == "rectify":

@@ -284,9 +284,12 @@ def list_requests(
     kind: Kind | None = None,
     overdue: bool = False,
     customer_id: str | None = None,
+    sign_ins: bool = True,
     limit: int = 500,
 ) -> list[RightsRequest]:
-    """Requests, oldest deadline first, filtered as asked."""
+    """Requests, oldest deadline first, filtered as asked. `sign_ins=False` leaves out
+    portal sign-ins: the portal lists the requests a customer filed, and a customer
+    who signs in every week would otherwise see a list of sign-ins."""
     stmt = select(rights_requests).order_by(rights_requests.c.due_at, rights_requests.c.request_id)
     if state is not None:
         stmt = stmt.where(rights_requests.c.state == state.value)
@@ -294,6 +297,8 @@ def list_requests(
         stmt = stmt.where(rights_requests.c.kind == kind.value)
     if customer_id is not None:
         stmt = stmt.where(rights_requests.c.customer_id == customer_id)
+    if not sign_ins:
+        stmt = stmt.where(rights_requests.c.channel != Channel.sign_in.value)
     if overdue:
         unanswered_sign_in = (rights_requests.c.channel == Channel.sign_in.value) & (
             rights_requests.c.state == State.received.value

@@ -21,7 +21,7 @@ rights_requests = Table(
     Column("kind", String(16), nullable=False),
     # received -> verified -> processing -> done | refused
     Column("state", String(16), nullable=False),
-    Column("channel", String(16), nullable=False),  # api | email | portal
+    Column("channel", String(16), nullable=False),  # api | email | portal | sign_in
     Column("jurisdiction", String(8), nullable=True),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("due_at", UtcDateTime(), nullable=False),

@@ -139,7 +139,7 @@ def home(
         )
         names = key_names(uow, _key_actors(entries))
         linked = linked_identifiers(uow, app.vault, customer_id)
-        requests = list_requests(uow, now=now, customer_id=customer_id, limit=50)
+        requests = list_requests(uow, now=now, customer_id=customer_id, sign_ins=False, limit=50)
         changed = _own_record(uow, customer_id, receipt) if receipt else None
     uses = [describe(e, app.policy, names) for e in entries[:TIMELINE_PAGE]]
     switches = choices(app.policy, consents)
