@@ -3,11 +3,15 @@
 How blocks are checked, by the language their fence names:
 
 - `python`: executed against a live Trustable (placeholders below are filled in);
-- `sh`: `trustable …` lines (with or without `.venv/bin/`) run through the CLI on the
-  same store; any other block runs in bash, in a scratch directory;
+- `sh` (or `bash`, `shell`; `console` with `$ ` before each command and the output
+  left alone): `trustable …` lines (with or without `.venv/bin/`) run through the CLI
+  on the same store; any other block runs in bash, in a scratch directory, where
+  `curl` fails on an HTTP error;
 - `json` and `yaml`: must parse;
-- no language, or another one (nginx, text): shown, not checked. Name the language of
-  anything a reader would copy.
+- `text`, `nginx`, `caddy`: shown, not checked (a synopsis, an output, a format, a
+  proxy's configuration).
+
+Every block names its language: a block with none, or with one not listed here, fails.
 
 A block that cannot run here says why on the line before its fence, as
 `<!-- not run: the reason -->`; keep those few. Placeholders a reader replaces:
@@ -47,6 +51,9 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
 NOT_RUN = re.compile(r"<!-- not run: (.+?) -->\s*$")
 PERSONALIZE = "personalize.content.profiled"
+SHELL = ("sh", "bash", "shell", "console")
+CHECKED = ("python", *SHELL, "json", "yaml")
+SHOWN = ("text", "nginx", "caddy")
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,11 @@ def test_a_block_not_run_says_why() -> None:
         assert snippet.not_run is None or len(snippet.not_run) > 10, snippet
 
 
+def test_every_block_names_a_language_this_test_knows() -> None:
+    unnamed = [str(s) for s in SNIPPETS if s.language not in (*CHECKED, *SHOWN)]
+    assert not unnamed, f"name one of {CHECKED + SHOWN} after the fence of: {unnamed}"
+
+
 @pytest.mark.parametrize("snippet", of("json"))
 def test_json_parses(snippet: Snippet) -> None:
     json.loads(snippet.text)
@@ -160,10 +172,17 @@ def test_yaml_parses(snippet: Snippet) -> None:
     assert yaml.safe_load(snippet.text) is not None
 
 
-def commands(text: str) -> list[str]:
-    """The block's commands: continuation lines joined, comments and blanks left out."""
+def commands(text: str, language: str) -> list[str]:
+    """The block's commands: continuation lines joined, comments and blanks left out
+    (in a `console` block, only the lines after a `$ ` prompt)."""
+    if language == "console":
+        text = "\n".join(line[2:] for line in text.splitlines() if line.startswith("$ "))
     joined = re.sub(r"\\\n\s*", " ", text)
     return [line for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+
+
+# An HTTP error answer makes curl exit 1, with the answer printed.
+CURL_FAILS = 'curl() { command curl --fail-with-body "$@"; }'
 
 
 def prepare_receipt(shop: Shop) -> None:
@@ -180,9 +199,9 @@ def prepare_receipt(shop: Shop) -> None:
         (shop.workdir / "pk.json").write_text(public.text)
 
 
-@pytest.mark.parametrize("snippet", of("sh"))
+@pytest.mark.parametrize("snippet", of(*SHELL))
 def test_shell_blocks_run(snippet: Snippet, shop: Shop) -> None:
-    lines = commands(shop.fill(snippet.text))
+    lines = commands(shop.fill(snippet.text), snippet.language)
     if all(re.match(r"(\.venv/bin/)?trustable ", line) for line in lines):
         runner = CliRunner()
         for line in lines:
@@ -192,7 +211,7 @@ def test_shell_blocks_run(snippet: Snippet, shop: Shop) -> None:
         return
     prepare_receipt(shop)
     done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", "\n".join(lines)],
+        ["bash", "-euo", "pipefail", "-c", "\n".join([CURL_FAILS, *lines])],
         cwd=shop.workdir,
         env={**os.environ, **shop.env},
         capture_output=True,
