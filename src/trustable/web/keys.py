@@ -60,6 +60,14 @@ def _keys_page(
     return response
 
 
+# Which field a refused key is about, by the refusal's code.
+_FIELDS: dict[type[TrustableError] | str, str] = {
+    "invalid_name": "key-name",
+    "invalid_scope": "key-scopes",
+    "invalid_expiry": "key-expires",
+}
+
+
 @router.get("/admin/keys", response_class=HTMLResponse)
 def keys_page(request: Request) -> Response:
     """Every API key, live or not, with the form to make one."""
@@ -92,13 +100,6 @@ def create(
         return _keys_page(request, who, status=400, form=refused(exc, typed, _FIELDS, "key-name"))
     return _keys_page(request, who, created=made, status=201)
 
-
-# Which field a refused key is about, by the refusal's code.
-_FIELDS: dict[type[TrustableError] | str, str] = {
-    "invalid_name": "key-name",
-    "invalid_scope": "key-scopes",
-    "invalid_expiry": "key-expires",
-}
 
 
 @router.post("/admin/keys/{key_id}/revoke")
