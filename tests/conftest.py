@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,6 +71,25 @@ def sqlite_settings(tmp_path: Path) -> Settings:
     )
 
 
+@contextmanager
+def _postgres_store(base: Settings) -> Iterator[Settings]:
+    """`base` moved to fresh schemas of the test PostgreSQL, dropped afterwards."""
+    tag = secrets.token_hex(6)
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    pg = replace(
+        base,
+        database_url=f"{POSTGRES_URL}{sep}schema=t_{tag}",
+        keystore_url=f"{POSTGRES_URL}{sep}schema=t_{tag}_keys",
+    )
+    try:
+        yield pg
+    finally:
+        for url in (pg.database_url, pg.keystore_url):
+            engine = make_engine(url)
+            drop_schema(engine)
+            engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
@@ -80,18 +100,17 @@ def settings(
         return
     if not postgres_available:
         pytest.skip("PostgreSQL is not reachable here (CI requires it)")
-    tag = secrets.token_hex(6)
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    pg = replace(
-        base,
-        database_url=f"{POSTGRES_URL}{sep}schema=t_{tag}",
-        keystore_url=f"{POSTGRES_URL}{sep}schema=t_{tag}_keys",
-    )
-    yield pg
-    for url in (pg.database_url, pg.keystore_url):
-        engine = make_engine(url)
-        drop_schema(engine)
-        engine.dispose()
+    with _postgres_store(base) as pg:
+        yield pg
+
+
+@pytest.fixture
+def postgres_settings(tmp_path: Path, postgres_available: bool) -> Iterator[Settings]:
+    """For what only PostgreSQL has (advisory locks, many sessions on one store)."""
+    if not postgres_available:
+        pytest.skip("PostgreSQL is not reachable here (CI requires it)")
+    with _postgres_store(sqlite_settings(tmp_path)) as pg:
+        yield pg
 
 
 @pytest.fixture

@@ -202,4 +202,4 @@ def read_profile(
 
 def log_read(uow: UnitOfWork, vault: Vault, profile: Profile, *, actor: str, now: datetime) -> None:
     """Append the read's ledger entry (the caller commits, then hands the data out)."""
-    ledger.append(uow, vault, [profile.ledger_record(actor)], now=now)
+    ledger.submit(uow, vault, [profile.ledger_record(actor)], now=now)

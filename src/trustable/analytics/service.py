@@ -561,7 +561,7 @@ def settle(
         left = spend(
             uow, spec, analyst, answer.epsilon, fingerprint=answer.query.fingerprint(), now=now
         )
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [

@@ -31,6 +31,7 @@ from trustable.cli.segments import segments_app
 from trustable.cli.users import users_app
 from trustable.core.errors import TrustableError
 from trustable.core.settings import Settings
+from trustable.ledger.sequencer import settle
 
 app = typer.Typer(
     help="Trustable: customer data that customers can trust.",
@@ -83,18 +84,27 @@ def main(
     ] = False,
 ) -> None:
     """Trustable: customer data that customers can trust."""
+
+
 T = TypeVar("T")
 
 
 @contextmanager
-def running(settings: Settings | None = None) -> Iterator[Trustable]:
-    """Bootstrap Trustable for one command, turning its errors into clear messages."""
+def running(settings: Settings | None = None, *, settling: bool = True) -> Iterator[Trustable]:
+    """Bootstrap Trustable for one command, turning its errors into clear messages.
+
+    Without `settling` the command leaves pending ledger records as it found them
+    (`ledger verify` audits the log; it does not repair it)."""
     try:
         trustable = bootstrap(settings)
     except TrustableError as exc:
         fail(exc)
     try:
         yield trustable
+        if settling:
+            # What the command recorded gets its place in the ledger before it
+            # exits, whether or not a server is running to sequence it.
+            settle(trustable)
     except TrustableError as exc:
         fail(exc)
     finally:
@@ -120,6 +130,17 @@ def serve(
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Also deliver to destinations.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Serving processes on the one address (each with its own threads; one "
+            "of all the processes, and of all the hosts on the same database, sequences "
+            "the ledger).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP service (Segment-compatible collection and the API)."""
     from trustable.api.server import run
@@ -128,7 +149,7 @@ def serve(
     settings = Settings.from_env()
     with running(settings) as trustable:
         check_destinations(trustable.policy, host or settings.host, port or settings.port)
-        run(trustable, host or settings.host, port or settings.port, worker=worker)
+        run(trustable, host or settings.host, port or settings.port, worker=worker, workers=workers)
 
 
 @app.command()
@@ -323,10 +344,15 @@ def ledger_verify() -> None:
 
     Exits 1 naming the first entry that was altered, removed or reordered.
     """
-    from trustable.ledger.service import verify
+    from trustable.ledger.verify import verify
 
-    with running() as trustable, trustable.reader() as uow:
-        result = verify(uow, trustable.vault.public_key())
+    with running(settling=False) as trustable, trustable.reader() as uow:
+        result = verify(
+            uow,
+            trustable.vault.public_key(),
+            now=trustable.clock(),
+            max_delay=trustable.settings.ledger_max_delay,
+        )
     if result.ok:
         console.print(
             f"ledger intact: {result.entries} entries, {result.heads_checked} signed heads checked"
@@ -338,12 +364,15 @@ def ledger_verify() -> None:
 
 @ledger_app.command("sign")
 def ledger_sign() -> None:
-    """Sign a tree head for the log as it is now."""
+    """Give pending records their indices and sign a tree head for the log as it is now."""
+    from trustable.ledger.sequencer import flush
     from trustable.ledger.service import sign_head
 
-    with running() as trustable, trustable.uow() as uow:
-        head = sign_head(uow, trustable.vault, now=trustable.clock())
-        uow.commit()
+    with running() as trustable:
+        flush(trustable)
+        with trustable.uow() as uow:
+            head = sign_head(uow, trustable.vault, now=trustable.clock())
+            uow.commit()
     console.print(f"signed head: {head.size} entries, root {head.root.hex()}")
 
 

@@ -137,7 +137,7 @@ def record_consent(
         from trustable.segments.service import leave_for_purpose
 
         left = leave_for_purpose(uow, policy, customer_id, purpose, actor=actor)
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [
@@ -273,7 +273,7 @@ def lift_restriction(
     if not result.rowcount:
         return False
     record = ledger.Record(kind="restriction_lifted", customer_id=customer_id, actor=actor)
-    ledger.append(uow, vault, [record], now=now)
+    ledger.submit(uow, vault, [record], now=now)
     return True
 
 

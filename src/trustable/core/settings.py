@@ -46,6 +46,12 @@ class Settings:
     # Who may show the portal in a frame (CSP frame-ancestors): 'none', or the
     # company's origins, space-separated.
     frame_ancestors: str = "'none'"
+    # Seconds between the sequencer's rounds: pending ledger records get their indices
+    # and a new head is signed at least this often while the log grows.
+    ledger_interval: float = 1.0
+    # The maximum merge delay: how long a pending record may wait for its index
+    # before `trustable ledger verify` reports the log as failing its promise.
+    ledger_max_delay: float = 30.0
 
     @property
     def master_key_file(self) -> Path:
@@ -58,6 +64,12 @@ class Settings:
         database_url = env.get("TRUSTABLE_DATABASE_URL") or f"sqlite:///{home / 'data.db'}"
         keystore_url = env.get("TRUSTABLE_KEYSTORE_URL") or default_keystore_url(database_url, home)
         policy = env.get("TRUSTABLE_POLICY")
+        interval = seconds_from(env, "TRUSTABLE_LEDGER_INTERVAL", 1.0, 0.01, 60)
+        max_delay = seconds_from(env, "TRUSTABLE_LEDGER_MAX_DELAY", 30.0, 1, 86_400)
+        if max_delay < 2 * interval:
+            raise ConfigurationError(
+                "TRUSTABLE_LEDGER_MAX_DELAY must be at least twice TRUSTABLE_LEDGER_INTERVAL"
+            )
         return cls(
             home=home,
             database_url=database_url,
@@ -70,6 +82,8 @@ class Settings:
             mail=mail_settings(env, home),
             public_url=(env.get("TRUSTABLE_PUBLIC_URL") or "").rstrip("/") or None,
             frame_ancestors=frame_ancestors_from(env),
+            ledger_interval=interval,
+            ledger_max_delay=max_delay,
         )
 
 
@@ -118,6 +132,22 @@ def retention_hours_from(env: Mapping[str, str]) -> float:
             "TRUSTABLE_RETENTION_HOURS must be a number of hours from 0 (no sweeps) to 8784"
         )
     return hours
+
+
+def seconds_from(
+    env: Mapping[str, str], name: str, default: float, lowest: float, highest: float
+) -> float:
+    """A number of seconds from the environment, refused when out of its range."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not lowest <= seconds <= highest:  # also refuses nan and inf
+        raise ConfigurationError(f"{name} must be a number of seconds from {lowest} to {highest}")
+    return seconds
 
 
 _ORIGIN = re.compile(r"^(https?://[A-Za-z0-9.-]+(:\d{1,5})?|'self'|'none')$")

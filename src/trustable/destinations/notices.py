@@ -160,7 +160,7 @@ def finish_notices(
             state, values = retry.state, retry.values(error)
         uow.connection.execute(update(notices).where(notices.c.id == notice.id).values(**values))
         states.append(state)
-    ledger.append(uow, vault, records, now=now)
+    ledger.submit(uow, vault, records, now=now)
     return states
 
 

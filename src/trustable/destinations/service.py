@@ -261,7 +261,7 @@ def finish_many(
                 .where(outbox.c.id.in_(ids))
                 .values(state=state, finished_at=now, last_error=None)
             )
-    ledger.append(uow, vault, shares, now=now)
+    ledger.submit(uow, vault, shares, now=now)
     return states
 
 

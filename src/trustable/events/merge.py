@@ -220,7 +220,7 @@ def split_histories(
     split_segments(uow, holder=holder, to=restored, message_ids=message_ids)
     ledger.return_entries(uow, holder, restored, histories)
     detail = {"merge": merge_id}
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [

@@ -303,7 +303,7 @@ def ingest(
     outbox.enqueue(uow, deliveries, now=now)
     if watched:
         records.extend(observe(uow, policy, decisions, watched, now=now, actor=actor))
-    ledger.append(uow, vault, records, now=now)  # last: it holds the log's lock to commit
+    ledger.submit(uow, vault, records, now=now)
     return IngestResult(
         received=len(messages),
         stored=len(event_rows),

@@ -37,7 +37,7 @@ from trustable.events.tables import events
 from trustable.incidents.service import NoticeState, Store
 from trustable.incidents.tables import incident_customers, incidents
 from trustable.ledger.service import stamp
-from trustable.ledger.tables import ledger_entries
+from trustable.ledger.tables import ledger_entries, ledger_pending
 from trustable.policy.service import Policy, overlap
 from trustable.storage.bulk import bulk_insert
 from trustable.storage.uow import UnitOfWork
@@ -174,14 +174,18 @@ def swept_since(
     """customer id -> (categories of `wanted`, events) that retention sweeps deleted or
     trimmed after `window_start`, from the ledger's `retention` entries of customers
     still held (erasure clears an entry's `customer_id`, and with the key goes what
-    leaked of them)."""
+    leaked of them), those still being logged included."""
     opened = stamp(window_start)  # fixed width: compared as text, as the ledger writes it
     swept: dict[str, tuple[set[str], int]] = {}
-    rows = uow.connection.execute(
-        select(ledger_entries.c.customer_id, ledger_entries.c.body).where(
-            ledger_entries.c.kind == "retention", ledger_entries.c.customer_id.is_not(None)
+    rows = [
+        row
+        for table in (ledger_entries, ledger_pending)
+        for row in uow.connection.execute(
+            select(table.c.customer_id, table.c.body).where(
+                table.c.kind == "retention", table.c.customer_id.is_not(None)
+            )
         )
-    )
+    ]
     for customer_id, body in rows:
         entry = orjson.loads(body)
         if entry["at"] <= opened:

@@ -206,7 +206,7 @@ def send_notices(
         .where(incidents.c.incident_id == incident.incident_id)
         .values(status=Status.notified.value)
     )
-    ledger.append(uow, vault, records, now=now)
+    ledger.submit(uow, vault, records, now=now)
     add_steps(
         uow,
         vault,
@@ -248,7 +248,7 @@ def mark_failed(
     ).first()
     if found is None:
         return False
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [

@@ -18,6 +18,7 @@ from trustable.ledger.schemas import (
     EntryOut,
     HeadOut,
     InclusionOut,
+    PendingOut,
     PublicKeyOut,
     b64,
 )
@@ -76,10 +77,16 @@ def consistency(
 
 @router.get("/v1/customers/{customer_id}/ledger", response_model=CustomerEntriesOut)
 def customer_ledger(customer_id: str, request: Request, _: ApiKey = admin) -> CustomerEntriesOut:
-    """Every entry about one customer, with its index for proofs."""
+    """Every entry about one customer, with its index for proofs, and the records
+    about them still being logged."""
     with trustable(request).reader() as uow:
         live = customer_exists(uow, customer_id)
         if live is None:
             raise NotFound("no such customer", code="unknown_customer")
         entries = service.customer_entries(uow, live)
-    return CustomerEntriesOut(customer_id=live, entries=[EntryOut.of(e) for e in entries])
+        pending = service.customer_pending(uow, live)
+    return CustomerEntriesOut(
+        customer_id=live,
+        entries=[EntryOut.of(e) for e in entries],
+        pending=[PendingOut.of(p) for p in pending],
+    )

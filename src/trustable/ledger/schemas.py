@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from trustable.ledger.service import HEAD_ORIGIN, SignedHead, StoredEntry
+from trustable.ledger.service import HEAD_ORIGIN, PendingEntry, SignedHead, StoredEntry
 
 
 def b64(value: bytes) -> str:
@@ -75,6 +75,23 @@ class ConsistencyOut(BaseModel):
     proof: list[str]
 
 
+class PendingOut(BaseModel):
+    kind: str
+    recorded_at: datetime
+    content: dict[str, Any] = Field(
+        description="the entry without its index: being logged, it has no proof yet"
+    )
+
+    @classmethod
+    def of(cls, entry: PendingEntry) -> PendingOut:
+        return cls(kind=entry.kind, recorded_at=entry.recorded_at, content=entry.content())
+
+
 class CustomerEntriesOut(BaseModel):
     customer_id: str
     entries: list[EntryOut]
+    pending: list[PendingOut] = Field(
+        default_factory=list,
+        description="records being logged: each gets its index (and its proof) within "
+        "the ledger's maximum merge delay",
+    )

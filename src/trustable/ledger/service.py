@@ -1,9 +1,15 @@
-"""Appending to the ledger, signing tree heads, proving and verifying.
+"""Recording in the ledger, signing tree heads, proving.
 
-Every write path calls `append` inside its own unit of work, last, so the entry and
-the work it records commit together. Appending takes the tree size under a lock
-(a row lock on PostgreSQL; SQLite has one writer anyway), writes the entries and the
-perfect subtrees they complete, and touches O(log n) stored nodes however large the
+Every write path calls `submit` inside its own unit of work, so the record and the
+work it records commit together. A submitted record is *pending*: it holds no index
+yet and takes no lock, so writers in every process go on side by side. The
+sequencer (`ledger.sequencing`, run by `ledger.sequencer`) gives pending records
+their indices in batches within the maximum merge delay, as a Certificate
+Transparency log merges what it promised to log. The few writers that hand out
+their entry's index at once (an export's receipt, an erasure certificate) `append`
+instead: that takes the tree size under a lock (a row lock on PostgreSQL; SQLite has
+one writer anyway) until commit. Either way an append writes the entries and the
+perfect subtrees they complete and touches O(log n) stored nodes however large the
 log has grown. The encoding is specified in docs/ledger.md.
 """
 
@@ -23,8 +29,14 @@ from sqlalchemy import bindparam, case, func, select, update
 from trustable.core.errors import InvalidInput, NotFound, TrustableError
 from trustable.ledger import merkle
 from trustable.ledger.merkle import Node
-from trustable.ledger.tables import ledger_entries, ledger_heads, ledger_nodes, ledger_state
-from trustable.storage.bulk import bulk_insert
+from trustable.ledger.tables import (
+    ledger_entries,
+    ledger_heads,
+    ledger_nodes,
+    ledger_pending,
+    ledger_state,
+)
+from trustable.storage.bulk import bulk_insert, driver_time
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_ignoring_conflicts
 from trustable.vault.service import Vault
@@ -68,6 +80,20 @@ class StoredEntry:
     kind: str
     body: bytes
     leaf_hash: bytes
+
+    def content(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = orjson.loads(self.body)
+        return parsed
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """A submitted record still waiting for its index: "being logged"."""
+
+    seq: int
+    kind: str
+    body: bytes  # the canonical entry without "i"
+    recorded_at: datetime
 
     def content(self) -> dict[str, Any]:
         parsed: dict[str, Any] = orjson.loads(self.body)
@@ -124,7 +150,7 @@ def _nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
         span = range(idx << level, (idx + 1) << level)
         if all(i in leaves for i in span):
             found[(level, idx)] = merkle.root_of([leaves[i] for i in span])
-    found.update(_stored_nodes(uow, (node for node in wanted if node[0] >= STORED_FROM)))
+    found.update(stored_nodes(uow, (node for node in wanted if node[0] >= STORED_FROM)))
     missing = wanted - set(found)
     if missing:
         raise LedgerDamaged(f"the ledger is missing {len(missing)} stored node(s)")
@@ -138,7 +164,7 @@ class LedgerDamaged(TrustableError):
     status = 500
 
 
-def _stored_nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
+def stored_nodes(uow: UnitOfWork, wanted: Iterable[Node]) -> dict[Node, bytes]:
     """Interior nodes as stored (missing ones are simply absent), in one query.
 
     `(level = ? AND idx = ?) OR …` in plain SQL: SQLite answers it with one probe of
@@ -180,8 +206,8 @@ def root_at(uow: UnitOfWork, size: int) -> bytes:
 
 
 # Built once: the append path runs them for every collected batch.
-_STATE = select(ledger_state.c.size, ledger_state.c.frontier).where(ledger_state.c.id == 1)
-_STATE_LOCKED = _STATE.with_for_update()
+STATE = select(ledger_state.c.size, ledger_state.c.frontier).where(ledger_state.c.id == 1)
+STATE_LOCKED = STATE.with_for_update()
 _ENTRY_COLUMNS = ("idx", "kind", "body", "leaf_hash", "customer_id", "history")
 _NODE_COLUMNS = ("level", "idx", "hash")
 _UPDATE_STATE = (
@@ -200,42 +226,52 @@ def unpack_frontier(packed: bytes) -> dict[int, bytes]:
     return {packed[i]: packed[i + 1 : i + 33] for i in range(0, len(packed), 33)}
 
 
-def _locked_state(uow: UnitOfWork) -> tuple[int, dict[int, bytes]]:
+def locked_state(uow: UnitOfWork) -> tuple[int, dict[int, bytes]]:
     """The tree size and its right edge, locked until commit (PostgreSQL: FOR UPDATE;
     SQLite's writer already holds the database)."""
-    stmt = _STATE_LOCKED if uow.dialect == "postgresql" else _STATE
+    stmt = STATE_LOCKED if uow.dialect == "postgresql" else STATE
     size, packed = uow.connection.execute(stmt).one()
     if packed is None:  # a log written before the edge was kept beside the size
         return int(size), _frontier(uow, int(size))
     return int(size), unpack_frontier(packed)
 
 
-def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: datetime) -> list[int]:
-    """Give each record the next index and write it; return the indices.
+def content(vault: Vault, record: Record, at: str) -> dict[str, Any]:
+    """A record's canonical entry, all but its index "i" (which sequencing adds)."""
+    return {
+        "v": FORMAT_VERSION,
+        "at": at,
+        "kind": record.kind,
+        "subject": vault.pseudonym(record.customer_id) if record.customer_id else None,
+        "actor": record.actor,
+        "detail": record.detail,
+    }
 
-    Call it last in the unit of work: the size lock is held until commit.
-    """
-    if not records:
-        return []
-    size, frontier = _locked_state(uow)
-    at = stamp(now)
+
+@dataclass(frozen=True)
+class Unindexed:
+    """An entry about to get its index: its content without "i", and its look-ups."""
+
+    content: dict[str, Any]
+    kind: str
+    customer_id: str | None
+    history: str | None
+
+
+def write_entries(
+    uow: UnitOfWork, size: int, frontier: dict[int, bytes], items: Sequence[Unindexed]
+) -> int:
+    """Give `items` the indices from `size` on and write them, the subtrees they
+    complete and the new size; return the new size. The caller holds the size lock
+    (`locked_state`) and `frontier` is the edge it read with it (updated in place)."""
     entry_rows: list[tuple[Any, ...]] = []
     node_rows: list[tuple[int, int, bytes]] = []
-    for offset, record in enumerate(records):
+    for offset, item in enumerate(items):
         index = size + offset
-        body = encode(
-            {
-                "v": FORMAT_VERSION,
-                "i": index,
-                "at": at,
-                "kind": record.kind,
-                "subject": vault.pseudonym(record.customer_id) if record.customer_id else None,
-                "actor": record.actor,
-                "detail": record.detail,
-            }
-        )
+        item.content["i"] = index
+        body = encode(item.content)
         digest = merkle.leaf_hash(body)
-        entry_rows.append((index, record.kind, body, digest, record.customer_id, record.history))
+        entry_rows.append((index, item.kind, body, digest, item.customer_id, item.history))
         level, position, acc = 0, index, digest
         while position & 1:
             acc = merkle.node_hash(frontier.pop(level), acc)
@@ -246,11 +282,45 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
         frontier[level] = acc
     bulk_insert(uow, ledger_entries, _ENTRY_COLUMNS, entry_rows)
     bulk_insert(uow, ledger_nodes, _NODE_COLUMNS, node_rows)
+    new_size = size + len(items)
     uow.connection.execute(
-        _UPDATE_STATE,
-        {"new_size": size + len(records), "new_frontier": pack_frontier(frontier)},
+        _UPDATE_STATE, {"new_size": new_size, "new_frontier": pack_frontier(frontier)}
     )
+    return new_size
+
+
+def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: datetime) -> list[int]:
+    """Give each record the next index at once and write it; return the indices.
+
+    For the few writers that hand out their entry's index or proof in the same answer
+    (an export's receipt, an erasure certificate, an incident's record): everything
+    else `submit`s. Call it last in the unit of work: the size lock is held until
+    commit, and every other appender, the sequencer included, waits for it.
+    """
+    if not records:
+        return []
+    size, frontier = locked_state(uow)
+    at = stamp(now)
+    items = [Unindexed(content(vault, r, at), r.kind, r.customer_id, r.history) for r in records]
+    write_entries(uow, size, frontier, items)
     return [size + i for i in range(len(records))]
+
+
+_PENDING_COLUMNS = ("kind", "body", "customer_id", "history", "recorded_at")
+
+
+def submit(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: datetime) -> None:
+    """Record in the ledger as pending: committed with the work it records, given its
+    index by the sequencer within the maximum merge delay. No lock is taken, so any
+    number of writers in any number of processes submit side by side."""
+    if not records:
+        return
+    at = stamp(now)
+    recorded = driver_time(uow, now)
+    rows = [
+        (r.kind, encode(content(vault, r, at)), r.customer_id, r.history, recorded) for r in records
+    ]
+    bulk_insert(uow, ledger_pending, _PENDING_COLUMNS, rows)
 
 
 # -- heads -----------------------------------------------------------------------
@@ -419,173 +489,58 @@ def entries_of_kind(uow: UnitOfWork, kind: str) -> Iterator[StoredEntry]:
         last = rows[-1].idx
 
 
+def customer_pending(uow: UnitOfWork, customer_id: str) -> list[PendingEntry]:
+    """A customer's records still being logged, oldest first (few: the sequencer
+    takes them within the merge delay)."""
+    rows = uow.connection.execute(
+        select(
+            ledger_pending.c.seq,
+            ledger_pending.c.kind,
+            ledger_pending.c.body,
+            ledger_pending.c.recorded_at,
+        )
+        .where(ledger_pending.c.customer_id == customer_id)
+        .order_by(ledger_pending.c.seq)
+    ).all()
+    return [PendingEntry(r.seq, r.kind, r.body, r.recorded_at) for r in rows]
+
+
+# The look-ups below change pending records before entries: on PostgreSQL a pending
+# record the sequencer is moving right now is locked, the change waits for it, finds
+# it gone, and the next statement (a fresh snapshot) finds it among the entries.
+
+
 def forget_customer(uow: UnitOfWork, customer_id: str) -> None:
     """Cut the look-up from a customer to their entries (the entries stay, pseudonymous)."""
-    uow.connection.execute(
-        update(ledger_entries)
-        .where(ledger_entries.c.customer_id == customer_id)
-        .values(customer_id=None)
-    )
+    for table in (ledger_pending, ledger_entries):
+        uow.connection.execute(
+            update(table).where(table.c.customer_id == customer_id).values(customer_id=None)
+        )
 
 
 def move_entries(uow: UnitOfWork, winner: str, loser: str) -> None:
     """After a merge, the absorbed customer's entries are found under the survivor,
     each remembering the history it came from."""
-    uow.connection.execute(
-        update(ledger_entries)
-        .where(ledger_entries.c.customer_id == loser)
-        .values(
-            customer_id=winner,
-            history=func.coalesce(ledger_entries.c.history, ledger_entries.c.customer_id),
+    for table in (ledger_pending, ledger_entries):
+        uow.connection.execute(
+            update(table)
+            .where(table.c.customer_id == loser)
+            .values(customer_id=winner, history=func.coalesce(table.c.history, table.c.customer_id))
         )
-    )
 
 
 def return_entries(uow: UnitOfWork, holder: str, to: str, histories: Sequence[str]) -> int:
     """Undoing a merge: the entries about `histories` go back from `holder` to `to`."""
-    return int(
-        uow.connection.execute(
-            update(ledger_entries)
-            .where(
-                ledger_entries.c.customer_id == holder,
-                ledger_entries.c.history.in_(list(histories)),
-            )
-            .values(
-                customer_id=to,
-                history=case(
-                    (ledger_entries.c.history == to, None), else_=ledger_entries.c.history
-                ),
-            )
-        ).rowcount
-    )
-
-
-# -- verification ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Verification:
-    entries: int
-    heads_checked: int
-    problem: str | None
-    first_bad_index: int | None
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-def _stream(uow: UnitOfWork, chunk: int = 5000) -> Iterator[Any]:
-    last = -1
-    while True:
-        rows = uow.connection.execute(
-            select(ledger_entries.c.idx, ledger_entries.c.body, ledger_entries.c.leaf_hash)
-            .where(ledger_entries.c.idx > last)
-            .order_by(ledger_entries.c.idx)
-            .limit(chunk)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].idx
-
-
-def verify(uow: UnitOfWork, public_key: Ed25519PublicKey) -> Verification:
-    """Recompute the whole tree from the stored entries and check every signed head.
-
-    Reports the first entry that was altered (its content no longer matches its leaf
-    hash), removed (a gap), reordered (an entry at an index it does not name) or cut
-    off (a signed head covers more entries than remain); a rewrite that also forged
-    the leaf hash is caught by the first signed head after it.
-    """
-    signed = heads(uow)
-    pending = iter(signed)
-    next_head = next(pending, None)
-    checked = 0
-    frontier: dict[int, bytes] = {}
-    count = 0
-
-    computed: dict[Node, bytes] = {}
-
-    def failure(message: str, index: int | None) -> Verification:
-        return Verification(count, checked, message, index)
-
-    def stored_nodes_problem() -> Verification | None:
-        """Compare the interior nodes proofs are served from with the recomputed ones."""
-        stored = _stored_nodes(uow, computed)
-        for node in sorted(computed):
-            if stored.get(node) != computed[node]:
-                level, idx = node
-                first, last = idx << level, ((idx + 1) << level) - 1
-                return failure(
-                    f"the stored subtree over entries {first}–{last} does not match them: "
-                    "proofs for those entries would fail",
-                    None,
+    moved = 0
+    for table in (ledger_pending, ledger_entries):
+        moved += int(
+            uow.connection.execute(
+                update(table)
+                .where(table.c.customer_id == holder, table.c.history.in_(list(histories)))
+                .values(
+                    customer_id=to,
+                    history=case((table.c.history == to, None), else_=table.c.history),
                 )
-        computed.clear()
-        return None
-
-    while next_head is not None and next_head.size == 0:
-        if next_head.root != merkle.EMPTY_ROOT or not verify_head(next_head, public_key):
-            return failure("the head signed for the empty log is wrong", None)
-        checked += 1
-        next_head = next(pending, None)
-
-    for row in _stream(uow):
-        if row.idx != count:
-            return failure(f"entry {count} is missing: the log jumps to entry {row.idx}", count)
-        try:
-            named = orjson.loads(row.body).get("i")
-        except (orjson.JSONDecodeError, AttributeError):
-            named = None
-        digest = merkle.leaf_hash(row.body)
-        if digest != row.leaf_hash or named is None:
-            return failure(f"entry {count} was altered: it no longer matches its hash", count)
-        if named != count:
-            return failure(
-                f"entry {count} holds the content of entry {named}: entries were reordered",
-                count,
-            )
-        level, position, acc = 0, count, digest
-        while position & 1:
-            acc = merkle.node_hash(frontier.pop(level), acc)
-            level += 1
-            position >>= 1
-            if level >= STORED_FROM:
-                computed[(level, position)] = acc
-        frontier[level] = acc
-        count += 1
-        if len(computed) >= 1000 and (problem := stored_nodes_problem()) is not None:
-            return problem
-        while next_head is not None and next_head.size == count:
-            root = acc
-            for lvl in sorted(frontier):
-                if lvl > level:
-                    root = merkle.node_hash(frontier[lvl], root)
-            if root != next_head.root:
-                return failure(
-                    f"the first {count} entries do not match the head signed at that size: "
-                    "an entry before it was rewritten",
-                    None,
-                )
-            if not verify_head(next_head, public_key):
-                return failure(f"the signature of the head at size {count} is invalid", None)
-            checked += 1
-            next_head = next(pending, None)
-    if next_head is not None:
-        return failure(
-            f"entries from {count} on are missing: a signed head covers {signed[-1].size} entries",
-            count,
+            ).rowcount
         )
-    if (problem := stored_nodes_problem()) is not None:
-        return problem
-    stated, packed = uow.connection.execute(_STATE).one()
-    if stated != count:
-        return failure(f"the log says it holds {stated} entries but {count} remain", count)
-    if packed is not None and packed != pack_frontier(frontier):
-        return failure(
-            "the stored right edge of the tree does not match the entries: "
-            "the next entries would be appended to a wrong tree",
-            None,
-        )
-    return Verification(count, checked, None, None)
+    return moved

@@ -40,6 +40,25 @@ ledger_entries = Table(
     Index("ix_ledger_entries_customer", "customer_id", "idx"),
 )
 
+# Records made but not yet in the tree: collection, reads and shares write here in
+# their own transaction, with no lock on the tree, and the sequencer (one process at a
+# time, `ledger.sequencer`) moves them into `ledger_entries` with their indices.
+# `body` is the canonical entry without its index "i"; `recorded_at` is when the
+# record was made, what the maximum merge delay is measured from.
+ledger_pending = Table(
+    "ledger_pending",
+    data_metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("kind", String(24), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("customer_id", String(32), nullable=True),
+    Column("history", String(32), nullable=True),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Index("ix_ledger_pending_customer", "customer_id"),
+)
+
 # Perfect subtrees of level >= 1 (level 0 is `ledger_entries.leaf_hash`): what makes
 # appending and proofs O(log n) look-ups instead of a walk over every entry.
 ledger_nodes = Table(
@@ -52,8 +71,9 @@ ledger_nodes = Table(
     sqlite_with_rowid=False,
 )
 
-# One row: the tree size. Appenders lock it (SELECT … FOR UPDATE on PostgreSQL) at
-# the end of their transaction, so indices are dense and never handed out twice.
+# One row: the tree size. The sequencer (and the rare writer that needs its index at
+# once, `service.append`) locks it (SELECT … FOR UPDATE on PostgreSQL) until commit,
+# so indices are dense and never handed out twice.
 ledger_state = Table(
     "ledger_state",
     data_metadata,

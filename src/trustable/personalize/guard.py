@@ -161,4 +161,4 @@ def _last_time(
 
 
 def log_guard(uow: UnitOfWork, vault: Vault, found: Guarded, *, actor: str, now: datetime) -> None:
-    ledger.append(uow, vault, [found.ledger_record(actor)], now=now)
+    ledger.submit(uow, vault, [found.ledger_record(actor)], now=now)

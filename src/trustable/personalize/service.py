@@ -364,4 +364,4 @@ def _popular(
 def log_recommendations(
     uow: UnitOfWork, vault: Vault, found: Recommendations, *, actor: str, now: datetime
 ) -> None:
-    ledger.append(uow, vault, [found.ledger_record(actor)], now=now)
+    ledger.submit(uow, vault, [found.ledger_record(actor)], now=now)

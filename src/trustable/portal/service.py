@@ -26,7 +26,7 @@ from trustable.core.errors import NotAuthenticated
 from trustable.events.service import event_counts, sealed_events, sealed_traits
 from trustable.identity.service import customer_exists, list_identifiers
 from trustable.ledger import service as ledger
-from trustable.ledger.service import StoredEntry
+from trustable.ledger.service import PendingEntry, StoredEntry
 from trustable.policy.service import Policy
 from trustable.portal.tables import portal_links
 from trustable.storage.bulk import delete_customer_rows
@@ -75,7 +75,7 @@ def issue_link(
             }
         ],
     )
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [ledger.Record(kind="portal_link", customer_id=customer_id, actor=actor)],
@@ -362,7 +362,7 @@ def choices(policy: Policy, consents: Sequence[PurposeConsent]) -> list[Choice]:
 class Use:
     """One ledger entry about the customer, told in words."""
 
-    index: int
+    index: int | None  # None: being logged, it has no index (nor proof) yet
     at: str
     kind: str
     sentence: str
@@ -396,7 +396,7 @@ def _who(actor: str, names: dict[str, str]) -> str:
     return "Trustable"
 
 
-def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
+def describe(entry: StoredEntry | PendingEntry, policy: Policy, names: dict[str, str]) -> Use:
     """A plain sentence for an entry: who did what with which kind of data."""
     body = entry.content()
     detail: dict[str, Any] = body.get("detail") or {}
@@ -487,4 +487,5 @@ def describe(entry: StoredEntry, policy: Policy, names: dict[str, str]) -> Use:
         )
     else:
         sentence = f"Recorded: {kind.replace('_', ' ')}"
-    return Use(entry.index, str(body.get("at", "")), kind, sentence)
+    index = entry.index if isinstance(entry, StoredEntry) else None
+    return Use(index, str(body.get("at", "")), kind, sentence)

@@ -318,7 +318,7 @@ def remove_expired(
         for customer_id, tally in sorted(tallies.items())
     ]
     if not dry_run:
-        ledger.append(uow, vault, records, now=rules.now)  # last: it holds the log's lock
+        ledger.submit(uow, vault, records, now=rules.now)
         report.ledger_entries = len(records)
     return report
 

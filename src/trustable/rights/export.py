@@ -228,6 +228,14 @@ def _entries(uow: UnitOfWork, customer_id: str, size: int) -> Iterator[dict[str,
         after = page[-1].index
 
 
+def _being_logged(uow: UnitOfWork, customer_id: str) -> list[dict[str, Any]]:
+    """Records about the customer still waiting for their index: no proof yet."""
+    return [
+        {"status": "being logged", "kind": p.kind, "entry": p.content()}
+        for p in ledger.customer_pending(uow, customer_id)
+    ]
+
+
 def export_json(
     reader: Reader,
     vault: Vault,
@@ -246,7 +254,7 @@ def export_json(
         yield b'],"ledger_entries":['
         entries = _entries(uow, customer_id, log.head.size)
         yield from _chunked(_commas(orjson.dumps(e) for e in entries))
-        yield b"]}"
+        yield b'],"being_logged":' + orjson.dumps(_being_logged(uow, customer_id)) + b"}"
 
 
 def _commas(pieces: Iterable[bytes]) -> Iterator[bytes]:
@@ -423,4 +431,16 @@ def export_html(
         yield from _chunked(
             p.encode() for p in _table(["#", "when", "what", "by", "detail"], entries)
         )
+        pending = [
+            ["being logged", p["entry"]["at"], p["kind"], p["entry"]["actor"], p["entry"]["detail"]]
+            for p in _being_logged(uow, customer_id)
+        ]
+        if pending:
+            yield (
+                b"<p>Being logged: these get their place in the log, and their proof, "
+                b"within seconds.</p>"
+            )
+            yield from _chunked(
+                p.encode() for p in _table(["#", "when", "what", "by", "detail"], pending)
+            )
         yield b"</body></html>"

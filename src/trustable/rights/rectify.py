@@ -119,7 +119,7 @@ def apply_correction(
         fields=[f"traits.{name}" if target == "trait" else name],
         now=now,
     )
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [

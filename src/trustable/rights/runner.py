@@ -93,7 +93,7 @@ def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:
                 restrict(uow, customer_id, request_id=request.request_id, now=now)
                 left = leave_all(uow, app.policy, customer_id, actor=actor)
                 if left:  # used for nothing: in no segment either
-                    ledger.append(uow, app.vault, left, now=now)
+                    ledger.submit(uow, app.vault, left, now=now)
             elif request.kind is Kind.object:
                 for purpose in request.detail["purposes"]:
                     record_consent(
@@ -112,7 +112,7 @@ def process(app: Trustable, request_id: str, *, actor: str) -> RightsRequest:
                 apply_correction(uow, app.vault, request, actor=actor, now=now)
                 judged = judge_traits(uow, app.vault, app.policy, customer_id, now=now, actor=actor)
                 if judged:  # a corrected trait may put them in a segment, or out of one
-                    ledger.append(uow, app.vault, judged, now=now)
+                    ledger.submit(uow, app.vault, judged, now=now)
             # access and export: the answer is the export itself, fetched with the
             # request's token; each fetch is logged when it happens.
             done = move(uow, app.vault, request, State.done, actor=actor, now=now)

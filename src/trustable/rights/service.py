@@ -229,7 +229,7 @@ def log_step(
     customer_known: bool = True,
 ) -> None:
     """The ledger entry of a request's step (its new state), never its values."""
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [

@@ -305,7 +305,7 @@ def confirm_address(
         return None
     if not vouch(uow, customer_id, "email", row.address_index, how=PROOF, now=now):
         return None  # unlinked meanwhile
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [ledger.Record("contact_verified", customer_id, "portal", {"kind": "email", "how": PROOF})],

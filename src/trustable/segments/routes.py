@@ -43,7 +43,7 @@ def customer_segments(
             raise NotFound("no such customer", code="unknown_customer")
         found = read_for_purpose(uow, app.policy, live, wanted.key)
     with app.uow() as uow:
-        ledger.append(uow, app.vault, [found.ledger_record(key.key_id)], now=app.clock())
+        ledger.submit(uow, app.vault, [found.ledger_record(key.key_id)], now=app.clock())
         uow.commit()
     return CustomerSegmentsOut(
         customer_id=found.customer_id,

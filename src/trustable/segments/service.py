@@ -428,7 +428,7 @@ def refresh(
         report.by_segment[segment.name] = sum(1 for v in wanted.values() if v)
         records.extend(changes)
     if records:
-        ledger.append(uow, vault, records, now=now)
+        ledger.submit(uow, vault, records, now=now)
     return report
 
 

@@ -185,7 +185,7 @@ def _log(
     now: datetime,
     **more: Any,
 ) -> None:
-    ledger.append(
+    ledger.submit(
         uow,
         vault,
         [

@@ -137,11 +137,15 @@ def home(
         entries = ledger.latest_customer_entries(
             uow, customer_id, before=before, limit=TIMELINE_PAGE + 1
         )
-        names = key_names(uow, _key_actors(entries))
+        # Newest of all, on the first page: what is still being logged.
+        pending: list[ledger.StoredEntry | ledger.PendingEntry] = (
+            [*reversed(ledger.customer_pending(uow, customer_id))] if before is None else []
+        )
+        names = key_names(uow, _key_actors([*pending, *entries]))
         linked = linked_identifiers(uow, app.vault, customer_id)
         requests = list_requests(uow, now=now, customer_id=customer_id, sign_ins=False, limit=50)
         changed = _own_record(uow, customer_id, receipt) if receipt else None
-    uses = [describe(e, app.policy, names) for e in entries[:TIMELINE_PAGE]]
+    uses = [describe(e, app.policy, names) for e in [*pending, *entries[:TIMELINE_PAGE]]]
     switches = choices(app.policy, consents)
     older = entries[TIMELINE_PAGE - 1].index if len(entries) > TIMELINE_PAGE else None
     return render(
@@ -166,7 +170,7 @@ def home(
     )
 
 
-def _key_actors(entries: list[ledger.StoredEntry]) -> list[str]:
+def _key_actors(entries: list[ledger.StoredEntry | ledger.PendingEntry]) -> list[str]:
     """The API keys among the entries' actors: the company's services, by key id."""
     actors = {str(e.content().get("actor", "")) for e in entries}
     return [a for a in actors if a.startswith("key_")]
@@ -476,7 +480,7 @@ def unlink(request: Request, handle: Annotated[int, Form()], csrf: Text = "") ->
     customer_id = _acting(app, request, {"csrf": csrf})
     with app.uow() as uow:
         kind = unlink_identifier(uow, customer_id, handle)
-        ledger.append(
+        ledger.submit(
             uow,
             app.vault,
             [ledger.Record("unlink", customer_id, "portal", {"kind": kind})],

@@ -1,0 +1,76 @@
+"""Giving pending records their indices: one round of the sequencer.
+
+A round locks the tree size (as `service.append` does), takes up to `limit` pending
+records in the order they were submitted, writes them as entries with the next
+indices and deletes them from the pending table, all in the caller's unit of work:
+a round that fails or is killed half-way leaves everything pending, so a record is
+never lost and never gets two indices. On PostgreSQL it skips pending records
+another transaction holds (an erasure clearing their customer, a merge moving
+them): the next round takes them, with their look-ups as that transaction left them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlalchemy import func, select
+
+from trustable.ledger.service import Unindexed, locked_state, write_entries
+from trustable.ledger.tables import ledger_pending
+from trustable.storage.uow import UnitOfWork
+
+BATCH = 10_000
+
+_NEXT = select(
+    ledger_pending.c.seq,
+    ledger_pending.c.kind,
+    ledger_pending.c.body,
+    ledger_pending.c.customer_id,
+    ledger_pending.c.history,
+).order_by(ledger_pending.c.seq)
+
+
+@dataclass(frozen=True)
+class Round:
+    sequenced: int  # records that got their indices
+    size: int  # the tree size after the round
+
+
+def sequence(uow: UnitOfWork, *, limit: int = BATCH) -> Round:
+    """Move up to `limit` pending records into the tree. Call it alone in its unit
+    of work and commit at once: the tree size stays locked until then."""
+    size, frontier = locked_state(uow)
+    stmt = _NEXT.limit(limit)
+    if uow.dialect == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = uow.connection.execute(stmt).all()
+    if not rows:
+        return Round(0, size)
+    items = [Unindexed(orjson.loads(r.body), r.kind, r.customer_id, r.history) for r in rows]
+    new_size = write_entries(uow, size, frontier, items)
+    conn = uow.connection
+    if uow.dialect == "postgresql":
+        # By the exact records taken: one submitted earlier but committed later is
+        # not among them, and stays for the next round.
+        conn.exec_driver_sql(
+            "DELETE FROM ledger_pending WHERE seq = ANY(%s)", ([r.seq for r in rows],)
+        )
+    else:
+        # SQLite's one writer (this round) sees every committed record, in order.
+        conn.execute(ledger_pending.delete().where(ledger_pending.c.seq <= rows[-1].seq))
+    return Round(len(rows), new_size)
+
+
+def oldest_pending(uow: UnitOfWork) -> datetime | None:
+    """When the longest-waiting pending record was submitted (None: none waits)."""
+    found: datetime | None = uow.connection.execute(
+        select(func.min(ledger_pending.c.recorded_at))
+    ).scalar_one()
+    return found
+
+
+def pending_count(uow: UnitOfWork) -> int:
+    counted = uow.connection.execute(select(func.count()).select_from(ledger_pending))
+    return int(counted.scalar_one())
