@@ -150,7 +150,11 @@ def free_port() -> int:
 
 
 class LiveServer:
+    """The app under uvicorn on a free port, without the background threads `serve`
+    adds: a test sequences the ledger itself (`flush`) where the sequencer would."""
+
     def __init__(self, app: Trustable) -> None:
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

@@ -14,6 +14,7 @@ from trustable.bootstrap import Trustable
 from trustable.client import TrustableAPIError, TrustableClient
 from trustable.identity.service import find_customer
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencer import flush
 
 PERSONALIZE = "personalize.content.profiled"
 ESSENTIAL = "essential.service"
@@ -107,6 +108,7 @@ def test_every_read_leaves_a_ledger_entry_without_values(
     key = make_key(app, f"read:{PERSONALIZE}", name="recommender")
     with TrustableClient(live_server.url, key) as client:
         client.profile(ada, purpose=PERSONALIZE)
+    flush(app)
     with app.reader() as uow:
         entries = [e for e in ledger.customer_entries(uow, ada) if e.kind == "access"]
     assert len(entries) == 1

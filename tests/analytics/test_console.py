@@ -18,6 +18,7 @@ from tests.portal.support import csrf_of
 from tests.users.support import PASSWORD, make_user
 from trustable.bootstrap import Trustable, bootstrap
 from trustable.core.settings import Settings, example_policy_path
+from trustable.ledger.sequencer import flush
 from trustable.ledger.service import entries_of_kind
 
 
@@ -79,6 +80,7 @@ def test_an_analyst_asks_and_sees_only_groups_of_k_or_noise(
         assert "&lt;script&gt;" in bad.text  # echoed in the form, escaped
         forged = browser.post("/admin/analytics", data={"csrf": "nope", "measure": "count"})
         assert forged.status_code == 403
+    flush(app)
     with app.reader() as uow:
         actors = {e.content()["actor"] for e in entries_of_kind(uow, "aggregate")}
     assert len(actors) == 1 and actors.pop().startswith("usr_")

@@ -8,6 +8,7 @@ import pytest
 from tests.analytics.support import DAY1, DAY2, Someone, ask, cells, crowd, populate, withdraw
 from trustable.analytics.service import QueryRefused
 from trustable.bootstrap import Trustable
+from trustable.ledger.sequencer import flush
 from trustable.ledger.service import entries_of_kind
 
 
@@ -65,6 +66,7 @@ def test_filters_that_leave_out_fewer_than_k_are_refused(app: Trustable) -> None
     with pytest.raises(QueryRefused, match="fewer than 10 customers"):
         ask(app, measure="sum", value="rating", event="Movie Rated", since="2026-11-21")
     # Only one answer was given, so the ledger holds one aggregate entry.
+    flush(app)
     with app.reader() as uow:
         assert len(list(entries_of_kind(uow, "aggregate"))) == 1
 
@@ -104,6 +106,7 @@ def test_every_answer_is_in_the_ledger_without_a_person_in_it(app: Trustable) ->
     populate(app, crowd("p", 12, gender="F", zip="10115"))
     answer = ask(app, measure="distribution", value="zip_area", analyst="key_someone")
     assert cells(answer)[("1",)] == 12
+    flush(app)
     with app.reader() as uow:
         (entry,) = list(entries_of_kind(uow, "aggregate"))
     content = entry.content()

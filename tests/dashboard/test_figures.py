@@ -26,6 +26,8 @@ from trustable.dashboard.service import (
 )
 from trustable.destinations.tables import notices, outbox
 from trustable.events.service import drop_counts
+from trustable.ledger.sequencer import flush
+from trustable.ledger.sequencing import sequence
 from trustable.ledger.service import sign_head, tree_size
 from trustable.ledger.tables import ledger_heads
 from trustable.rights.service import Channel, Kind, State, move, open_request
@@ -165,10 +167,14 @@ def test_ledger_size_and_the_latest_signed_head(shop: Trustable) -> None:
         empty = ledger_figures(uow, key)
     assert (empty.size, empty.heads, empty.head_size, empty.head_verified) == (0, 0, None, None)
     grant(shop, "ada", PERSONALIZE)
+    flush(shop)
     with shop.uow() as uow:
         sign_head(uow, shop.vault, now=NOW)
         uow.commit()
     grant(shop, "grace", PERSONALIZE)
+    with shop.uow() as uow:
+        sequence(uow)  # in the log, no head signed over it yet
+        uow.commit()
     with shop.reader() as uow:
         figures = ledger_figures(uow, key)
         size = tree_size(uow)

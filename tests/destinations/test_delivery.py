@@ -27,6 +27,7 @@ from trustable.destinations.service import check_destinations
 from trustable.destinations.worker import Worker
 from trustable.identity.service import find_customer
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencer import flush
 from trustable.policy.service import parse_policy
 
 PERSONALIZE = "personalize.content.profiled"
@@ -79,6 +80,7 @@ def advance(app: Trustable, seconds: float) -> None:
 
 
 def shares(app: Trustable, user: str) -> list[dict[str, Any]]:
+    flush(app)
     with app.reader() as uow:
         customer = find_customer(uow, app.vault, "user_id", user)
         assert customer is not None

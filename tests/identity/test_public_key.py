@@ -28,6 +28,7 @@ from trustable.core.settings import Settings
 from trustable.events.service import customer_events, drop_counts
 from trustable.identity.service import find_customer, linked_identifiers
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencer import flush
 
 VICTIM_EMAIL = "victim@example.org"
 ATTACKER_EMAIL = "me@attacker.test"
@@ -167,6 +168,7 @@ def test_a_public_key_never_joins_two_users(
     assert answer["joins_refused"] == 1
 
     assert customer(shop, "victim") == victim and customer(shop, "attacker") == attacker
+    flush(shop)
     with shop.reader() as uow:
         assert find_customer(uow, shop.vault, "email", ATTACKER_EMAIL) == attacker
         assert find_customer(uow, shop.vault, "anonymous_id", "anon-victim") == victim

@@ -25,6 +25,8 @@ from trustable.events.service import customer_events, customer_traits
 from trustable.identity.merges import MergeRecord, list_merges
 from trustable.identity.service import find_customer, linked_identifiers
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencer import flush
+from trustable.ledger.verify import verify
 
 PERSONALIZE = "personalize.content.profiled"
 UNA, DOS = "user-una", "user-dos"
@@ -63,6 +65,7 @@ def choice(app: Trustable, customer_id: str, purpose: str) -> ConsentStatus | No
 
 
 def kinds_of_entries(app: Trustable, customer_id: str) -> list[str]:
+    flush(app)
     with app.reader() as uow:
         return [e.kind for e in ledger.customer_entries(uow, customer_id)]
 
@@ -166,6 +169,7 @@ def test_what_arrives_after_the_undo_goes_to_each_history(app: Trustable, joined
 def test_both_ledgers_show_the_undo_and_the_log_still_verifies(
     app: Trustable, joined: Joined
 ) -> None:
+    flush(app)
     with app.uow() as uow:
         ledger.sign_head(uow, app.vault, now=app.clock())  # a head over the joined state
         uow.commit()
@@ -190,7 +194,7 @@ def test_both_ledgers_show_the_undo_and_the_log_still_verifies(
         ledger.sign_head(uow, app.vault, now=app.clock())
         uow.commit()
     with app.reader() as uow:
-        verdict = ledger.verify(uow, app.vault.public_key())
+        verdict = verify(uow, app.vault.public_key())
     assert verdict.ok, verdict.problem
     assert verdict.heads_checked == 2
 

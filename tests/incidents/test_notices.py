@@ -31,6 +31,7 @@ from trustable.incidents.service import (
     timeline,
 )
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencer import flush
 from trustable.portal.service import describe
 
 
@@ -81,6 +82,7 @@ def test_each_customer_is_told_of_their_own_data_once_approved(
     assert "replaced every key" in body  # what we did, in the officer's words
     assert PORTAL in body and "privacy@demo-shop.example" in body
     assert "Change your password" not in body  # account advice only for account data
+    flush(shop)
     with shop.reader() as uow:
         states = {c.customer_id: c.notice for c in affected_customers(uow, incident.incident_id)}
         assert states == {
@@ -143,6 +145,7 @@ def test_a_notice_the_mail_server_never_took_is_failed_and_sent_again_alone(
         people = shoppers(app)
         incident = approve(app, record(app))
         send(app, incident.incident_id)  # nothing listens: every attempt is refused
+        flush(app)
         with app.reader() as uow:
             counts = notice_counts(uow, incident.incident_id)
             ada = [e.content() for e in ledger.customer_entries(uow, people["ada"])]

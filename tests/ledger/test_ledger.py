@@ -18,7 +18,11 @@ from trustable.events.service import ingest
 from trustable.identity.service import find_customer
 from trustable.ledger import merkle
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencer import flush
+from trustable.ledger.sequencing import pending_count
 from trustable.ledger.tables import ledger_entries, ledger_heads
+from trustable.ledger.verify import Verification
+from trustable.ledger.verify import verify as verify_log
 from trustable.vault.service import KeyMissing
 from trustable.vault.tables import vault_secrets
 
@@ -42,20 +46,23 @@ def customer(app: Trustable, user_id: str) -> str:
 
 
 def entries_of(app: Trustable, customer_id: str) -> list[ledger.StoredEntry]:
+    """The customer's entries once the sequencer has given every record its index."""
+    flush(app)
     with app.reader() as uow:
         return ledger.customer_entries(uow, customer_id)
 
 
 def sign(app: Trustable) -> ledger.SignedHead:
+    flush(app)
     with app.uow() as uow:
         head = ledger.sign_head(uow, app.vault, now=NOW)
         uow.commit()
     return head
 
 
-def verify(app: Trustable) -> ledger.Verification:
+def verify(app: Trustable) -> Verification:
     with app.reader() as uow:
-        return ledger.verify(uow, app.vault.public_key())
+        return verify_log(uow, app.vault.public_key())
 
 
 def test_collection_consent_and_merges_each_leave_an_entry(app: Trustable) -> None:
@@ -131,16 +138,18 @@ def test_the_stored_tree_matches_the_definition_and_every_proof_verifies(app: Tr
 
 def test_no_entry_without_its_work(app: Trustable) -> None:
     collect(app, msg("track", "u1", event="E"), commit=False)
+    flush(app)
     with app.reader() as uow:
         assert ledger.tree_size(uow) == 0
         assert uow.connection.execute(select(ledger_entries)).first() is None
+        assert pending_count(uow) == 0
 
 
 def test_no_work_without_its_entry(app: Trustable, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> list[int]:
         raise RuntimeError("the log is unavailable")
 
-    monkeypatch.setattr(ledger, "append", broken)
+    monkeypatch.setattr(ledger, "submit", broken)
     with pytest.raises(RuntimeError):
         collect(app, msg("identify", "u1", traits={"email": "x@example.org"}))
     monkeypatch.undo()

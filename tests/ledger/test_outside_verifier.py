@@ -28,6 +28,7 @@ from tests.helpers import msg
 from tests.ledger.test_merkle import LEAVES
 from trustable.bootstrap import Trustable
 from trustable.identity.service import find_customer
+from trustable.ledger.sequencer import flush
 
 VERIFIER = Path(__file__).resolve().parents[2] / "docs" / "verify_ledger.py"
 MAX_NUMBER = 2**62
@@ -94,10 +95,13 @@ class Outsider:
 
 
 def collect(server: LiveServer, write_key: str, *messages: dict[str, Any]) -> None:
+    """Collected, and logged as the sequencer of a serving process would within its
+    interval."""
     answer = httpx.post(
         f"{server.url}/v1/batch", json={"batch": list(messages)}, auth=(write_key, ""), timeout=10
     )
     assert answer.status_code == 200, answer.text
+    flush(server.app)
 
 
 def customer(app: Trustable, user_id: str) -> str:
@@ -240,6 +244,12 @@ def test_an_outsider_proves_every_entry_about_a_customer_and_that_the_log_only_g
     )
     assert consent.status_code == 200, consent.text
     outsider = Outsider(live_server, make_key(app, "admin"))
+    # Until the sequencer's next round the choice is being logged: no index, no proof.
+    waiting = outsider.get(f"/v1/customers/{customer(app, ADA)}/ledger")
+    assert [p["kind"] for p in waiting["pending"]] == ["consent"]
+    assert "i" not in waiting["pending"][0]["content"]
+    assert [e["kind"] for e in waiting["entries"]] == ["collect", "collect"]
+    flush(app)
     public_key = outsider.public_key()
     assert len(unb64(public_key)) == 32
 

@@ -22,6 +22,7 @@ from trustable.bootstrap import Trustable
 from trustable.core.settings import Settings
 from trustable.identity.service import find_customer, linked_identifiers
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencer import flush
 from trustable.rights.tables import verification_codes
 from trustable.rights.verification import MAX_ATTEMPTS
 
@@ -175,6 +176,7 @@ def test_proving_a_claimed_address_makes_it_a_contact_she_signs_in_with(
     assert shown(done.text)[CLAIMED].startswith(PROVED)
     assert prove_button(done.text, CLAIMED) is None  # nothing left to prove
     assert verified_by(shop, cara, CLAIMED) == "proof"
+    flush(shop)
     with shop.reader() as uow:
         assert find_customer(uow, shop.vault, "email", CLAIMED) == cara
         entries = [e for e in ledger.customer_entries(uow, cara) if e.kind == "contact_verified"]

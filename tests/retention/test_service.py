@@ -26,6 +26,7 @@ from trustable.core.settings import Settings, example_policy_path
 from trustable.events.service import customer_events, customer_traits
 from trustable.events.tables import events
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencer import flush
 from trustable.policy.service import parse_policy
 from trustable.retention.service import CategoryCounts, SweepReport, sweep
 
@@ -79,6 +80,7 @@ def own_rows(app: Trustable, customer_id: str) -> list[tuple[object, ...]]:
 
 
 def retention_entries(app: Trustable, customer_id: str) -> list[ledger.StoredEntry]:
+    flush(app)
     with app.reader() as uow:
         return [e for e in ledger.customer_entries(uow, customer_id) if e.kind == "retention"]
 

@@ -19,6 +19,7 @@ from trustable.bootstrap import Trustable
 from trustable.consent.receipts import verify_document
 from trustable.consent.service import decisions_for
 from trustable.ledger import merkle
+from trustable.ledger.sequencer import flush
 from trustable.ledger.service import head_message
 from trustable.rights.service import due_date
 
@@ -36,6 +37,7 @@ def test_an_access_request_exports_everything_with_verifiable_proofs(
     app: Trustable, live_server: LiveServer
 ) -> None:
     ada = customer(app)
+    flush(app)  # the sequencer's round: her history is in the log, with proofs
     key = make_key(app, "requests")
     answer = file(live_server.url, key, ada, "access")
     assert answer.status_code == 201, answer.text
@@ -86,6 +88,36 @@ def test_an_access_request_exports_everything_with_verifiable_proofs(
         headers={"Authorization": "Bearer tr_req_not-a-real-token"},
     )
     assert forged.status_code == 404
+
+
+def test_an_export_lists_what_is_still_being_logged_without_a_proof(
+    app: Trustable, live_server: LiveServer
+) -> None:
+    ada = customer(app)
+    flush(app)
+    send(app, msg("track", "ada", event="Movie Rated", properties={"movie_id": "9"}))
+    filed = file(live_server.url, make_key(app, "requests"), ada, "access").json()
+    url = f"{live_server.url}/v1/requests/{filed['request_id']}/export"
+    auth = {"Authorization": f"Bearer {filed['token']}"}
+    doc = orjson.loads(httpx.get(url, headers=auth).content)
+    # The new rating, and the request's own steps, wait for the sequencer's next round.
+    [waiting] = [w for w in doc["being_logged"] if w["kind"] == "collect"]
+    assert waiting["status"] == "being logged"
+    assert "i" not in waiting["entry"] and "inclusion_proof" not in waiting
+    assert [e["kind"] for e in doc["ledger_entries"]].count("collect") == 4  # the earlier ones
+    page = httpx.get(url, params={"format": "html"}, headers=auth).text
+    assert "Being logged" in page and "<td>being logged</td>" in page
+
+    flush(app)  # its round comes: the next export proves it like the others
+    again = file(live_server.url, make_key(app, "requests", name="again"), ada, "access").json()
+    doc = orjson.loads(
+        httpx.get(
+            f"{live_server.url}/v1/requests/{again['request_id']}/export",
+            headers={"Authorization": f"Bearer {again['token']}"},
+        ).content
+    )
+    assert "collect" not in [w["kind"] for w in doc["being_logged"]]
+    assert [e["kind"] for e in doc["ledger_entries"]].count("collect") == 5
 
 
 def test_the_html_export_is_readable_and_escapes_every_value(

@@ -11,6 +11,7 @@ from tests.helpers import msg, send
 from trustable.bootstrap import Trustable
 from trustable.core.settings import example_policy_path
 from trustable.identity.service import find_customer
+from trustable.ledger.sequencer import flush
 from trustable.ledger.service import entries_of_kind
 from trustable.segments.tables import segment_hits, segment_members
 
@@ -102,5 +103,6 @@ def hits(app: Trustable, customer_id: str) -> int:
 
 
 def segment_entries(app: Trustable) -> list[dict[str, Any]]:
+    flush(app)
     with app.reader() as uow:
         return [e.content() for e in entries_of_kind(uow, "segment")]

@@ -11,6 +11,7 @@ from tests.segments.support import ANALYTICS, GROWN_UPS, PERSONALIZE, SCI_FI, cu
 from tests.users.support import console_browsers
 from trustable.bootstrap import Trustable
 from trustable.consent.service import ConsentStatus
+from trustable.ledger.sequencer import flush
 from trustable.ledger.service import entries_of_kind
 from trustable.portal.service import describe
 
@@ -40,6 +41,7 @@ def test_a_purpose_reads_only_its_own_segments_and_the_read_is_logged(
     assert "science-fiction" in body["segments"][0]["description"]
     stats = get(server, key, f"/v1/customers/{ada}/segments?purpose={ANALYTICS}").json()
     assert [s["name"] for s in stats["segments"]] == [GROWN_UPS]
+    flush(shop)
     with shop.reader() as uow:
         reads = [e.content() for e in entries_of_kind(uow, "access")]
     assert [r["detail"] for r in reads] == [

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from trustable.bootstrap import Trustable
+from trustable.ledger.sequencer import flush
 from trustable.ledger.service import entries_of_kind
 from trustable.users.service import ConsoleUser, authenticate_user, create_user
 
@@ -52,7 +53,8 @@ def sign_in(
 
 
 def account_entries(app: Trustable) -> list[dict[str, Any]]:
-    """The ledger's `console_user` entries, as written."""
+    """The ledger's `console_user` entries, as written (and sequenced)."""
+    flush(app)
     with app.reader() as uow:
         return [entry.content() for entry in entries_of_kind(uow, "console_user")]
 

@@ -103,7 +103,7 @@ def test_every_change_is_in_the_ledger_by_id_never_by_username(app: Trustable) -
         {"user": ada.user_id, "event": "password_set"},
         {"user": ada.user_id, "event": "disabled"},
     ]
-    with app.reader() as uow:
+    with app.reader() as uow:  # sequenced by `account_entries` above
         bodies = b"".join(e.body for e in entries_of_kind(uow, "console_user"))
     assert b"lovelace" not in bodies and b"root.admin" not in bodies
     assert b"argon2" not in bodies and b"passphrase" not in bodies

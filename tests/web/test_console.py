@@ -13,6 +13,7 @@ from tests.portal.support import csrf_of
 from tests.rights.support import customer
 from tests.users.support import PASSWORD, Console, console_browsers, make_user
 from trustable.bootstrap import Trustable
+from trustable.ledger.sequencer import flush
 from trustable.ledger.service import customer_entries
 from trustable.users.service import disable_user
 
@@ -144,6 +145,7 @@ def test_a_support_read_shows_only_the_stated_purpose_and_is_logged(
     assert read.status_code == 200 and "Ada Lovelace" in read.text
     assert "<dt>age</dt>" not in read.text  # the age serves personalization, not the service
     assert "user.demographic.age_range (purpose does not use it" in read.text
+    flush(app)
     with app.reader() as uow:
         entries = [e.content() for e in customer_entries(uow, ada) if e.kind == "access"]
     assert entries and entries[-1]["actor"].startswith("usr_")

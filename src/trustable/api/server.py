@@ -109,7 +109,7 @@ def run(
     configure_logging(log_level)
     background = start_background(trustable, worker=worker)
     try:
-        _serve(create_app(trustable), host, port, log_level=log_level)
+        _serve(trustable, host, port, log_level=log_level)
     finally:
         background.stop()
 
@@ -141,7 +141,8 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
-def _serve(app: FastAPI, host: str, port: int, *, log_level: str) -> None:
+def _serve(trustable: Trustable, host: str, port: int, *, log_level: str) -> None:
+    app = create_app(trustable)
     _settle_heap()
     uvicorn.run(
         app,
