@@ -15,6 +15,7 @@ from tests.portal.support import link
 from tests.rights.support import customer
 from trustable.bootstrap import Trustable
 from trustable.consent.service import decisions_for
+from trustable.ledger.sequencer import flush
 
 PERSONALIZE = "personalize.content.profiled"
 
@@ -42,6 +43,14 @@ def test_a_customer_signs_in_turns_personalization_off_and_sees_it_verified(
     newest = page.locator(".timeline li").first
     expect(newest).to_contain_text("Your choice for “Recommendations made for you”")
     expect(newest).to_contain_text("withdrawn")
+    # Until the sequencer's round the choice is being logged, with nothing to check yet.
+    expect(newest.locator(".proof")).to_have_attribute("data-state", "logging")
+    expect(newest).to_contain_text("Being logged")
+    screenshot(page, "portal/being-logged")
+    flush(app)
+    page.reload()
+    newest = page.locator(".timeline li").first
+    expect(newest).to_contain_text("Your choice for “Recommendations made for you”")
     proof = newest.locator(".proof")
     expect(proof).to_have_attribute("data-state", "verified")
     expect(proof).to_contain_text("Verified by your browser")
