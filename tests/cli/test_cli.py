@@ -184,3 +184,41 @@ def test_ledger_verify_passes_on_an_intact_log_and_names_a_tampered_entry(
     damaged = runner.invoke(app, ["ledger", "verify"], env=env)
     assert damaged.exit_code == 1
     assert "entry 3 was altered" in damaged.output
+
+
+def test_ledger_verify_fails_while_a_record_waits_past_the_maximum_merge_delay(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    """A store written by a process that died before its sequencer's round: verify
+    says the log broke its promise, and only `ledger sign` (which sequences) mends it."""
+    from datetime import timedelta
+
+    from trustable.bootstrap import bootstrap
+    from trustable.ledger import service as ledger
+
+    store = bootstrap(settings)
+    try:
+        with store.uow() as uow:
+            ledger.submit(
+                uow,
+                store.vault,
+                [ledger.Record("collect", None, "key_test", {"n": 1})],
+                now=store.clock() - timedelta(seconds=90),
+            )
+            uow.commit()
+    finally:
+        store.close()
+    late = runner.invoke(app, ["ledger", "verify"], env=env)
+    assert late.exit_code == 1
+    assert "1 record(s) are still pending" in late.output
+    assert "maximum merge delay of 30 s" in late.output
+    # Verifying only reads: the record is still pending, and verify still fails.
+    assert runner.invoke(app, ["ledger", "verify"], env=env).exit_code == 1
+    patient = runner.invoke(
+        app, ["ledger", "verify"], env={**env, "TRUSTABLE_LEDGER_MAX_DELAY": "120"}
+    )
+    assert patient.exit_code == 0, patient.output
+    signed = runner.invoke(app, ["ledger", "sign"], env=env)
+    assert signed.exit_code == 0 and "signed head: 1 entries" in signed.output
+    intact = runner.invoke(app, ["ledger", "verify"], env=env)
+    assert intact.exit_code == 0 and "1 entries, 1 signed heads checked" in intact.output
