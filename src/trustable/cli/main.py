@@ -176,11 +176,19 @@ def worker(
                     else "nothing was due"
                 )
             else:
+                from trustable.ledger.sequencer import start_in_background
+
+                # A long-running writer sequences too (when it leads), so its share
+                # entries are logged within the interval even with no server running.
+                sequencing, stop_sequencing = start_in_background(trustable)
                 console.print("delivering to destinations (Ctrl-C to stop)")
                 try:
                     delivery.run_forever(threading.Event())
                 except KeyboardInterrupt:
                     pass
+                finally:
+                    stop_sequencing.set()
+                    sequencing.join(timeout=10)
         finally:
             delivery.close()
 
