@@ -60,6 +60,33 @@ def server_process(
             _stop(process)
 
 
+@contextmanager
+def trustable_serve(
+    store: Store, log_path: Path, *args: str, interval_s: float | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m trustable serve` on `store` with `args` (`--workers 2`, …), as an
+    operator runs it; yield its base URL and process; stop it however we leave."""
+    port = free_port()
+    env = store.env(port)
+    if interval_s is not None:
+        env["TRUSTABLE_LEDGER_INTERVAL"] = str(interval_s)
+    url = f"http://127.0.0.1:{port}"
+    command = ["-m", "trustable", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(process, url, log_path)
+            yield url, process
+        finally:
+            _stop(process)
+
+
 def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
