@@ -130,7 +130,7 @@ class Collection:
     warm: LoadResult
     load: LoadResult
     window: tuple[datetime, datetime]
-    size_at_start: int  # the tree size as the timed window began
+    size_at_start: int  # the tree size as the timed window began (-1: not read)
     cpu: CpuCost
 
     @property
@@ -151,10 +151,13 @@ def collect(
     clients: int,
     warmup_s: float,
     duration_s: float,
-    app: Trustable,
+    app: Trustable | None,
 ) -> Collection:
-    """Warm up, size the timed run from the warm-up's rate, time it; then wait until
-    everything it submitted is sequenced and signed, and stop the server."""
+    """Warm up, size the timed run from the warm-up's rate, time it; then, given an
+    `app` on the same store, wait until everything the run submitted is sequenced and
+    signed before the server stops. (Without one the server's last round sequences
+    it as it stops: SQLite runs take none, since an open store runs a WAL
+    checkpointer of its own beside the servers'.)"""
     args = ("--workers", str(workers), "--no-worker")
     with trustable_serve(store, log_path, *args) as (url, process):
         warm = drive(
@@ -169,8 +172,10 @@ def collect(
         # Enough bodies for 1.5x the warm-up's rate: running out would end the run early.
         needed = math.ceil(warm.events_per_s * duration_s * 1.5 / BATCH) + 4 * clients
         bodies = traffic.bodies(needed, BATCH)
-        with app.reader() as uow:
-            size_at_start = ledger_service.tree_size(uow)
+        size_at_start = -1
+        if app is not None:
+            with app.reader() as uow:
+                size_at_start = ledger_service.tree_size(uow)
         before = cpu_sample(process.pid)
         started = datetime.now(UTC)
         load = drive(
@@ -179,7 +184,8 @@ def collect(
         ended = datetime.now(UTC)
         after = cpu_sample(process.pid)
         check(load, "timed run")
-        settle(app)
+        if app is not None:
+            settle(app)
     cpu = CpuCost(
         server_s=_spent(before.server, after.server),
         database_s=_spent(before.database, after.database),

@@ -1,7 +1,8 @@
 """Collection over real HTTP: a server process, and clients that keep it busy.
 
-The server (`bench.server`) runs in a process of its own on a free loopback port and
-is always stopped, even when the benchmark fails. The clients are threads of this
+The server (`bench.server`, or `trustable serve` itself with its own options for the
+scale-out runs) runs in a process of its own on a free loopback port and is always
+stopped, even when the benchmark fails. The clients are threads of this
 process, each with its own keep-alive `httpx.Client`, posting request bodies built
 before the clock starts, so what is timed is the server, not the JSON encoder.
 """

@@ -147,12 +147,8 @@ def measure(work: Path, opts: ScaleOptions, progress: Callable[[str], None]) -> 
     sqlite: list[Collection] = []
     for workers in (1, 2):
         copy = sqlite_seed.store.clone(work / f"sqlite-w{workers}")
-        app = copy.open()
-        try:
-            moved = Seeded(copy, sqlite_seed.write_key, sqlite_seed.consents)
-            sqlite.append(_collect(moved, traffic, work, workers, opts, app, progress))
-        finally:
-            app.close()
+        moved = Seeded(copy, sqlite_seed.write_key, sqlite_seed.consents)
+        sqlite.append(_collect(moved, traffic, work, workers, opts, None, progress))
 
     sequencing: list[Sequencing] = []
     progress(f"  sequencing {opts.sequenced:,} pending records")
@@ -194,7 +190,7 @@ def _collect(
     work: Path,
     workers: int,
     opts: ScaleOptions,
-    app: Trustable,
+    app: Trustable | None,
     progress: Callable[[str], None],
 ) -> Collection:
     dialect = seeded.store.dialect
