@@ -261,7 +261,10 @@ def options(argv: list[str]) -> Options:
         "unless --output is given",
     )
     parser.add_argument(
-        "--output", type=Path, default=None, help="where to write the report (bench/RESULTS.md)"
+        "--output",
+        type=Path,
+        default=None,
+        help="where to write the report (bench/RESULTS.md; with --only, bench/out/only-*.md)",
     )
     args = parser.parse_args(argv)
     sections = sections_of(args.only)

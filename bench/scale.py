@@ -209,9 +209,10 @@ def _collect(
         duration_s=opts.duration_s,
         app=app,
     )
+    database = f", database {run.cpu.database_us:.0f} µs" if dialect == "postgresql" else ""
     progress(
         f"    {run.events_per_s:,.0f} events/s; CPU per stored event: app "
-        f"{run.cpu.server_us:.0f} µs, database {run.cpu.database_us:.0f} µs"
+        f"{run.cpu.server_us:.0f} µs{database}"
     )
     return run
 
