@@ -309,7 +309,7 @@ def options(argv: list[str]) -> Options:
                 postgres_url=args.postgres_url,
                 users=500,
                 clients=4,
-                warmup_s=1.0,
+                warmup_s=2.0,
                 duration_s=3.0,
                 sequenced=20_000,
                 submit_unit=1_000,

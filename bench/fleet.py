@@ -52,6 +52,20 @@ def check(result: LoadResult, what: str) -> None:
         )
 
 
+def server_errors(log_path: Path) -> list[str]:
+    """The last line of each traceback in a server's log: the exception each failed
+    request ended in (a class and a message that holds no personal data)."""
+    found: list[str] = []
+    inside = False
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith("Traceback"):
+            inside = True
+        elif inside and line and not line.startswith((" ", "\t", "The above", "During")):
+            found.append(line[:300])
+            inside = False
+    return found
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -83,14 +97,47 @@ def _postgres_processes() -> list[psutil.Process]:
     ]
 
 
+def _backends_of(server: list[psutil.Process], app: Trustable) -> list[psutil.Process]:
+    """The PostgreSQL sessions serving the server's own connections: its processes'
+    TCP connections to the database's port, matched to `pg_stat_activity` by the
+    client port. What others run on the same PostgreSQL is left out."""
+    port = app.engine.url.port or 5432
+    mine: set[int] = set()
+    for process in server:
+        try:
+            connections = process.net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        mine.update(c.laddr.port for c in connections if c.raddr and c.raddr.port == port)
+    with app.engine.connect() as conn:
+        sessions = conn.exec_driver_sql(
+            "SELECT pid, client_port FROM pg_stat_activity WHERE client_port IS NOT NULL"
+        ).all()
+    found = []
+    for pid, client_port in sessions:
+        if client_port in mine:
+            try:
+                found.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                continue
+    return found
+
+
 @dataclass(frozen=True)
 class CpuSample:
     server: dict[int, float]
-    database: dict[int, float]
+    database: dict[int, float]  # every postgres process on the machine
+    sessions: dict[int, float]  # the server's own sessions (empty without PostgreSQL)
 
 
-def cpu_sample(server_pid: int) -> CpuSample:
-    return CpuSample(_cpu_of(_server_processes(server_pid)), _cpu_of(_postgres_processes()))
+def cpu_sample(server_pid: int, app: Trustable | None) -> CpuSample:
+    server = _server_processes(server_pid)
+    postgres = app is not None and app.engine.dialect.name == "postgresql"
+    return CpuSample(
+        _cpu_of(server),
+        _cpu_of(_postgres_processes()),
+        _cpu_of(_backends_of(server, app)) if postgres and app is not None else {},
+    )
 
 
 def _spent(before: dict[int, float], after: dict[int, float]) -> float:
@@ -104,9 +151,11 @@ class CpuCost:
     """CPU the timed window cost, per event stored in it."""
 
     server_s: float
-    database_s: float
+    database_s: float  # every postgres process on the machine
+    sessions_s: float  # the server's own PostgreSQL sessions alone
     server_processes: int
     database_processes: int
+    sessions: int
     stored: int
     received: int
 
@@ -117,6 +166,10 @@ class CpuCost:
     @property
     def database_us(self) -> float:
         return 1e6 * self.database_s / self.stored
+
+    @property
+    def sessions_us(self) -> float:
+        return 1e6 * self.sessions_s / self.stored
 
 
 # -- one collection run ----------------------------------------------------------
@@ -132,6 +185,8 @@ class Collection:
     window: tuple[datetime, datetime]
     size_at_start: int  # the tree size as the timed window began (-1: not read)
     cpu: CpuCost
+    # Failed requests (not counted as collected) and what the server's log says of them.
+    failures: list[str]
 
     @property
     def events_per_s(self) -> float:
@@ -168,34 +223,46 @@ def collect(
             clients=clients,
             duration_s=warmup_s,
         )
-        check(warm, "warm-up")
-        # Enough bodies for 1.5x the warm-up's rate: running out would end the run early.
-        needed = math.ceil(warm.events_per_s * duration_s * 1.5 / BATCH) + 4 * clients
+        # Enough bodies for twice the warm-up's rate (a warm-up starts cold): running out
+        # would end the run early, and the report would say so.
+        needed = math.ceil(warm.events_per_s * duration_s * 2 / BATCH) + 4 * clients
         bodies = traffic.bodies(needed, BATCH)
         size_at_start = -1
         if app is not None:
             with app.reader() as uow:
                 size_at_start = ledger_service.tree_size(uow)
-        before = cpu_sample(process.pid)
+        before = cpu_sample(process.pid, app)
         started = datetime.now(UTC)
         load = drive(
             url, write_key, bodies, batch_size=BATCH, clients=clients, duration_s=duration_s
         )
         ended = datetime.now(UTC)
-        after = cpu_sample(process.pid)
-        check(load, "timed run")
+        after = cpu_sample(process.pid, app)
         if app is not None:
             settle(app)
     cpu = CpuCost(
         server_s=_spent(before.server, after.server),
         database_s=_spent(before.database, after.database),
+        sessions_s=_spent(before.sessions, after.sessions),
         server_processes=len(after.server),
         database_processes=len(after.database),
+        sessions=len(after.sessions),
         stored=load.stored,
         received=load.events,
     )
+    failures = [*warm.errors, *load.errors]
+    if failures:  # shown beside the figures, which count only what was collected
+        failures += [f"server log: {line}" for line in server_errors(log_path)]
     return Collection(
-        store.dialect, workers, clients, warm, load, (started, ended), size_at_start, cpu
+        store.dialect,
+        workers,
+        clients,
+        warm,
+        load,
+        (started, ended),
+        size_at_start,
+        cpu,
+        failures,
     )
 
 

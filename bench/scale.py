@@ -209,11 +209,17 @@ def _collect(
         duration_s=opts.duration_s,
         app=app,
     )
-    database = f", database {run.cpu.database_us:.0f} µs" if dialect == "postgresql" else ""
+    database = (
+        f", database {run.cpu.database_us:.0f} µs (its own sessions {run.cpu.sessions_us:.0f})"
+        if dialect == "postgresql"
+        else ""
+    )
     progress(
         f"    {run.events_per_s:,.0f} events/s; CPU per stored event: app "
         f"{run.cpu.server_us:.0f} µs{database}"
     )
+    if run.failures:
+        progress(f"    {len(run.failures)} failures; first: {run.failures[0][:200]}")
     return run
 
 
@@ -352,14 +358,40 @@ def _run_row(run: Collection, copy: CopyResult | None) -> tuple[str, ...]:
     return (
         run.dialect,
         str(run.workers),
-        f"{load.events:,} in {load.elapsed_s:.1f} s",
+        f"{load.events:,} in {load.elapsed_s:.1f} s"
+        + (" (bodies ran out)" if load.ran_out else ""),
+        f"{len(run.load.errors)} of {run.load.requests:,}",
         f"{run.events_per_s:,.0f}",
         f"{run.latency_ms(0.5):.1f} / {run.latency_ms(0.99):.1f}",
         f"{copy.per_s:,.0f}" if copy else "",
         f"{run.events_per_s / copy.per_s:.3f}" if copy else "",
         f"{run.cpu.server_us:.0f}",
-        f"{run.cpu.database_us:.0f}" if run.dialect == "postgresql" else "",
+        (
+            f"{run.cpu.database_us:.0f} / {run.cpu.sessions_us:.0f}"
+            if run.dialect == "postgresql"
+            else ""
+        ),
     )
+
+
+def _failures(result: ScaleResult) -> list[str]:
+    """Requests that failed in the collection runs (timed or not): a finding to fix,
+    shown with what the server logged, never hidden by the figures (which count only
+    the events collected)."""
+    runs = [p.run for p in result.postgres] + result.sqlite
+    lines = []
+    for run in runs:
+        if not run.failures:
+            continue
+        seen = list(dict.fromkeys(run.failures))
+        lines.append(
+            f"- {run.dialect}, `--workers {run.workers}`: {len(run.warm.errors)} failed "
+            f"requests in the warm-up, {len(run.load.errors)} in the timed run; first "
+            "distinct: " + "; ".join(f"`{line}`" for line in seen[:4])
+        )
+    if not lines:
+        return ["No request failed in the collection runs (warm-ups included).", ""]
+    return ["Failed requests (not counted as collected):", "", *lines, ""]
 
 
 def render(result: ScaleResult) -> list[str]:
@@ -406,16 +438,18 @@ def render(result: ScaleResult) -> list[str]:
                 "database",
                 "workers",
                 "events timed",
+                "failed requests",
                 "events/s",
                 "batch p50 / p99 ms",
                 "COPY rows/s",
                 "HTTP / COPY",
                 "app CPU µs/event",
-                "database CPU µs/event",
+                "database CPU µs/event (all / own sessions)",
             ),
             rows,
         ),
         "",
+        *_failures(result),
         "### Maximum merge delay at full load",
         "",
         f"From the judged PostgreSQL run: {delay.entries:,} ledger entries recorded in the "
@@ -457,13 +491,18 @@ def render(result: ScaleResult) -> list[str]:
         "### CPU per collected event (for the capacity model)",
         "",
         "From the judged PostgreSQL run: CPU time (user + system, psutil) of the server's "
-        f"processes ({cpu.server_processes}: `serve` and its workers) and of every "
-        f"`postgres` process on the machine ({cpu.database_processes}) over the timed "
-        f"window, divided by the {cpu.stored:,} events stored in it ({cpu.received:,} "
-        "received). The database side counts every `postgres` process: on a machine "
-        "others use, their queries count too.",
+        f"processes ({cpu.server_processes}: `serve` and every process it started) and of "
+        f"every `postgres` process on the machine ({cpu.database_processes}) over the "
+        f"timed window, divided by the {cpu.stored:,} events stored in it "
+        f"({cpu.received:,} received). The database side counts every `postgres` process, "
+        "its shared writers (WAL, checkpoints) included: on a machine others use, their "
+        "queries count too. So the server's own sessions are also counted alone (its "
+        "processes' connections matched to `pg_stat_activity` by client port), which "
+        "leaves out the shared writers.",
         "",
         f"- app **{cpu.server_us:.0f} µs** per stored event ({cpu.server_s:.1f} s CPU), "
-        f"database **{cpu.database_us:.0f} µs** ({cpu.database_s:.1f} s CPU)",
+        f"database **{cpu.database_us:.0f} µs** ({cpu.database_s:.1f} s CPU); the "
+        f"server's {cpu.sessions} sessions alone {cpu.sessions_us:.0f} µs "
+        f"({cpu.sessions_s:.1f} s CPU)",
         "",
     ]
