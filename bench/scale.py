@@ -283,6 +283,7 @@ def figures(result: ScaleResult) -> list[Figure]:
     lite = result.judged_sqlite()
     twin = result.twin
     by_dialect = {s.dialect: s for s in result.sequencing}
+    runs = [p.run for p in result.postgres] + result.sqlite
     return [
         Figure(
             "events/s over HTTP, PostgreSQL, serve --workers 2",
@@ -321,6 +322,13 @@ def figures(result: ScaleResult) -> list[Figure]:
                 higher_is_better=True,
             )
             for dialect, name in (("postgresql", "PostgreSQL"), ("sqlite", "SQLite"))
+        ),
+        Figure(
+            "collection runs above (both databases, --workers 1 and 2): failed requests",
+            sum(len(r.warm.errors) + len(r.load.errors) for r in runs),
+            0,
+            "requests",
+            higher_is_better=False,
         ),
         Figure(
             "two servers, one PostgreSQL: acknowledged messages lost",
