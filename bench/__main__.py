@@ -423,6 +423,12 @@ def quantile(values: list[float], q: float) -> float:
 def main(argv: list[str]) -> int:
     opts = options(argv)
     wanted = opts.sections
+    if "scale" in wanted and (problem := scale.reachable(opts.scale.postgres_url)):
+        say(
+            f"section 14 (scale) needs PostgreSQL at --postgres-url, which failed ({problem}); "
+            "give another, or leave the section out with --only"
+        )
+        return 2
     started = time.perf_counter()
     box = machine(datetime.now().astimezone())
     say(f"Trustable bench on {box.cpu}, nproc {box.nproc}, {box.python}")

@@ -31,6 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
 from bench.fleet import (
     Collection,
     CopyResult,
@@ -47,6 +50,7 @@ from bench.world import Seeded, Store, new_store, postgres_store, seed
 from trustable.bootstrap import Trustable
 from trustable.ledger import service as ledger_service
 from trustable.ledger.sequencer import flush
+from trustable.storage.engine import make_engine
 
 TARGET_PG_EVENTS_S = 12_000.0
 TARGET_COPY_RATIO = 0.20
@@ -112,6 +116,20 @@ class ScaleResult:
 
     def judged_sqlite(self) -> Collection:
         return self.sqlite[-1]
+
+
+def reachable(postgres_url: str) -> str | None:
+    """Why the PostgreSQL the section needs cannot be used (None: it can): checked
+    before the run starts, not after an hour of other sections."""
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return exc.__class__.__name__
+    finally:
+        engine.dispose()
+    return None
 
 
 def measure(work: Path, opts: ScaleOptions, progress: Callable[[str], None]) -> ScaleResult:
