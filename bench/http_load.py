@@ -1,7 +1,8 @@
 """Collection over real HTTP: a server process, and clients that keep it busy.
 
-The server (`bench.server`) runs in a process of its own on a free loopback port and
-is always stopped, even when the benchmark fails. The clients are threads of this
+The server (`bench.server`, or `trustable serve` itself with its own options for the
+scale-out runs) runs in a process of its own on a free loopback port and is always
+stopped, even when the benchmark fails. The clients are threads of this
 process, each with its own keep-alive `httpx.Client`, posting request bodies built
 before the clock starts, so what is timed is the server, not the JSON encoder.
 """
@@ -56,6 +57,33 @@ def server_process(
         try:
             _wait_until_up(process, url, log_path)
             yield url
+        finally:
+            _stop(process)
+
+
+@contextmanager
+def trustable_serve(
+    store: Store, log_path: Path, *args: str, interval_s: float | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m trustable serve` on `store` with `args` (`--workers 2`, …), as an
+    operator runs it; yield its base URL and process; stop it however we leave."""
+    port = free_port()
+    env = store.env(port)
+    if interval_s is not None:
+        env["TRUSTABLE_LEDGER_INTERVAL"] = str(interval_s)
+    url = f"http://127.0.0.1:{port}"
+    command = ["-m", "trustable", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(process, url, log_path)
+            yield url, process
         finally:
             _stop(process)
 

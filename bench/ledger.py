@@ -3,18 +3,20 @@
 Transparency is only a promise if it is cheap enough to stay switched on, and a log
 is only checkable if proofs stay small and quick however long it grows. So:
 
-1. **Cost inside collection.** `events.service.ingest` appends one ledger entry per
-   collected message (`ledger.append`, last in its unit of work). The same parsed
-   batches are ingested into two fresh copies of the seeded store, one with the
-   ledger and one without, alternating in rounds (with/without, then without/with,
-   …) so that drift of the machine (page cache, CPU frequency, neighbours) falls on
-   both sides alike. "Without" is a benchmark-only switch: `ledger.append` (the name
-   `trustable.events.service` calls through its `ledger` module alias) is replaced
-   by a no-op returning `[]` for those rounds and restored right after. Everything
-   else `ingest` does for the ledger (building its `Record`s) still runs on both
-   sides, so the measured cost is what `append` and the extra rows at commit add.
-   During the rounds with the ledger, `append` is wrapped with a timer too (two
-   clock reads per batch), which gives the appends/s inside the pipeline.
+1. **Cost inside collection.** `events.service.ingest` submits one pending ledger
+   record per collected message (`ledger.submit`, in its unit of work), and the
+   sequencer later gives them their indices (`ledger.sequencer.flush`). The same
+   parsed batches are ingested into two fresh copies of the seeded store, one with
+   the ledger and one without, alternating in rounds (with/without, then
+   without/with, …) so that drift of the machine (page cache, CPU frequency,
+   neighbours) falls on both sides alike. "Without" is a benchmark-only switch:
+   `ledger.submit` (the name `trustable.events.service` calls through its `ledger`
+   module alias) is replaced by a no-op for those rounds and restored right after.
+   Everything else `ingest` does for the ledger (building its `Record`s) still runs
+   on both sides. The side with the ledger pays the whole of it: after each of its
+   rounds, `flush(app)` sequences what the round submitted and signs a head, and
+   that time is added to the round's. During those rounds `submit` is wrapped with
+   a timer too (two clock reads per batch), which gives the time inside it.
 2. **Proofs at 10^6 entries.** A log of a million entries is built in a fresh
    store through `ledger.append` itself, 10,000 records per unit of work (the build
    rate is reported too), a head is signed, and then, in one reader unit of work,
@@ -43,75 +45,84 @@ from trustable.bootstrap import Trustable
 from trustable.events.segment import Message
 from trustable.ledger import merkle
 from trustable.ledger import service as ledger_service
+from trustable.ledger.sequencer import flush
+from trustable.ledger.sequencing import pending_count
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
-AppendFunction = Callable[..., list[int]]
+SubmitFunction = Callable[..., None]
 
 
 # -- switching the ledger off, and metering it ------------------------------------
 
 
-def _no_append(
+def _no_submit(
     uow: UnitOfWork, vault: Vault, records: Sequence[ledger_service.Record], *, now: datetime
-) -> list[int]:
-    """What `ledger.append` would be if there were no ledger: nothing written."""
-    return []
+) -> None:
+    """What `ledger.submit` would be if there were no ledger: nothing written."""
 
 
 @contextmanager
 def ledger_switched_off() -> Iterator[None]:
-    """Benchmark-only: collection without its ledger entries, for one measurement.
+    """Benchmark-only: collection without its ledger records, for one measurement.
 
-    `trustable.events.service` calls `ledger.append` through the module, so replacing
+    `trustable.events.service` calls `ledger.submit` through the module, so replacing
     the module's attribute is seen at once; it is put back even if ingest fails.
     """
-    real: AppendFunction = ledger_service.append
-    ledger_service.append = _no_append
+    real: SubmitFunction = ledger_service.submit
+    ledger_service.submit = _no_submit
     try:
         yield
     finally:
-        ledger_service.append = real
+        ledger_service.submit = real
 
 
 @dataclass
-class AppendMeter:
-    """Time spent inside `ledger.append` and what it appended."""
+class LedgerMeter:
+    """Time spent inside `ledger.submit` and sequencing, and what they handled."""
 
     calls: int = 0
     entries: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # inside submit
+    flushes: int = 0
+    sequenced: int = 0
+    flush_seconds: float = 0.0
 
 
 @contextmanager
-def ledger_metered(meter: AppendMeter) -> Iterator[None]:
-    """The real `ledger.append`, timed: two clock reads per batch of 100 messages is
+def ledger_metered(meter: LedgerMeter) -> Iterator[None]:
+    """The real `ledger.submit`, timed: two clock reads per batch of 100 messages is
     noise next to the ~20 ms the batch takes, and tells how much of it is the ledger."""
-    real: AppendFunction = ledger_service.append
+    real: SubmitFunction = ledger_service.submit
     clock = time.perf_counter
 
     def metered(
         uow: UnitOfWork, vault: Vault, records: Sequence[ledger_service.Record], *, now: datetime
-    ) -> list[int]:
+    ) -> None:
         start = clock()
         try:
-            return real(uow, vault, records, now=now)
+            real(uow, vault, records, now=now)
         finally:
             meter.seconds += clock() - start
             meter.calls += 1
             meter.entries += len(records)
 
-    ledger_service.append = metered
+    ledger_service.submit = metered
     try:
         yield
     finally:
-        ledger_service.append = real
+        ledger_service.submit = real
 
 
 def log_size(app: Trustable) -> int:
     """The committed tree size: how the switch and the meter are checked."""
     with app.reader() as uow:
         return ledger_service.tree_size(uow)
+
+
+def pending(app: Trustable) -> int:
+    with app.reader() as uow:
+        return pending_count(uow)
 
 
 # -- 1. cost inside collection ---------------------------------------------------------
@@ -121,10 +132,10 @@ def log_size(app: Trustable) -> int:
 class CostResult:
     events: int  # per side
     rounds: int
-    with_s: float
+    with_s: float  # ingest and sequencing
     without_s: float
     round_costs: list[float]  # 1 - with/without, per round
-    meter: AppendMeter
+    meter: LedgerMeter
     log_before: int
     log_after: int
 
@@ -143,18 +154,28 @@ class CostResult:
 
     @property
     def entries_per_s(self) -> float:
-        """Ledger entries appended per second of ingest (the pipeline's own pace)."""
+        """Ledger records submitted and sequenced per second of ingest."""
         return self.meter.entries / self.with_s
 
     @property
-    def append_entries_per_s(self) -> float:
-        """Entries per second of time spent inside `ledger.append` itself."""
+    def submit_entries_per_s(self) -> float:
+        """Records per second of time spent inside `ledger.submit` itself."""
         return self.meter.entries / self.meter.seconds
 
     @property
-    def append_share(self) -> float:
-        """Share of ingest time (with the ledger) spent inside `ledger.append`."""
+    def sequenced_per_s(self) -> float:
+        """Records per second of time spent in `flush` (sequencing and signing)."""
+        return self.meter.sequenced / self.meter.flush_seconds
+
+    @property
+    def submit_share(self) -> float:
+        """Share of the with-ledger side's time spent inside `ledger.submit`."""
         return self.meter.seconds / self.with_s
+
+    @property
+    def flush_share(self) -> float:
+        """Share of the with-ledger side's time spent sequencing."""
+        return self.meter.flush_seconds / self.with_s
 
 
 def measure_cost(
@@ -168,7 +189,8 @@ def measure_cost(
     size: int,
 ) -> CostResult:
     """Ingest the same batches into two copies of one store, with and without the
-    ledger, alternating which goes first each round."""
+    ledger, alternating which goes first each round; the side with the ledger also
+    sequences what each of its rounds submitted, on the clock."""
     with_app = with_store.open()
     without_app = without_store.open()
     try:
@@ -176,12 +198,13 @@ def measure_cost(
         warm = parsed_batches(traffic, warmup, size, received_at)
         timed = parsed_batches(traffic, batches, size, received_at)
         run_ingest(with_app, warm)
+        flush(with_app)
         with ledger_switched_off():
             run_ingest(without_app, warm)
         log_before = log_size(with_app)
-        untouched = log_size(without_app)
+        untouched = (log_size(without_app), pending(without_app))
 
-        meter = AppendMeter()
+        meter = LedgerMeter()
         with_s = without_s = 0.0
         round_costs: list[float] = []
         per_round = -(-batches // rounds)
@@ -198,13 +221,15 @@ def measure_cost(
             without_s += off
             round_costs.append(1 - off / on)
         log_after = log_size(with_app)
-        if log_size(without_app) != untouched:
+        if (log_size(without_app), pending(without_app)) != untouched:
             raise RuntimeError("the ledger grew while switched off: the switch did not take")
         if log_after - log_before != meter.entries or meter.entries == 0:
             raise RuntimeError(
-                f"the ledger grew by {log_after - log_before} entries, but append was "
+                f"the ledger grew by {log_after - log_before} entries, but submit was "
                 f"given {meter.entries}"
             )
+        if meter.sequenced != meter.entries or pending(with_app) != 0:
+            raise RuntimeError(f"{meter.sequenced} records sequenced of {meter.entries} submitted")
     finally:
         with_app.close()
         without_app.close()
@@ -220,10 +245,17 @@ def measure_cost(
     )
 
 
-def _with_ledger(app: Trustable, batches: list[list[Message]], meter: AppendMeter) -> float:
+def _with_ledger(app: Trustable, batches: list[list[Message]], meter: LedgerMeter) -> float:
+    """Ingest, then sequence what was submitted: the ledger's whole cost, timed."""
     with ledger_metered(meter):
         seconds, _ = run_ingest(app, batches)
-    return seconds
+    start = time.perf_counter()
+    flushed = flush(app)
+    spent = time.perf_counter() - start
+    meter.flushes += 1
+    meter.sequenced += flushed.sequenced
+    meter.flush_seconds += spent
+    return seconds + spent
 
 
 def _without_ledger(app: Trustable, batches: list[list[Message]]) -> float:

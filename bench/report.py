@@ -161,6 +161,8 @@ class Figure:
         if self.passed:
             return "PASS"
         gap = abs(self.value - self.target)
+        if self.target == 0:  # nothing is allowed: there is no share to give
+            return f"MISS by {self.shown(gap)}"
         if self.higher_is_better:
             return f"MISS by {self.shown(gap)} ({gap / self.target:.0%} short)"
         return f"MISS by {self.shown(gap)} ({gap / self.target:.0%} over)"

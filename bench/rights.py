@@ -80,6 +80,7 @@ from trustable.bootstrap import Trustable
 from trustable.events.tables import events as events_table
 from trustable.identity.service import customer_exists
 from trustable.ledger import merkle
+from trustable.ledger.sequencer import flush
 from trustable.ledger.service import tree_size
 from trustable.rights import runner
 from trustable.rights.export import export_json, log_export
@@ -171,8 +172,11 @@ def measure_size(
 ) -> Size:
     """File the requests, time the exports, then the erasures, then a few exports
     over HTTP (the server runs only once this process has closed its `Trustable`)."""
-    os.sync()  # what building wrote reaches the disk before any clock starts
     app = store.open()
+    # What building submitted to the ledger gets its indices, as a server's sequencer
+    # would have given them by now: an export proves every entry it lists.
+    flush(app)
+    os.sync()  # what building wrote reaches the disk before any clock starts
     # As `trustable serve` does once started (`trustable.api.server._serve`): what is
     # alive now lives as long as the service, so full collections skip it.
     gc.collect()

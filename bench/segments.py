@@ -55,6 +55,7 @@ def _import(work: Path, segments: bool) -> tuple[float, float, int, int, int]:
 
     import trustable.events.service as collection
     from trustable.demo.movielens import import_movielens
+    from trustable.ledger.sequencer import flush
     from trustable.ledger.tables import ledger_entries
     from trustable.segments.tables import segment_hits, segment_members
 
@@ -77,6 +78,7 @@ def _import(work: Path, segments: bool) -> tuple[float, float, int, int, int]:
         started = time.perf_counter()
         import_movielens(app, DATA)
         took = time.perf_counter() - started
+        flush(app)  # the import submitted its ledger records: give them their indices
         with app.reader() as uow:
             conn = uow.connection
             members = conn.execute(select(func.count()).select_from(segment_members)).scalar()

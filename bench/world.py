@@ -13,6 +13,8 @@ import random
 import secrets
 import shutil
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.consent.service import ConsentMethod, ConsentStatus, record_for_identifiers
 from trustable.core.settings import Settings, example_policy_path
 from trustable.identity.kinds import normalise
+from trustable.storage.engine import drop_schema, make_engine
 from trustable.vault.master import encode_key
 
 # Share of users who granted (or refused) each consent purpose before the run:
@@ -42,20 +45,27 @@ CONSENT_PLAN: list[tuple[str, list[tuple[ConsentStatus, float]]]] = [
 
 @dataclass(frozen=True)
 class Store:
-    """A data store and a key store (SQLite files) in `home`, opened by `master_key`."""
+    """A data store and a key store in `home`, opened by `master_key`: SQLite files
+    there, unless `database_url` and `keystore_url` name schemas of a PostgreSQL."""
 
     home: Path
     master_key: str
+    database_url: str | None = None
+    keystore_url: str | None = None
 
     @property
     def settings(self) -> Settings:
         return Settings(
             home=self.home,
-            database_url=f"sqlite:///{self.home / 'data.db'}",
-            keystore_url=f"sqlite:///{self.home / 'keys.db'}",
+            database_url=self.database_url or f"sqlite:///{self.home / 'data.db'}",
+            keystore_url=self.keystore_url or f"sqlite:///{self.home / 'keys.db'}",
             policy_path=example_policy_path(),
             master_key=self.master_key,
         )
+
+    @property
+    def dialect(self) -> str:
+        return "postgresql" if self.database_url else "sqlite"
 
     def env(self, port: int) -> dict[str, str]:
         """The environment that makes `Settings.from_env` in a server process name this
@@ -80,6 +90,8 @@ class Store:
 
     def clone(self, home: Path) -> Store:
         """A copy of this store's files; only valid while no one has the store open."""
+        if self.database_url:
+            raise ValueError("a PostgreSQL store cannot be copied as files")
         shutil.copytree(self.home, home)
         return Store(home, self.master_key)
 
@@ -89,6 +101,32 @@ def new_store(home: Path) -> Store:
     store = Store(home, encode_key(secrets.token_bytes(32)))
     migrate(store.settings)
     return store
+
+
+@contextmanager
+def postgres_store(home: Path, server_url: str) -> Iterator[Store]:
+    """An empty, migrated store in two fresh schemas of the PostgreSQL at `server_url`
+    (data and keys apart, as in production), both dropped however we leave."""
+    tag = secrets.token_hex(5)
+    sep = "&" if "?" in server_url else "?"
+    store = Store(
+        home,
+        encode_key(secrets.token_bytes(32)),
+        database_url=f"{server_url}{sep}schema=bench_{tag}",
+        keystore_url=f"{server_url}{sep}schema=bench_{tag}_keys",
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        migrate(store.settings)
+        yield store
+    finally:
+        for url in (store.database_url, store.keystore_url):
+            assert url is not None
+            engine = make_engine(url)
+            try:
+                drop_schema(engine)
+            finally:
+                engine.dispose()
 
 
 @dataclass(frozen=True)
