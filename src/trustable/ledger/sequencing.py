@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 from sqlalchemy import func, select
 
-from trustable.ledger.service import Unindexed, locked_state, write_entries
+from trustable.ledger.service import Indexed, locked_state, with_index, write_entries
 from trustable.ledger.tables import ledger_pending
 from trustable.storage.uow import UnitOfWork
 
@@ -48,18 +47,20 @@ def sequence(uow: UnitOfWork, *, limit: int = BATCH) -> Round:
     rows = uow.connection.execute(stmt).all()
     if not rows:
         return Round(0, size)
-    items = [Unindexed(orjson.loads(r.body), r.kind, r.customer_id, r.history) for r in rows]
-    new_size = write_entries(uow, size, frontier, items)
+    seqs: list[int] = []
+    entries: list[Indexed] = []
+    for index, (seq, kind, body, customer_id, history) in enumerate(rows, start=size):
+        seqs.append(seq)
+        entries.append((with_index(body, kind, index), kind, customer_id, history))
+    new_size = write_entries(uow, size, frontier, entries)
     conn = uow.connection
     if uow.dialect == "postgresql":
         # By the exact records taken: one submitted earlier but committed later is
         # not among them, and stays for the next round.
-        conn.exec_driver_sql(
-            "DELETE FROM ledger_pending WHERE seq = ANY(%s)", ([r.seq for r in rows],)
-        )
+        conn.exec_driver_sql("DELETE FROM ledger_pending WHERE seq = ANY(%s)", (seqs,))
     else:
         # SQLite's one writer (this round) sees every committed record, in order.
-        conn.execute(ledger_pending.delete().where(ledger_pending.c.seq <= rows[-1].seq))
+        conn.execute(ledger_pending.delete().where(ledger_pending.c.seq <= seqs[-1]))
     return Round(len(rows), new_size)
 
 

@@ -248,33 +248,37 @@ def content(vault: Vault, record: Record, at: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Unindexed:
-    """An entry about to get its index: its content without "i", and its look-ups."""
+# An entry about to be written: its canonical bytes (with "i"), kind and look-ups.
+Indexed = tuple[bytes, str, str | None, str | None]
 
-    content: dict[str, Any]
-    kind: str
-    customer_id: str | None
-    history: str | None
+
+def with_index(body: bytes, kind: str, index: int) -> bytes:
+    """A submitted record's bytes with its index: `encode` of its content plus "i",
+    without parsing it again. With sorted keys "i" comes right before the top-level
+    "kind", which only "subject" (a pseudonym or null) and "v" follow, so the last
+    `,"kind":` of the bytes is that one whatever the detail holds."""
+    marker = b',"kind":' + orjson.dumps(kind)
+    at = body.rfind(marker)
+    if at < 0:
+        raise LedgerDamaged("a pending record is not in the canonical form")
+    return b"%s,\"i\":%d%s" % (body[:at], index, body[at:])
 
 
 def write_entries(
-    uow: UnitOfWork, size: int, frontier: dict[int, bytes], items: Sequence[Unindexed]
+    uow: UnitOfWork, size: int, frontier: dict[int, bytes], entries: Sequence[Indexed]
 ) -> int:
-    """Give `items` the indices from `size` on and write them, the subtrees they
-    complete and the new size; return the new size. The caller holds the size lock
-    (`locked_state`) and `frontier` is the edge it read with it (updated in place)."""
+    """Write `entries` (already holding the indices from `size` on), the subtrees
+    they complete and the new size; return the new size. The caller holds the size
+    lock (`locked_state`) and `frontier` is the edge it read with it (updated in place)."""
     entry_rows: list[tuple[Any, ...]] = []
     node_rows: list[tuple[int, int, bytes]] = []
-    for offset, item in enumerate(items):
-        index = size + offset
-        item.content["i"] = index
-        body = encode(item.content)
-        digest = merkle.leaf_hash(body)
-        entry_rows.append((index, item.kind, body, digest, item.customer_id, item.history))
+    leaf, node = merkle.leaf_hash, merkle.node_hash
+    for index, (body, kind, customer_id, history) in enumerate(entries, start=size):
+        digest = leaf(body)
+        entry_rows.append((index, kind, body, digest, customer_id, history))
         level, position, acc = 0, index, digest
         while position & 1:
-            acc = merkle.node_hash(frontier.pop(level), acc)
+            acc = node(frontier.pop(level), acc)
             level += 1
             position >>= 1
             if level >= STORED_FROM:
@@ -282,7 +286,7 @@ def write_entries(
         frontier[level] = acc
     bulk_insert(uow, ledger_entries, _ENTRY_COLUMNS, entry_rows)
     bulk_insert(uow, ledger_nodes, _NODE_COLUMNS, node_rows)
-    new_size = size + len(items)
+    new_size = size + len(entries)
     uow.connection.execute(
         _UPDATE_STATE, {"new_size": new_size, "new_frontier": pack_frontier(frontier)}
     )
@@ -301,8 +305,11 @@ def append(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
         return []
     size, frontier = locked_state(uow)
     at = stamp(now)
-    items = [Unindexed(content(vault, r, at), r.kind, r.customer_id, r.history) for r in records]
-    write_entries(uow, size, frontier, items)
+    entries = [
+        (encode({**content(vault, r, at), "i": index}), r.kind, r.customer_id, r.history)
+        for index, r in enumerate(records, start=size)
+    ]
+    write_entries(uow, size, frontier, entries)
     return [size + i for i in range(len(records))]
 
 
