@@ -1,0 +1,118 @@
+"""Many senders at once over real HTTP: batches that create the same new customers,
+join the same histories and fill the same segments concurrently all answer 200,
+and what they acknowledged is stored exactly once, under one customer per
+identifier."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from tests.conftest import LiveServer
+from tests.helpers import msg
+from trustable.bootstrap import Trustable
+from trustable.events.tables import events, received_messages
+from trustable.identity.tables import customers, identifiers, merges
+
+SENDERS = 6
+ROUNDS = 10
+PEOPLE = 12
+
+
+def _round_batch(rnd: int, sender: int) -> list[dict[str, Any]]:
+    """The same brand-new people as every other sender this round, in an order of
+    this sender's own; a third of them also alias an anonymous history."""
+    shuffle = random.Random(rnd * 1000 + sender)
+    order = list(range(PEOPLE))
+    shuffle.shuffle(order)
+    out: list[dict[str, Any]] = []
+    for k in order:
+        k += rnd * PEOPLE // 2  # half of them were in the round before
+        user, anon = f"u-{k}", f"a-{k}"
+        out.append(msg("page", anonymousId=anon, name="Shoes"))
+        out.append(msg("identify", user, anonymousId=anon, traits={"plan": "pro"}))
+        out.append(msg("track", user, event="Order Completed", properties={"order_id": f"o-{k}"}))
+        if k % 3 == 0:
+            # Another sender's visitor of this round signs in as the same user.
+            other = f"a-{k + 1}"
+            out.append(msg("alias", user, previousId=other))
+    return out
+
+
+def fire(
+    server: LiveServer, key: str, batches: list[list[list[dict[str, Any]]]]
+) -> list[tuple[int, list[str]]]:
+    """Send `batches[round][sender]` from one thread per sender, each round started
+    at once by all; (status, message ids) of every answer."""
+    answers: list[tuple[int, list[str]]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(batches[0]))
+
+    def run(sender: int) -> None:
+        with httpx.Client(base_url=server.url, auth=(key, ""), timeout=60) as client:
+            for rnd in batches:
+                batch = rnd[sender]
+                barrier.wait()
+                answer = client.post("/v1/batch", json={"batch": batch})
+                with lock:
+                    answers.append((answer.status_code, [m["messageId"] for m in batch]))
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in range(len(batches[0]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads)
+    return answers
+
+
+def test_concurrent_batches_about_the_same_new_people_never_fail(
+    app: Trustable, live_server: LiveServer, server_key: str
+) -> None:
+    batches = [[_round_batch(r, s) for s in range(SENDERS)] for r in range(ROUNDS)]
+    answers = fire(live_server, server_key, batches)
+    statuses = Counter(status for status, _ in answers)
+    assert statuses == {200: SENDERS * ROUNDS}
+    sent = [m for _, ids in answers for m in ids]
+
+    with app.reader() as uow:
+        conn = uow.connection
+        received = Counter(conn.execute(select(received_messages.c.message_id)).scalars())
+        stored = Counter(conn.execute(select(events.c.message_id)).scalars())
+        live = set(
+            conn.execute(
+                select(customers.c.customer_id).where(customers.c.merged_into.is_(None))
+            ).scalars()
+        )
+        owners = conn.execute(
+            select(identifiers.c.kind, identifiers.c.blind_index, identifiers.c.customer_id)
+        ).all()
+        absorbed = Counter(conn.execute(select(merges.c.absorbed)).scalars())
+        holders = {
+            r[0]: r[1]
+            for r in conn.execute(
+                select(received_messages.c.message_id, received_messages.c.customer_id)
+            )
+        }
+    # Every acknowledged message was received once, and stored at most once.
+    assert set(received) == set(sent) and max(received.values()) == 1
+    assert max(stored.values()) == 1
+    # One customer per identifier, and that customer is live.
+    assert len({(k, b) for k, b, _ in owners}) == len(owners)
+    assert {c for _, _, c in owners} <= live
+    # Each history was joined into another once, however many batches asked at once.
+    assert absorbed and max(absorbed.values()) == 1
+    # Every message lies with a live customer (none with a history absorbed since).
+    assert set(holders.values()) <= live
+    # Each alias joined the next visitor's history into the user's.
+    by_ident = {(k, b): c for k, b, c in owners}
+    last = (ROUNDS - 1) * PEOPLE // 2 + PEOPLE
+    for k in range(0, last, 3):
+        user = by_ident[("user_id", app.vault.blind_index("user_id", f"u-{k}"))]
+        for anon in (f"a-{k}", f"a-{k + 1}"):
+            assert by_ident[("anonymous_id", app.vault.blind_index("anonymous_id", anon))] == user
