@@ -6,15 +6,14 @@ identifier."""
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from tests.helpers import msg
+from tests.senders import fire
 from trustable.bootstrap import Trustable
 from trustable.events.tables import events, received_messages
 from trustable.identity.tables import customers, identifiers, merges
@@ -42,33 +41,6 @@ def _round_batch(rnd: int, sender: int) -> list[dict[str, Any]]:
             other = f"a-{k + 1}"
             out.append(msg("alias", user, previousId=other))
     return out
-
-
-def fire(
-    server: LiveServer, key: str, batches: list[list[list[dict[str, Any]]]]
-) -> list[tuple[int, list[str]]]:
-    """Send `batches[round][sender]` from one thread per sender, each round started
-    at once by all; (status, message ids) of every answer."""
-    answers: list[tuple[int, list[str]]] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(batches[0]))
-
-    def run(sender: int) -> None:
-        with httpx.Client(base_url=server.url, auth=(key, ""), timeout=60) as client:
-            for rnd in batches:
-                batch = rnd[sender]
-                barrier.wait()
-                answer = client.post("/v1/batch", json={"batch": batch})
-                with lock:
-                    answers.append((answer.status_code, [m["messageId"] for m in batch]))
-
-    threads = [threading.Thread(target=run, args=(s,)) for s in range(len(batches[0]))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads)
-    return answers
 
 
 def test_concurrent_batches_about_the_same_new_people_never_fail(
