@@ -59,9 +59,7 @@ def test_ratings_that_meet_the_rule_together_make_a_member_once(
     assert joins == Counter({shop.vault.pseudonym(c): 1 for c in fans.values()})
 
 
-def test_many_senders_at_once_record_each_join_once(
-    shop: Trustable, server: LiveServer
-) -> None:
+def test_many_senders_at_once_record_each_join_once(shop: Trustable, server: LiveServer) -> None:
     fans = _ready(shop)
     key = make_key(shop, "collect:server", name="backend")
     rounds = [
