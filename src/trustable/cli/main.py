@@ -31,6 +31,7 @@ from trustable.cli.segments import segments_app
 from trustable.cli.users import users_app
 from trustable.core.errors import TrustableError
 from trustable.core.settings import Settings
+from trustable.storage.failures import StoreUnavailable, unavailable
 
 app = typer.Typer(
     help="Trustable: customer data that customers can trust.",
@@ -83,6 +84,8 @@ def main(
     ] = False,
 ) -> None:
     """Trustable: customer data that customers can trust."""
+
+
 T = TypeVar("T")
 
 
@@ -91,14 +94,29 @@ def running(settings: Settings | None = None) -> Iterator[Trustable]:
     """Bootstrap Trustable for one command, turning its errors into clear messages."""
     try:
         trustable = bootstrap(settings)
-    except TrustableError as exc:
-        fail(exc)
+    except Exception as exc:
+        fail(clear(exc))
     try:
         yield trustable
-    except TrustableError as exc:
-        fail(exc)
+    except Exception as exc:
+        fail(clear(exc))
     finally:
         trustable.close()
+
+
+def clear(exc: Exception) -> TrustableError:
+    """The error to tell the operator: Trustable's own, or a store out of reach (said
+    in words, without the driver's message, which may hold a host or a password);
+    anything else is a fault and goes up with its traceback."""
+    if isinstance(exc, TrustableError):
+        return exc
+    if unavailable(exc):
+        return StoreUnavailable(
+            f"a store could not be reached ({exc.__class__.__name__}): check that the "
+            "database runs and that TRUSTABLE_DATABASE_URL and TRUSTABLE_KEYSTORE_URL "
+            "name it, then run the command again"
+        )
+    raise exc
 
 
 def fail(exc: TrustableError) -> NoReturn:
@@ -109,8 +127,8 @@ def fail(exc: TrustableError) -> NoReturn:
 def guarded(action: Callable[[], T]) -> T:
     try:
         return action()
-    except TrustableError as exc:
-        fail(exc)
+    except Exception as exc:
+        fail(clear(exc))
 
 
 @app.command()
