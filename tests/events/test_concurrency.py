@@ -88,3 +88,34 @@ def test_concurrent_batches_about_the_same_new_people_never_fail(
         user = by_ident[("user_id", app.vault.blind_index("user_id", f"u-{k}"))]
         for anon in (f"a-{k}", f"a-{k + 1}"):
             assert by_ident[("anonymous_id", app.vault.blind_index("anonymous_id", anon))] == user
+
+
+def test_one_batch_sent_by_many_senders_at_once_is_stored_once(
+    app: Trustable, live_server: LiveServer, server_key: str
+) -> None:
+    """The same messages (same message ids) from every sender at the same moment, each
+    in an order of its own, as when one batch is re-sent to another server."""
+    rounds = []
+    for r in range(4):
+        same = [
+            msg(
+                "track",
+                f"buyer-{k % 5}",
+                event="Order Completed",
+                properties={"order_id": f"o-{r}-{k}"},
+            )
+            for k in range(20)
+        ]
+        senders = []
+        for s in range(SENDERS):
+            mine = list(same)
+            random.Random(r * 100 + s).shuffle(mine)
+            senders.append(mine)
+        rounds.append(senders)
+    answers = fire(live_server, server_key, rounds)
+    assert Counter(status for status, _ in answers) == {200: SENDERS * 4}
+    with app.reader() as uow:
+        received = Counter(uow.connection.execute(select(received_messages.c.message_id)).scalars())
+        stored = Counter(uow.connection.execute(select(events.c.message_id)).scalars())
+    assert len(received) == 4 * 20 and set(received.values()) == {1}
+    assert len(stored) == 4 * 20 and set(stored.values()) == {1}

@@ -394,7 +394,9 @@ def _first_receipts(
         .on_conflict_do_nothing()
         .returning(received_messages.c.customer_id, received_messages.c.message_id)
     )
-    result = uow.connection.execute(stmt, list(rows.values()))
+    # In key order, so two batches sharing message ids (one batch sent to two servers)
+    # wait for each other's rows in the same order, never in a circle.
+    result = uow.connection.execute(stmt, [rows[key] for key in sorted(rows)])
     return {(r[0], r[1]) for r in result}
 
 
