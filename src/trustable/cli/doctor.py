@@ -24,7 +24,6 @@ def doctor(
 
     from trustable.bootstrap import bootstrap
     from trustable.cli.main import console, err
-    from trustable.core.errors import TrustableError
     from trustable.core.settings import Settings
     from trustable.doctor.service import Finding, Severity, examine
     from trustable.policy.audit import Break, audit
@@ -48,9 +47,14 @@ def doctor(
                 breaks = audit(uow, trustable.policy)
         finally:
             trustable.close()
-    except TrustableError as exc:
+    except Exception as exc:
+        from trustable.cli.main import clear
+
+        opened = clear(exc)  # a fault that is neither ours nor the store's goes up
         unopened.append(
-            Finding("stores", Severity.serious, f"the stores do not open: {exc}", "see the error")
+            Finding(
+                "stores", Severity.serious, f"the stores do not open: {opened}", "see the error"
+            )
         )
     checked = None if breaks is None else (lambda: breaks or [])
     found = unopened + examine(settings, audit=checked, probe=probe)

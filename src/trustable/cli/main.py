@@ -32,6 +32,7 @@ from trustable.cli.users import users_app
 from trustable.core.errors import TrustableError
 from trustable.core.settings import Settings
 from trustable.ledger.sequencer import settle
+from trustable.storage.failures import StoreUnavailable, unavailable
 
 app = typer.Typer(
     help="Trustable: customer data that customers can trust.",
@@ -97,18 +98,33 @@ def running(settings: Settings | None = None, *, settling: bool = True) -> Itera
     (`ledger verify` audits the log; it does not repair it)."""
     try:
         trustable = bootstrap(settings)
-    except TrustableError as exc:
-        fail(exc)
+    except Exception as exc:
+        fail(clear(exc))
     try:
         yield trustable
         if settling:
             # What the command recorded gets its place in the ledger before it
             # exits, whether or not a server is running to sequence it.
             settle(trustable)
-    except TrustableError as exc:
-        fail(exc)
+    except Exception as exc:
+        fail(clear(exc))
     finally:
         trustable.close()
+
+
+def clear(exc: Exception) -> TrustableError:
+    """The error to tell the operator: Trustable's own, or a store out of reach (said
+    in words, without the driver's message, which may hold a host or a password);
+    anything else is a fault and goes up with its traceback."""
+    if isinstance(exc, TrustableError):
+        return exc
+    if unavailable(exc):
+        return StoreUnavailable(
+            f"a store could not be reached ({exc.__class__.__name__}): check that the "
+            "database runs and that TRUSTABLE_DATABASE_URL and TRUSTABLE_KEYSTORE_URL "
+            "name it, then run the command again"
+        )
+    raise exc
 
 
 def fail(exc: TrustableError) -> NoReturn:
@@ -119,8 +135,8 @@ def fail(exc: TrustableError) -> NoReturn:
 def guarded(action: Callable[[], T]) -> T:
     try:
         return action()
-    except TrustableError as exc:
-        fail(exc)
+    except Exception as exc:
+        fail(clear(exc))
 
 
 @app.command()

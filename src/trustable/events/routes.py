@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from trustable.access.service import ApiKey, authenticate, require
@@ -21,9 +20,9 @@ from trustable.events.segment import (
     parse_document,
 )
 from trustable.events.service import ingest
+from trustable.storage.failures import retrying
 
 router = APIRouter(tags=["collection"])
-CONFLICT_RETRIES = 3
 
 
 async def _read_capped(request: Request) -> bytes:
@@ -51,22 +50,19 @@ def _collect(
     gpc: bool,
 ) -> CollectResponse:
     header_key = basic_auth_user(authorization)
-    for attempt in range(1, CONFLICT_RETRIES + 1):
-        try:
-            return _collect_once(
-                app,
-                raw,
-                encoding=encoding,
-                header_key=header_key,
-                single_type=single_type,
-                gpc=gpc,
-            )
-        except IntegrityError:
-            # Two batches created the same new customer at once: the loser of that race
-            # starts over and now finds the customer the other one made.
-            if attempt == CONFLICT_RETRIES:
-                raise
-    raise AssertionError("unreachable")
+    # Batches about the same people at the same moment may collide in the store; the
+    # loser starts over from the top and then finds what the other one committed
+    # (`storage.failures`). Nothing of a run that was rolled back remains.
+    return retrying(
+        lambda: _collect_once(
+            app,
+            raw,
+            encoding=encoding,
+            header_key=header_key,
+            single_type=single_type,
+            gpc=gpc,
+        )
+    )
 
 
 def _collect_once(
@@ -133,9 +129,7 @@ async def _endpoint(request: Request, single_type: str | None) -> CollectRespons
     )
 
 
-@router.post(
-    "/v1/batch", response_model=CollectResponse, openapi_extra=collection_body("batch")
-)
+@router.post("/v1/batch", response_model=CollectResponse, openapi_extra=collection_body("batch"))
 async def collect_batch(request: Request) -> CollectResponse:
     """Many messages at once: what the SDKs call. All are stored, or none."""
     return await _endpoint(request, None)

@@ -40,7 +40,7 @@ from trustable.events.tables import collection_drops, events, received_messages,
 from trustable.identity.batch import IdentityBatch
 from trustable.identity.contacts import contact_row, record_contacts
 from trustable.identity.kinds import SOURCE, Identifier, normalise
-from trustable.identity.service import guard_against_erasure
+from trustable.identity.service import hold_customers
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.segments.service import Stored, observe
@@ -163,6 +163,11 @@ def ingest(
     """
     batch = IdentityBatch(uow, vault, now, trusted=trusted)
     assigned, refused_by = _assign_customers(batch, messages)
+    owners = [a.customer for a in assigned]
+    # Before anything is written: the customers decided on are still as they were
+    # read, and stay so (a join or an erasure committed meanwhile starts this over).
+    parties = set(owners).union(*((m.winner, m.loser) for m in batch.merges))
+    hold_customers(uow, parties - set(batch.new_customers), exclusive=bool(batch.merges))
     merges = batch.flush()
     records: list[ledger.Record] = []
     for merge in merges:
@@ -190,8 +195,6 @@ def ingest(
             )
         )
         joins[(message_type, refusal.reason)] += 1
-    owners = [a.customer for a in assigned]
-    guard_against_erasure(uow, owners)
 
     fresh = _first_receipts(uow, owners, messages, now)
     duplicates = len(messages) - len(fresh)
@@ -391,7 +394,9 @@ def _first_receipts(
         .on_conflict_do_nothing()
         .returning(received_messages.c.customer_id, received_messages.c.message_id)
     )
-    result = uow.connection.execute(stmt, list(rows.values()))
+    # In key order, so two batches sharing message ids (one batch sent to two servers)
+    # wait for each other's rows in the same order, never in a circle.
+    result = uow.connection.execute(stmt, [rows[key] for key in sorted(rows)])
     return {(r[0], r[1]) for r in result}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from trustable.core.ids import new_customer_id
 from trustable.identity.kinds import CONTACT_KINDS, SOURCE, Identifier
 from trustable.identity.tables import customers, identifiers
+from trustable.storage import locks
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -101,13 +102,29 @@ class IdentityBatch:
     def preload(self, wanted: Iterable[Identifier]) -> None:
         """Look every identifier up at once.
 
-        The query names kinds and indexes as two IN lists (which the unique index on
-        (kind, blind_index) serves) and keeps the exact pairs here: a row-value IN
-        makes SQLite scan the whole table.
+        Identifiers nobody holds yet are then locked by name until commit (on
+        PostgreSQL) and looked up again: another batch naming the same new person
+        at the same moment either made them already (found now) or waits until this
+        one commits and then finds them. Without the lock both would make a customer
+        for the same person and one would fail on the unique index. Only new
+        identifiers are locked, so batches about known customers never wait here.
         """
         by_index: dict[tuple[str, str], Identifier] = {}
         for ident in set(wanted):
             by_index[(ident[0], self.blind(ident))] = ident
+        self._lookup(by_index)
+        new = {key: ident for key, ident in by_index.items() if ident not in self.owner}
+        if new and self.uow.dialect == "postgresql":
+            locks.hold(self.uow, locks.IDENTIFIERS, (f"{k}:{i}" for k, i in new))
+            self._lookup(new)
+
+    def _lookup(self, by_index: dict[tuple[str, str], Identifier]) -> None:
+        """Read the holders of these identifiers.
+
+        The query names kinds and indexes as two IN lists (which the unique index on
+        (kind, blind_index) serves) and keeps the exact pairs here: a row-value IN
+        makes SQLite scan the whole table.
+        """
         kinds = sorted({kind for kind, _ in by_index})
         indexes = sorted({index for _, index in by_index})
         for start in range(0, len(indexes), 500):

@@ -17,6 +17,7 @@ from trustable.core.errors import NotFound, TrustableError
 from trustable.identity.contacts import contact_holders, find_contact
 from trustable.identity.kinds import CONTACT_KINDS, Identifier, normalise
 from trustable.identity.tables import customers, identifiers
+from trustable.storage.failures import ConcurrentChange
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
 
@@ -89,35 +90,44 @@ def find_customer(uow: UnitOfWork, vault: Vault, kind: str, value: str) -> str |
     return None if row is None else str(row[0])
 
 
-class ConcurrentErasure(TrustableError):
+class ConcurrentErasure(ConcurrentChange):
     """A customer this work was about was erased while it ran: it starts over."""
 
     code = "concurrent_erasure"
-    status = 503
 
 
-def guard_against_erasure(uow: UnitOfWork, customer_ids: Iterable[str]) -> None:
-    """Make sure none of these customers is being or was just erased, until commit.
+def hold_customers(uow: UnitOfWork, customer_ids: Iterable[str], *, exclusive: bool) -> None:
+    """Make sure these customers are still live, and stay so until commit.
 
-    On PostgreSQL a shared row lock (FOR SHARE) makes an erasure running at the same
-    time wait for this transaction, or lets this one see the customer is gone, and
-    then it is refused as a whole (the client retries; the identifiers are gone, so
-    it lands on a new customer). SQLite has one writer at a time: an erasure cannot
-    run inside this unit of work, so there is nothing to check.
+    The decisions of a batch (which customer each message goes to, which histories
+    to join) were made from identifiers read before this point; another batch may
+    since have joined one of these histories into another, or an erasure removed it.
+    On PostgreSQL a row lock on each customer (taken in id order, so two batches
+    never wait for each other in a circle) makes such work wait for this one, or
+    lets this one see the change, and then it is refused as a whole
+    (`ConcurrentErasure`, `ConcurrentChange`) and started over from the top, where
+    it finds the customers as they now are. `exclusive` when the batch joins
+    histories itself: then no other batch may write to them until it commits.
+    SQLite has one writer at a time: nothing can change under the batch.
     """
     if uow.dialect != "postgresql":
         return
     wanted = sorted(set(customer_ids))
-    found: set[str] = set()
+    found: dict[str, str | None] = {}
     for start in range(0, len(wanted), 500):
         stmt = (
-            select(customers.c.customer_id)
+            select(customers.c.customer_id, customers.c.merged_into)
             .where(customers.c.customer_id.in_(wanted[start : start + 500]))
-            .with_for_update(read=True)
+            .order_by(customers.c.customer_id)
         )
-        found.update(uow.connection.execute(stmt).scalars())
+        stmt = (
+            stmt.with_for_update(key_share=True) if exclusive else stmt.with_for_update(read=True)
+        )
+        found.update((c, m) for c, m in uow.connection.execute(stmt).all())
     if len(found) != len(wanted):
         raise ConcurrentErasure("a customer in this batch was erased meanwhile; send it again")
+    if any(merged is not None for merged in found.values()):
+        raise ConcurrentChange("a history in this batch was joined into another meanwhile")
 
 
 def erase_identity(uow: UnitOfWork, customer_id: str) -> tuple[list[str], dict[str, int]]:

@@ -35,9 +35,10 @@ from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.segments.rules import EventRule, SegmentSpec, TraitRule
 from trustable.segments.tables import segment_hits, segment_members
+from trustable.storage import locks
 from trustable.storage.bulk import delete_customer_rows
 from trustable.storage.uow import UnitOfWork
-from trustable.storage.upsert import insert_ignoring_conflicts
+from trustable.storage.upsert import insert_for, insert_ignoring_conflicts
 from trustable.vault.service import Vault
 
 LEDGER_KIND = "segment"
@@ -163,6 +164,14 @@ def observe(
                         decisions.permitted(event.customer_id)
                     ) and segment.rule.holds(fields[path])
     insert_ignoring_conflicts(uow, segment_hits, hits)
+    # Two batches for one customer at once would each count the other's hits out
+    # (neither committed yet) and both miss the threshold they reach together: the
+    # customers judged here are locked by name until commit, so the second one
+    # counts after the first committed.
+    judging: set[str] = set()
+    for group in (*counted.values(), *judged.values()):
+        judging.update(group)
+    locks.hold(uow, locks.SEGMENT_COUNTS, judging)
     records: list[ledger.Record] = []
     for name, customers in sorted(counted.items()):
         segment = rules.segments[name]
@@ -222,25 +231,41 @@ def settle(
     members = _members_among(uow, segment.name, customers)
     joining = [c for c in customers if wanted[c] and c not in members]
     leaving = [c for c in customers if not wanted[c] and c in members]
-    insert_ignoring_conflicts(
-        uow,
-        segment_members,
-        [{"customer_id": c, "segment": segment.name, "since": now} for c in joining],
-    )
+    # What the statements changed, not what was read before them: work running at
+    # the same time may have made the same change, and only one records it.
+    joined = _join(uow, segment.name, joining, now)
+    left: list[str] = []
     for first in range(0, len(leaving), CHUNK):
-        uow.connection.execute(
-            delete(segment_members).where(
-                segment_members.c.segment == segment.name,
-                segment_members.c.customer_id.in_(leaving[first : first + CHUNK]),
-            )
+        left.extend(
+            uow.connection.execute(
+                delete(segment_members)
+                .where(
+                    segment_members.c.segment == segment.name,
+                    segment_members.c.customer_id.in_(leaving[first : first + CHUNK]),
+                )
+                .returning(segment_members.c.customer_id)
+            ).scalars()
         )
     return [
         _record(segment.name, sorted(segment.purposes), c, "joined", "rule_met", actor)
-        for c in joining
+        for c in sorted(joined)
     ] + [
         _record(segment.name, sorted(segment.purposes), c, "left", because or "rule_unmet", actor)
-        for c in leaving
+        for c in sorted(left)
     ]
+
+
+def _join(uow: UnitOfWork, segment: str, customers: Sequence[str], now: datetime) -> list[str]:
+    """Add these customers to the segment; those that were not in it already."""
+    if not customers:
+        return []
+    stmt = (
+        insert_for(uow, segment_members)
+        .on_conflict_do_nothing()
+        .returning(segment_members.c.customer_id)
+    )
+    rows = [{"customer_id": c, "segment": segment, "since": now} for c in customers]
+    return list(uow.connection.execute(stmt, rows).scalars())
 
 
 def _record(
