@@ -167,6 +167,11 @@ def test_ledger_size_and_the_latest_signed_head(shop: Trustable) -> None:
         empty = ledger_figures(uow, key)
     assert (empty.size, empty.heads, empty.head_size, empty.head_verified) == (0, 0, None, None)
     grant(shop, "ada", PERSONALIZE)
+    with shop.reader() as uow:
+        waiting = ledger_figures(uow, key)
+    # Recorded, not yet sequenced: being logged, and shown as such.
+    assert waiting.size == 0 and waiting.pending >= 1
+    assert waiting.oldest_pending_at is not None
     flush(shop)
     with shop.uow() as uow:
         sign_head(uow, shop.vault, now=NOW)

@@ -99,6 +99,8 @@ class LedgerFigures:
     # stored tree still has the root it signed (a cheap check; `trustable ledger
     # verify` recomputes everything and is not recorded). None without a head.
     head_verified: bool | None
+    pending: int = 0  # records being logged: waiting for the sequencer's next round
+    oldest_pending_at: datetime | None = None
 
     @property
     def unsigned(self) -> int:

@@ -33,6 +33,7 @@ from trustable.destinations.tables import notices, outbox
 from trustable.events.tables import collection_drops
 from trustable.identity.tables import customers
 from trustable.ledger import service as ledger
+from trustable.ledger.sequencing import oldest_pending, pending_count
 from trustable.ledger.tables import ledger_heads
 from trustable.policy.service import Policy
 from trustable.rights.service import FINAL, Channel, Kind, State
@@ -241,15 +242,16 @@ def ledger_figures(uow: UnitOfWork, public_key: Ed25519PublicKey) -> LedgerFigur
     stored tree (a few node reads, not a recomputation)."""
     size = ledger.tree_size(uow)
     heads = int(uow.connection.execute(select(func.count()).select_from(ledger_heads)).scalar_one())
+    waiting = (pending_count(uow), oldest_pending(uow))
     head = ledger.latest_head(uow)
     if head is None:
-        return LedgerFigures(size, heads, None, None, None)
+        return LedgerFigures(size, heads, None, None, None, *waiting)
     try:
         intact = ledger.root_at(uow, head.size) == head.root
     except ledger.LedgerDamaged:
         intact = False
     verified = intact and ledger.verify_head(head, public_key)
-    return LedgerFigures(size, heads, head.size, head.signed_at, verified)
+    return LedgerFigures(size, heads, head.size, head.signed_at, verified, *waiting)
 
 
 def delivery_health(uow: UnitOfWork, policy: Policy) -> tuple[DeliveryHealth, ...]:
