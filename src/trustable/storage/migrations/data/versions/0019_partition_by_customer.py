@@ -103,9 +103,7 @@ def _sequences(conn: Connection, table: str) -> list[tuple[str, str]]:
 def _is_partitioned(conn: Connection, table: str) -> bool:
     return bool(
         conn.execute(
-            text(
-                "SELECT 1 FROM pg_partitioned_table WHERE partrelid = CAST(:t AS regclass)"
-            ),
+            text("SELECT 1 FROM pg_partitioned_table WHERE partrelid = CAST(:t AS regclass)"),
             {"t": table},
         ).scalar()
     )
