@@ -282,6 +282,8 @@ def db_upgrade(
     settings = Settings.from_env()
     guarded(lambda: migrate(settings, partitions=partitions))
     console.print("data store and key store are up to date")
+    if partitions is not None and not settings.database_url.startswith("postgresql"):
+        console.print("--partitions applies to PostgreSQL: this data store is not partitioned")
     with running() as trustable, trustable.reader() as uow:
         waiting = count_unverified_contacts(uow)
     if waiting:

@@ -141,6 +141,8 @@ def _rebuild(
         conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
     for statement in indexes:
         conn.execute(text(statement))
+    # Fresh tables have no statistics (autovacuum never analyzes a partitioned parent).
+    conn.execute(text(f"ANALYZE {table}"))
 
 
 def upgrade() -> None:
