@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from sqlalchemy import Engine, event, text
 
 from tests.conftest import POSTGRES_URL, LiveServer, make_key, sqlite_settings
@@ -34,7 +33,7 @@ from trustable.destinations.worker import Worker
 from trustable.events.tables import events
 from trustable.identity.service import find_customer
 from trustable.storage.engine import drop_schema, make_engine
-from trustable.storage.migrate import _config, current_revision, upgrade
+from trustable.storage.migrate import current_revision, downgrade, upgrade
 from trustable.storage.partitions import (
     PARTITIONED,
     PartitionCountError,
@@ -345,10 +344,7 @@ def test_rows_of_a_store_made_before_survive_partitioning_and_going_back(
                     for who in ("ada", "bob", "cyd")
                 ],
             )
-        config = _config("data")
-        with app.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "-1")
+        downgrade(app.engine, "data", "-1")
         with app.engine.connect() as conn:
             assert partition_count(conn) is None
             before = conn.execute(text("SELECT id, customer_id, message_id FROM events")).all()

@@ -47,6 +47,15 @@ def upgrade(
         command.upgrade(config, revision)
 
 
+def downgrade(engine: Engine, store: Store, revision: str) -> None:
+    """Take `engine`'s schema back to `revision` (`-1`: one step), for an operator
+    undoing an upgrade; no command runs it on its own."""
+    config = _config(store)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
