@@ -379,8 +379,8 @@ def test_rows_of_a_store_made_before_survive_partitioning_and_going_back(
                 ).scalars()
             )
             assert {
-                "uq_consent_records_customer_id_receipt_id",
-                "uq_outbox_customer_id_idempotency_key",
+                "uq_consent_records_receipt_id_customer_id",
+                "uq_outbox_idempotency_key_customer_id",
                 "pk_consent_records",
                 "pk_outbox",
             } <= constraints

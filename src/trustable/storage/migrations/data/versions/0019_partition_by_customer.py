@@ -13,6 +13,8 @@ partition key, so three keys gain `customer_id`, none of them weaker for it:
 - a consent receipt's id (a random UUID, minted per record) is unique per customer;
 - an outbox row's idempotency key is a UUIDv5 of (destination, customer, message),
   so two customers never share one; unique per customer is the same guarantee.
+Those two keys lead with the id, so a look-up by it alone (a receipt fetched by its
+id) is still an index probe, one per partition.
 Tables whose unique keys do not name the customer (identifiers by blind index,
 requests, sessions, links, keys, the ledger) stay whole: docs/scale.md says which
 and why. SQLite stores are left as they are.
@@ -47,15 +49,15 @@ WIDENED: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "PRIMARY KEY (id, customer_id)",
         ),
         ("uq_consent_records_receipt_id", "UNIQUE (receipt_id)"): (
-            "uq_consent_records_customer_id_receipt_id",
-            "UNIQUE (customer_id, receipt_id)",
+            "uq_consent_records_receipt_id_customer_id",
+            "UNIQUE (receipt_id, customer_id)",
         ),
     },
     "outbox": {
         ("pk_outbox", "PRIMARY KEY (id)"): ("pk_outbox", "PRIMARY KEY (id, customer_id)"),
         ("uq_outbox_idempotency_key", "UNIQUE (idempotency_key)"): (
-            "uq_outbox_customer_id_idempotency_key",
-            "UNIQUE (customer_id, idempotency_key)",
+            "uq_outbox_idempotency_key_customer_id",
+            "UNIQUE (idempotency_key, customer_id)",
         ),
     },
 }
