@@ -34,6 +34,9 @@ from trustable.vault.master import encode_key
 POSTGRES_URL = os.environ.get(
     "TRUSTABLE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# The PostgreSQL stores are partitioned as in production (storage.partitions), in
+# fewer partitions than its default: every test makes a store of its own.
+os.environ.setdefault("TRUSTABLE_PARTITIONS", "4")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MOVIELENS = Path(os.environ.get("TRUSTABLE_MOVIELENS", SHARED / "data" / "ml-100k"))
 

@@ -68,12 +68,12 @@ class Trustable:
         self.key_engine.dispose()
 
 
-def migrate(settings: Settings) -> None:
-    """Bring both stores to the latest schema."""
+def migrate(settings: Settings, *, partitions: int | None = None) -> None:
+    """Bring both stores to the latest schema (`partitions`: see `storage.partitions`)."""
     engine = make_engine(settings.database_url)
     key_engine = make_engine(settings.keystore_url)
     try:
-        upgrade(engine, "data")
+        upgrade(engine, "data", partitions=partitions)
         upgrade(key_engine, "keys")
     finally:
         engine.dispose()

@@ -109,6 +109,22 @@ def test_db_upgrade_and_collection_drops(env: dict[str, str]) -> None:
     assert empty.exit_code == 0 and "Nothing has been dropped" in empty.output
 
 
+def test_db_upgrade_partitions_postgresql_once_and_refuses_another_count(
+    env: dict[str, str], settings: Settings
+) -> None:
+    first = runner.invoke(app, ["db", "upgrade", "--partitions", "3"], env=env)
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["db", "upgrade", "--partitions", "5"], env=env)
+    if settings.database_url.startswith("postgresql"):
+        assert again.exit_code != 0
+        assert "already partitioned in 3" in again.output and "Traceback" not in again.output
+    else:
+        assert again.exit_code == 0, again.output
+        assert "this data store is not partitioned" in again.output
+    nonsense = runner.invoke(app, ["db", "upgrade", "--partitions", "0"], env=env)
+    assert nonsense.exit_code != 0 and "from 1 to 1024" in nonsense.output
+
+
 def test_demo_seeds_once_and_shows_how_to_send_events(env: dict[str, str]) -> None:
     first = runner.invoke(app, ["demo", "--no-serve", "--customers", "0"], env=env)
     assert first.exit_code == 0, first.output

@@ -312,13 +312,23 @@ def collection_drops() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            help="PostgreSQL: partitions per per-customer table, chosen once when they "
+            "are partitioned (default: TRUSTABLE_PARTITIONS, else 16); see docs/scale.md.",
+        ),
+    ] = None,
+) -> None:
     """Migrate the data store and the key store to the latest schema."""
     from trustable.identity.contacts import count_unverified_contacts
 
     settings = Settings.from_env()
-    guarded(lambda: migrate(settings))
+    guarded(lambda: migrate(settings, partitions=partitions))
     console.print("data store and key store are up to date")
+    if partitions is not None and not settings.database_url.startswith("postgresql"):
+        console.print("--partitions applies to PostgreSQL: this data store is not partitioned")
     with running() as trustable, trustable.reader() as uow:
         waiting = count_unverified_contacts(uow)
     if waiting:

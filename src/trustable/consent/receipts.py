@@ -344,12 +344,16 @@ def _record(row: Any) -> ConsentRecord:
     )
 
 
-def find_record(uow: UnitOfWork, receipt_id: str) -> ConsentRecord | None:
-    """The consent record a receipt id names; None when there is none (never made,
-    or erased with its customer)."""
-    row = uow.connection.execute(
-        select(consent_records).where(consent_records.c.receipt_id == receipt_id)
-    ).first()
+def find_record(
+    uow: UnitOfWork, receipt_id: str, customer_id: str | None = None
+) -> ConsentRecord | None:
+    """The consent record a receipt id names (among `customer_id`'s, when given: a
+    store partitioned by customer then reads their partition only); None when there
+    is none (never made, erased with its customer, or someone else's)."""
+    stmt = select(consent_records).where(consent_records.c.receipt_id == receipt_id)
+    if customer_id is not None:
+        stmt = stmt.where(consent_records.c.customer_id == customer_id)
+    row = uow.connection.execute(stmt).first()
     return _record(row) if row is not None else None
 
 

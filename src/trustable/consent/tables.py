@@ -16,6 +16,8 @@ from trustable.storage.metadata import data_metadata
 from trustable.storage.types import UtcDateTime
 
 # Append-only: a row is never updated or deleted except by erasing the customer.
+# On PostgreSQL hash-partitioned by customer, its primary key (id, customer_id) and its
+# unique keys per customer (storage.partitions, migration data_0019).
 consent_records = Table(
     "consent_records",
     data_metadata,

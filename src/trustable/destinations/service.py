@@ -230,7 +230,7 @@ def finish_many(
     delivery made (appended together); the new state of each."""
     states: list[str] = []
     shares: list[ledger.Record] = []
-    finished: dict[str, list[int]] = {DELIVERED: [], SKIPPED: []}
+    finished: dict[str, list[Delivery]] = {DELIVERED: [], SKIPPED: []}
     for prepared, error in outcomes:
         delivery = prepared.delivery
         if prepared.body is None:
@@ -252,13 +252,17 @@ def finish_many(
         else:
             state = _failed(uow, policy, delivery, error, now=now, rng=rng)
         if state in finished:
-            finished[state].append(delivery.id)
+            finished[state].append(delivery)
         states.append(state)
-    for state, ids in finished.items():
-        if ids:  # one statement for all the batch's rows that ended alike
+    for state, ended in finished.items():
+        if ended:  # one statement for all the batch's rows that ended alike
             uow.connection.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(ids))
+                .where(
+                    # Their customers, so a partitioned store touches only theirs.
+                    outbox.c.customer_id.in_(sorted({d.customer_id for d in ended})),
+                    outbox.c.id.in_([d.id for d in ended]),
+                )
                 .values(state=state, finished_at=now, last_error=None)
             )
     ledger.submit(uow, vault, shares, now=now)
@@ -278,7 +282,7 @@ def _failed(
     retry = after_failure(policy, delivery.destination, delivery.attempts, now=now, rng=rng)
     uow.connection.execute(
         update(outbox)
-        .where(outbox.c.id == delivery.id)
+        .where(outbox.c.customer_id == delivery.customer_id, outbox.c.id == delivery.id)
         .values(
             **retry.values(error),
             finished_at=now if retry.state == DEAD else None,

@@ -11,6 +11,8 @@ from sqlalchemy import BigInteger, Column, Index, Integer, String, Table
 from trustable.storage.metadata import data_metadata
 from trustable.storage.types import UtcDateTime
 
+# On PostgreSQL hash-partitioned by customer, its primary key (id, customer_id) and its
+# unique keys per customer (storage.partitions, migration data_0019).
 outbox = Table(
     "outbox",
     data_metadata,

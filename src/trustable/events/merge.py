@@ -113,7 +113,7 @@ def _move_events(
         plain = vault.decrypt(source, field, row.payload)
         conn.execute(
             update(events)
-            .where(events.c.id == row.id)
+            .where(events.c.customer_id == source, events.c.id == row.id)
             .values(
                 customer_id=target,
                 payload=vault.encrypt(target, field, plain),

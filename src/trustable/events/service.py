@@ -693,7 +693,7 @@ def correct_trait(
         fields[path] = value
         uow.connection.execute(
             events.update()
-            .where(events.c.id == row.id)
+            .where(events.c.customer_id == customer_id, events.c.id == row.id)
             .values(payload=vault.encrypt(customer_id, field, orjson.dumps(fields)))
         )
         changed += 1

@@ -21,6 +21,8 @@ from sqlalchemy import (
 from trustable.storage.metadata import data_metadata
 from trustable.storage.types import UtcDateTime
 
+# On PostgreSQL hash-partitioned by customer, its primary key (id, customer_id)
+# (storage.partitions, migration data_0019).
 events = Table(
     "events",
     data_metadata,

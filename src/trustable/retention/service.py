@@ -69,7 +69,7 @@ _ALWAYS = datetime.max.replace(tzinfo=UTC)
 
 _RESEAL = (
     update(events)
-    .where(events.c.id == bindparam("row_id"))
+    .where(events.c.customer_id == bindparam("owner"), events.c.id == bindparam("row_id"))
     .values(payload=bindparam("sealed"), categories=bindparam("kept"))
 )
 
@@ -351,6 +351,9 @@ def _remove_events(
     ordered = sorted(owner_of)  # rows locked in id order: two sweeps cannot deadlock
     openers: dict[str, Callable[[str, bytes], bytes]] = {}
     for start in range(0, len(ordered), ROWS_PER_BATCH):
+        batch = ordered[start : start + ROWS_PER_BATCH]
+        # Each row's customer beside its id: a partitioned store reads their partitions.
+        owners = sorted({owner_of[row_id] for row_id in batch})
         stmt = (
             select(
                 events.c.id,
@@ -362,7 +365,7 @@ def _remove_events(
                 events.c.categories,
                 events.c.payload,
             )
-            .where(events.c.id.in_(ordered[start : start + ROWS_PER_BATCH]))
+            .where(events.c.customer_id.in_(owners), events.c.id.in_(batch))
             .order_by(events.c.id)
         )
         if not dry_run:
@@ -404,6 +407,7 @@ def _remove_events(
             removed = stored - kept_categories
             resealed.append(
                 {
+                    "owner": customer_id,
                     "row_id": row.id,
                     "sealed": seal_event(vault, customer_id, row.message_id, kept),
                     "kept": " ".join(sorted(kept_categories)),
@@ -417,7 +421,12 @@ def _remove_events(
         if dry_run:
             continue
         if gone:
-            conn.execute(delete(events).where(events.c.id.in_(gone)))
+            conn.execute(
+                delete(events).where(
+                    events.c.customer_id.in_(sorted({owner_of[row_id] for row_id in gone})),
+                    events.c.id.in_(gone),
+                )
+            )
         if resealed:
             conn.execute(_RESEAL, resealed)
 

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from trustable.storage.engine import ensure_schema
+from trustable.storage.partitions import refuse_other_count
 
 Store = Literal["data", "keys"]
 
@@ -27,13 +28,32 @@ def _config(store: Store) -> Config:
     return config
 
 
-def upgrade(engine: Engine, store: Store, revision: str = "head") -> None:
-    """Bring `engine`'s schema to `revision` (creating the PostgreSQL schema if needed)."""
+def upgrade(
+    engine: Engine, store: Store, revision: str = "head", *, partitions: int | None = None
+) -> None:
+    """Bring `engine`'s schema to `revision` (creating the PostgreSQL schema if needed).
+
+    `partitions`: how many partitions a PostgreSQL data store's per-customer tables get
+    when they are partitioned (`storage.partitions`); a store partitioned already
+    refuses any other count rather than ignore it.
+    """
     ensure_schema(engine)
     config = _config(store)
     with engine.begin() as connection:
+        if store == "data":
+            refuse_other_count(connection, partitions)
         config.attributes["connection"] = connection
+        config.attributes["partitions"] = partitions
         command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, store: Store, revision: str) -> None:
+    """Take `engine`'s schema back to `revision` (`-1`: one step), for an operator
+    undoing an upgrade; no command runs it on its own."""
+    config = _config(store)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -179,7 +179,7 @@ def _key_actors(entries: list[ledger.StoredEntry | ledger.PendingEntry]) -> list
 def _own_record(uow: UnitOfWork, customer_id: str, receipt_id: str) -> ConsentRecord | None:
     """One of the customer's own consent records, by its receipt id, or None."""
     try:
-        record = receipts.find_record(uow, receipts.parse_receipt_id(receipt_id))
+        record = receipts.find_record(uow, receipts.parse_receipt_id(receipt_id), customer_id)
     except InvalidInput:
         return None
     return record if record is not None and record.customer_id == customer_id else None
