@@ -34,15 +34,11 @@ def basic(key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
 
 
-def postgres_only(settings: Settings) -> None:
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("a database server to lose is PostgreSQL's; SQLite is a local file")
-
-
 @pytest.fixture
-def relayed(settings: Settings) -> Iterator[tuple[Trustable, Relay]]:
-    """Trustable whose data store is reached through a relay the test can cut."""
-    postgres_only(settings)
+def relayed(postgres_settings: Settings) -> Iterator[tuple[Trustable, Relay]]:
+    """Trustable whose data store is reached through a relay the test can cut (a
+    database server to lose is PostgreSQL's; SQLite is a local file)."""
+    settings = postgres_settings
     url = make_url(settings.database_url)
     relay = Relay((url.host or "127.0.0.1", url.port or 5432)).start()
     through = url.set(host="127.0.0.1", port=relay.port)
@@ -104,11 +100,11 @@ def test_a_lost_database_answers_503_with_retry_after_and_service_resumes(
 
 
 def test_connections_terminated_by_the_server_are_replaced_unseen(
-    settings: Settings, live_server_for: Any, caplog: pytest.LogCaptureFixture
+    postgres_settings: Settings, live_server_for: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A database restart or an administrator ends every server connection of the
     pool: the next requests get fresh connections and succeed."""
-    postgres_only(settings)
+    settings = postgres_settings
     name = f"trustable_{secrets.token_hex(4)}"
     url = make_url(settings.database_url).update_query_dict({"application_name": name})
     app = bootstrap(replace(settings, database_url=url.render_as_string(False)))
