@@ -20,6 +20,7 @@ def all_tables(store: str) -> MetaData:
     import trustable.segments.tables
     import trustable.sessions.tables
     import trustable.users.tables
+    import trustable.storage.leases
     import trustable.vault.tables  # noqa: F401
     from trustable.storage.metadata import data_metadata, keys_metadata
 
