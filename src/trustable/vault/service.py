@@ -131,6 +131,7 @@ class Vault:
         # from the store while it moved may have been destroyed since, and is used
         # for that one call only, never cached.
         self._generation = 0
+        self._listeners: list[Callable[[list[str] | None], None]] = []
         self._changes = Follower(
             engine,
             key_changes,
@@ -348,18 +349,35 @@ class Vault:
         return bool(result.rowcount)
 
     def forget(self, customer_id: str) -> None:
-        self._forget_many([customer_id])
+        with self._lock:
+            self._generation += 1
+            self._cache.pop(customer_id, None)
+
+    def follow(self) -> None:
+        """Read the log of keys destroyed by other processes, if not read within
+        `KEY_CHANGES_EVERY` seconds (what every use of a key does first)."""
+        self._changes.check()
+
+    def on_destroyed(self, listener: Callable[[list[str] | None], None]) -> None:
+        """Also tell `listener` which customers' keys other processes destroyed
+        (None: any may have been, after a silence longer than the log keeps), so
+        what else this process holds about them goes too."""
+        self._listeners.append(listener)
 
     def _forget_many(self, customer_ids: list[str]) -> None:
         with self._lock:
             self._generation += 1
             for customer_id in customer_ids:
                 self._cache.pop(customer_id, None)
+        for listener in self._listeners:
+            listener(customer_ids)
 
     def _forget_everything(self) -> None:
         with self._lock:
             self._generation += 1
             self._cache.clear()
+        for listener in self._listeners:
+            listener(None)
 
     @property
     def cached_keys(self) -> int:
