@@ -127,9 +127,10 @@ class Follower:
 
     def _read(self, started: float) -> None:
         table = self.table
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(read_only=True) as conn:
             if self._last is None or started - self._checked > KEPT.total_seconds() / 2:
-                last = int(conn.execute(select(func.coalesce(func.max(table.c.seq), 0))).scalar_one())
+                newest = select(func.coalesce(func.max(table.c.seq), 0))
+                last = int(conn.execute(newest).scalar_one())
                 if self._last is not None:
                     self._forget_all()
                 self._last = last

@@ -316,7 +316,8 @@ class Vault:
         found: dict[str, _CustomerKey] = {}
         if not missing:
             return found
-        with self.engine.connect() as conn:
+        # Read-only: on SQLite it then takes no write lock on the key store.
+        with self.engine.connect().execution_options(read_only=True) as conn:
             for start in range(0, len(missing), 500):
                 chunk = missing[start : start + 500]
                 rows = conn.execute(
