@@ -65,8 +65,9 @@ def claim(uow: UnitOfWork, name: str, holder: str, *, now: datetime, lease: time
         insert_for(uow, job_leases)
         .values(name=name, holder=holder, expires_at=until)
         .on_conflict_do_nothing()
+        .returning(job_leases.c.name)
     )
-    return bool(made.rowcount)
+    return made.first() is not None
 
 
 def release(uow: UnitOfWork, name: str, holder: str, *, now: datetime) -> None:
