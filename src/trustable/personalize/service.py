@@ -109,7 +109,9 @@ class Recommender:
             self.ratings.pop(customer_id, None)
 
 
-RATINGS_KEPT = 10_000  # customers whose opened ratings stay in memory
+# Customers whose opened ratings stay in memory (a few KiB each for a keen rater),
+# and for how long: entries older than that are dropped as new ones come in.
+RATINGS_KEPT = 2_000
 RATINGS_SECONDS = 60.0
 
 
@@ -244,9 +246,11 @@ def _own_ratings(
             return cached[2]
     rated = ratings_of(uow, vault, policy, customer_id)
     with recommender.lock:
-        recommender.ratings[customer_id] = (marker, now, rated)
-        while len(recommender.ratings) > RATINGS_KEPT:
-            recommender.ratings.popitem(last=False)
+        kept = recommender.ratings
+        kept[customer_id] = (marker, now, rated)
+        kept.move_to_end(customer_id)
+        while len(kept) > RATINGS_KEPT or now - next(iter(kept.values()))[1] >= RATINGS_SECONDS:
+            kept.popitem(last=False)
     return rated
 
 
