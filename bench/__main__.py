@@ -25,7 +25,10 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
 12. re-identification risk on MovieLens 100K: people unique on (zip, age, gender) and
    the generalisation that brings every group to k >= 5 (see bench/risk.py);
 13. segments' cost on ingest: the MovieLens 100K import with and without the example
-   policy's `sci-fi-fans` segment, alternating (see bench/segments.py).
+   policy's `sci-fi-fans` segment, alternating (see bench/segments.py);
+14. the soak: 10 minutes of collection over HTTP, the server's RSS at start, middle and
+   end (BENCH_SOAK_SECONDS shortens it, 0 skips it; 20 s with --quick; see
+   bench/soak.py, also `python -m bench.soak` alone).
 Every figure is printed beside its target with PASS or MISS (and by how much), and
 the whole report, with the machine it ran on, replaces bench/RESULTS.md. All state
 lives in a temporary directory that is removed at the end, server included.
@@ -56,6 +59,7 @@ from bench import (
     rights,
     risk,
     segments,
+    soak,
 )
 from bench.report import Figure, Machine, figures_table, machine, table, write
 from bench.traffic import NEW_VISITOR_SHARE, Traffic, make_users
@@ -484,6 +488,14 @@ def main(argv: list[str]) -> int:
         grouped = segments.measure(tmp / "segments", progress=say)
         say(f"  with / without segments: {grouped.ratio:.3f}×")
 
+        soak_s = soak.seconds_from_env(20.0 if "--quick" in argv else soak.SOAK_SECONDS)
+        soaked = None
+        if soak_s > 0:
+            say(f"14. soak: {soak_s:.0f} s of collection over HTTP, the server's RSS")
+            soaked = soak.measure(tmp / "soak", seconds=soak_s, progress=say)
+            for line in soaked.lines():
+                say(f"  {line}")
+
     figures = [
         Figure(
             "events/s over HTTP (POST /v1/batch)",
@@ -548,6 +560,7 @@ def main(argv: list[str]) -> int:
         *analytics.figures(aggregates),
         *risk.figures(exposure),
         *segments.figures(grouped),
+        *(soak.figures(soaked) if soaked is not None else []),
     ]
     elapsed = time.perf_counter() - started
     lines = render(box, opts, figures, seeded, http, pipe, may, cost, proofs, read, elapsed)
@@ -559,6 +572,8 @@ def main(argv: list[str]) -> int:
     lines += analytics.render(aggregates)
     lines += risk.render(exposure)
     lines += segments.render(grouped)
+    if soaked is not None:
+        lines += soak.render(soaked)
     say("")
     for line in figures_table(figures):
         say(line)

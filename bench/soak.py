@@ -9,13 +9,18 @@ load starts (after a warm-up), at the middle and at the end, and how much it gre
 over the second half: memory that plateaus grows little there, memory that leaks
 grows as much as in the first half.
 
-Bodies are built by the clients as they go (each client its own seeded traffic), so
-a long run needs no list of millions of bodies in the load generator's memory.
+A long run cannot send bodies built in advance (millions of them), and building
+each as it goes makes the load generator, not the server, the limit. So each client
+builds a few hundred *templates* first and sends them over and over, each time with
+new message ids and new anonymous ids for the new visitors in it (two byte
+replacements): every message is new to the server, and new visitors keep arriving
+(3% of messages) for the whole run, as they do in real traffic.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import subprocess
@@ -32,6 +37,7 @@ import httpx
 import orjson
 
 from bench.http_load import REPO, _stop, _wait_until_up, basic_auth, free_port
+from bench.report import Figure
 from bench.traffic import Traffic, make_users
 from bench.world import Store, new_store, seed
 
@@ -44,6 +50,15 @@ USERS = 5_000
 # Target: over the second half of the soak RSS grows by at most this share of its
 # value at the middle (a plateau, give or take the allocator's tides).
 TARGET_SECOND_HALF_GROWTH = 0.05
+TEMPLATES = 300  # bodies each client builds before the load starts
+_MESSAGE = b'"messageId":"m-'
+_NEW_VISITOR = b'"anonymousId":"v-'
+
+
+def seconds_from_env(default: float = SOAK_SECONDS) -> float:
+    """The soak's length: BENCH_SOAK_SECONDS when set (0 skips it), else `default`."""
+    found = os.environ.get("BENCH_SOAK_SECONDS")
+    return float(found) if found else default
 
 
 def rss_bytes(pid: int) -> int:
@@ -103,6 +118,41 @@ class SoakResult:
         ]
 
 
+def figures(result: SoakResult) -> list[Figure]:
+    return [
+        Figure(
+            f"server RSS growth over the soak's second half ({result.seconds:.0f} s soak)",
+            100 * result.second_half_growth,
+            100 * TARGET_SECOND_HALF_GROWTH,
+            "%",
+            higher_is_better=False,
+        )
+    ]
+
+
+def render(result: SoakResult) -> list[str]:
+    """The soak's section of the report: RSS at start, middle and end, and the samples."""
+    mib = 1024 * 1024
+    lines = [
+        "",
+        "## Soak: the server's memory under sustained collection",
+        "",
+        f"{result.seconds:.0f} s of `/v1/batch` over HTTP on SQLite after a warm-up, new "
+        "visitors arriving all along (`bench/soak.py`); RSS of the server process.",
+        "",
+        "| at | RSS |",
+        "| --- | --- |",
+        f"| start | {result.start / mib:.1f} MiB |",
+        f"| middle | {result.middle / mib:.1f} MiB |",
+        f"| end | {result.end / mib:.1f} MiB |",
+        f"| peak | {result.peak / mib:.1f} MiB |",
+        "",
+        f"{result.events:,} events ({result.events_per_s:,.0f}/s), {len(result.errors)} "
+        f"failed requests; growth over the second half {result.second_half_growth:+.1%}.",
+    ]
+    return lines
+
+
 @contextmanager
 def _server(store: Store, log_path: Path) -> Iterator[tuple[str, int]]:
     """`bench.server` on `store`: its URL and process id; stopped however we leave."""
@@ -123,20 +173,41 @@ def _server(store: Store, log_path: Path) -> Iterator[tuple[str, int]]:
             _stop(process)
 
 
+def templates(traffic: Traffic, count: int) -> list[bytes]:
+    """`count` bodies whose message ids, and new visitors' anonymous ids, carry a
+    prefix that each sending replaces with one of its own."""
+    found = []
+    for _ in range(count):
+        batch = traffic.batch(BATCH)
+        for message in batch["batch"]:
+            message["messageId"] = "m-" + message["messageId"]
+            if message.get("userId") is None:
+                message["anonymousId"] = "v-" + message["anonymousId"]
+        found.append(orjson.dumps(batch))
+    return found
+
+
 def _load(
-    url: str, write_key: str, traffics: list[Traffic], seconds: float, result: SoakResult | None
+    url: str, write_key: str, bodies: list[list[bytes]], seconds: float, result: SoakResult | None
 ) -> None:
-    """Each client posts batches it builds as it goes until `seconds` are up."""
+    """Each client posts its bodies, made new each time, until `seconds` are up."""
     headers = {"Content-Type": "application/json", "Authorization": basic_auth(write_key)}
     deadline = time.monotonic() + seconds
     lock = threading.Lock()
+    sendings = itertools.count()
 
-    def client(traffic: Traffic) -> None:
+    def client(mine: list[bytes]) -> None:
         events = 0
         errors: list[str] = []
         with httpx.Client(base_url=url, headers=headers, timeout=60.0) as http:
             while time.monotonic() < deadline:
-                body = orjson.dumps(traffic.batch(BATCH))
+                n = next(sendings)
+                tag = f"s{n:x}-".encode()
+                body = (
+                    mine[n % len(mine)]
+                    .replace(_MESSAGE, _MESSAGE + tag)
+                    .replace(_NEW_VISITOR, _NEW_VISITOR + tag)
+                )
                 try:
                     answer = http.post("/v1/batch", content=body)
                 except httpx.HTTPError as exc:
@@ -151,7 +222,7 @@ def _load(
                 result.events += events
                 result.errors.extend(errors)
 
-    threads = [threading.Thread(target=client, args=(t,)) for t in traffics]
+    threads = [threading.Thread(target=client, args=(b,)) for b in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -170,14 +241,18 @@ def measure(
 ) -> SoakResult:
     """Seed a store, serve it, warm up, then soak for `seconds`, sampling RSS."""
     say = progress if callable(progress) else (lambda _text: None)
+    tmp.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed_value)
     pool = make_users(users, rng)
     seeded = seed(new_store(tmp / "soak"), pool, rng)
-    traffics = [Traffic(pool, random.Random(seed_value + n)) for n in range(clients)]
+    say(f"  building {clients} x {TEMPLATES} request bodies")
+    bodies = [
+        templates(Traffic(pool, random.Random(seed_value + n)), TEMPLATES) for n in range(clients)
+    ]
     result = SoakResult(seconds)
     with _server(seeded.store, tmp / "soak-server.log") as (url, pid):
         say(f"  server up (pid {pid}); warming up for {warmup:.0f} s")
-        _load(url, seeded.write_key, traffics, warmup, None)
+        _load(url, seeded.write_key, bodies, warmup, None)
         stop = threading.Event()
         started = time.monotonic()
 
@@ -191,7 +266,7 @@ def measure(
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         say(f"  soaking for {seconds:.0f} s with {clients} clients")
-        _load(url, seeded.write_key, traffics, seconds, result)
+        _load(url, seeded.write_key, bodies, seconds, result)
         stop.set()
         sampler.join()
     return result
@@ -202,7 +277,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--seconds",
         type=float,
-        default=float(os.environ.get("BENCH_SOAK_SECONDS", SOAK_SECONDS)),
+        default=seconds_from_env(),
         help="how long the load lasts (default 600, or BENCH_SOAK_SECONDS)",
     )
     parser.add_argument("--warmup", type=float, default=WARMUP_SECONDS)
