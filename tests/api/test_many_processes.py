@@ -1,9 +1,10 @@
 """Two `trustable serve` processes on one store behave as one.
 
-A change taken by one process (a key revoked, consent withdrawn, a customer erased)
-holds in the other from its next request: none of these is kept in a process's
-memory between requests, and the one copy that is (opened data keys) follows the
-key store's log of destroyed keys (tests/vault/test_many_processes.py).
+A change taken by one process (a key revoked, consent withdrawn, a customer erased,
+a console account disabled) holds in the other from its next request: none of these
+is kept in a process's memory between requests, and the one copy that is (opened
+data keys) follows the key store's log of destroyed keys
+(tests/vault/test_many_processes.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import httpx
 from tests.conftest import make_key
 from tests.helpers import msg
 from tests.processes import Served, served, within
+from tests.users.support import PASSWORD, make_user
 from trustable.bootstrap import Trustable
 from trustable.core.settings import Settings
+from trustable.users.service import disable_user
 
 PERSONALIZE = "personalize.content.profiled"
 
@@ -100,3 +103,21 @@ def test_a_change_in_one_process_holds_in_the_other_at_its_next_request(
             1.0, lambda: lookup(b, reader, "ada@example.org"), lambda r: r.status_code == 401
         )
         assert refused.status_code == 401 and taken < 0.5, (refused.status_code, taken)
+
+
+def test_a_console_account_disabled_elsewhere_is_refused_at_its_next_page(
+    app: Trustable, settings: Settings
+) -> None:
+    make_user(app, "root", role="admin")
+    make_user(app, "olivia", role="privacy_officer")
+    with served(settings, count=1) as (b,), httpx.Client(base_url=b.url) as browser:
+        signed = browser.post("/admin/signin", data={"username": "olivia", "password": PASSWORD})
+        assert signed.status_code == 303, signed.text
+        assert browser.get("/admin/requests").status_code == 200
+        # Disabled by another process (here, the test's own), her session in B ends.
+        with app.uow() as uow:
+            disable_user(uow, app.vault, "olivia", now=app.clock(), actor="cli")
+            uow.commit()
+        refused = browser.get("/admin/requests")
+        assert refused.status_code in (401, 403), refused.status_code
+        assert "Customers' requests" not in refused.text
