@@ -20,10 +20,12 @@ from trustable.core.files import private_sqlite
 
 # SQLite's page cache is per connection and fills as the file grows: at 32 MiB a
 # connection, a pool of them grew the server by hundreds of MiB under sustained load
-# before it levelled off. 8 MiB each, at most `SQLITE_POOL + SQLITE_OVERFLOW`
-# connections a store: at most 120 MiB a store, usually far less (pages not in it
-# come from the operating system's file cache, shared by all).
-SQLITE_CACHE_KIB = 8 * 1024
+# before it levelled off. 4 MiB each, at most `SQLITE_POOL + SQLITE_OVERFLOW`
+# connections a store: at most 60 MiB a store, usually far less (pages not in it
+# come from the operating system's file cache, shared by all). Each connection also
+# keeps up to `SQLITE_STATEMENTS` prepared statements.
+SQLITE_CACHE_KIB = 4 * 1024
+SQLITE_STATEMENTS = 64
 SQLITE_POOL = 5
 SQLITE_OVERFLOW = 10
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -67,7 +69,11 @@ def _sqlite_engine(url: URL) -> Engine:
         private_sqlite(Path(database))
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={
+            "check_same_thread": False,
+            "timeout": 30,
+            "cached_statements": SQLITE_STATEMENTS,
+        },
         pool_size=SQLITE_POOL,
         max_overflow=SQLITE_OVERFLOW,
     )
