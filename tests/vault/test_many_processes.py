@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import Any
 
@@ -144,3 +145,27 @@ def test_a_follower_reads_at_most_every_interval_and_hands_on_what_changed(
     time.sleep(0.25)
     follower.check()
     assert seen == [["a", "b"]]  # nothing new
+
+
+def test_processes_making_a_destination_secret_at_once_all_get_the_same_one(
+    app: Trustable, settings: Settings
+) -> None:
+    others = [Vault(make_engine(settings.keystore_url), _master(settings)).open() for _ in range(4)]
+    try:
+        start = threading.Barrier(len(others))
+        found: list[bytes] = [b""] * len(others)
+
+        def make(n: int) -> None:
+            start.wait()
+            found[n] = others[n].destination_secret("warehouse")
+
+        threads = [threading.Thread(target=make, args=(n,)) for n in range(len(others))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(found)) == 1 and len(found[0]) == 32
+        assert app.vault.destination_secret("warehouse") == found[0]
+    finally:
+        for other in others:
+            other.engine.dispose()

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from trustable.core.clock import Clock, system_clock
 from trustable.core.errors import TrustableError, VaultError
@@ -485,24 +486,31 @@ class Vault:
         """
         label = f"destination:{name}"
         aad = secret_aad(label)
+        stored = select(vault_secrets.c.wrapped, vault_secrets.c.master_id).where(
+            vault_secrets.c.name == label
+        )
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(vault_secrets.c.wrapped, vault_secrets.c.master_id).where(
-                    vault_secrets.c.name == label
-                )
-            ).first()
+            row = conn.execute(stored).first()
             if row is None:
-                secret = os.urandom(32)
+                # Several processes may make it at once: one insert wins, and every
+                # one of them then uses the winner's secret, read back.
                 master = self._wrapping_key(conn)
+                insert_new = (
+                    postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+                )
                 conn.execute(
-                    insert(vault_secrets).values(
+                    insert_new(vault_secrets)
+                    .values(
                         name=label,
-                        wrapped=master.wrap(secret, aad),
+                        wrapped=master.wrap(os.urandom(32), aad),
                         created_at=self._clock(),
                         master_id=master.id,
                     )
+                    .on_conflict_do_nothing()
                 )
-                return secret
+                row = conn.execute(stored).first()
+        if row is None:
+            raise VaultError(f"the signing secret of destination {name} could not be stored")
         try:
             return self._unwrap(row.wrapped, aad, row.master_id)
         except InvalidTag as exc:
