@@ -32,6 +32,9 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
    the sequencer's rate alone, two servers on one PostgreSQL sent the same batches,
    and CPU per event in app and database (see bench/scale.py; needs the PostgreSQL
    of `--postgres-url`).
+15. the soak: 10 minutes of collection over HTTP, the server's RSS at start, middle and
+   end (BENCH_SOAK_SECONDS shortens it, 0 skips it; 20 s with --quick; see
+   bench/soak.py, also `python -m bench.soak` alone).
 `--only NAME[,NAME…]` runs some sections alone (names in bench/options.py, or their
 numbers), e.g. `python -m bench --only scale`; its report goes to
 bench/out/only-NAMES.md unless `--output` says otherwise.
@@ -65,6 +68,7 @@ from bench import (
     risk,
     scale,
     segments,
+    soak,
 )
 from bench.options import SECTIONS, SEEDED, Options, options
 from bench.report import Figure, Machine, figures_table, machine, table, write
@@ -459,6 +463,16 @@ def main(argv: list[str]) -> int:
             scaled = scale.measure(tmp / "scale", opts.scale, progress=say)
             figures += scale.figures(scaled)
             body += scale.render(scaled)
+
+        if "soak" in wanted:
+            soak_s = soak.seconds_from_env(20.0 if "--quick" in argv else soak.SOAK_SECONDS)
+            if soak_s > 0:
+                say(f"15. soak: {soak_s:.0f} s of collection over HTTP, the server's RSS")
+                soaked = soak.measure(tmp / "soak", seconds=soak_s, progress=say)
+                for line in soaked.lines():
+                    say(f"  {line}")
+                figures += soak.figures(soaked)
+                body += soak.render(soaked)
 
     elapsed = time.perf_counter() - started
     lines = render_head(box, opts, figures, notes, elapsed) + body

@@ -32,6 +32,7 @@ SECTIONS = (
     "risk",
     "segments",
     "scale",
+    "soak",
 )
 SEEDED = frozenset({"http", "pipeline", "ledger-cost"})  # sections on the seeded store
 

@@ -31,6 +31,8 @@ NOT_PER_CUSTOMER = {
     "analytics_budgets",  # analysts' privacy budgets: no customer in them
     "analytics_spends",
     "analytics_answers",  # the queries of exact answers: no customer in them
+    "key_changes",  # a log in commit order, read whole by every process: never sharded
+    "job_leases",  # which process runs a store-wide job: no customer in them
 }
 
 

@@ -81,6 +81,8 @@ def report_table(report: SweepReport) -> Table:
 
 
 def summary(report: SweepReport) -> str:
+    if report.elsewhere and not report.customers_scanned:
+        return "another process is sweeping now: nothing was done here"
     checked = f"{report.customers_affected} of {report.customers_scanned} customers"
     if not report.anything:
         return f"nothing is past its retention ({report.customers_scanned} customers checked)"

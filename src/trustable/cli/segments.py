@@ -73,6 +73,9 @@ def segments_refresh() -> None:
 
     with running() as trustable:
         report = refresh_all(trustable)
+    if report.elsewhere:
+        console.print("another process is refreshing segments now: nothing was done here")
+        return
     console.print(
         f"{report.hits_aged_out} counted events aged out, {report.hits_dropped} dropped "
         f"(consent withdrawn or segment removed); {report.joined} joined, {report.left} left",

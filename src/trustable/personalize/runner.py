@@ -4,6 +4,12 @@ Like the delivery worker, this owns its units of work. `serve` builds the model 
 start and then syncs it every quarter of a second from a thread: a customer who
 withdraws, objects, is restricted or erased leaves the model within that, and their
 own reads stop being personal at once (each read checks their consent itself).
+
+Each process has a model of its own, built from the shared store and kept in step
+with it, whichever process took the change: the sync reads what changed in the
+store (`personalize.service.changes_marker`), and the vault's log of destroyed keys
+tells it of erasures made elsewhere (`Vault.on_destroyed`), which it reads on every
+round. There is nothing to claim: every process must follow on its own.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class Personalization:
                 started = time.perf_counter()
                 with self.app.reader() as uow:
                     self._recommender = build(uow, self.app.vault, self.app.policy)
+                self.app.vault.on_destroyed(self._destroyed)
                 log.info(
                     "recommender trained on %d customers in %.1f s",
                     len(self._recommender.model.contributors),
@@ -40,8 +47,20 @@ class Personalization:
                 )
             return self._recommender
 
+    def _destroyed(self, customer_ids: list[str] | None) -> None:
+        """Keys destroyed by another process: those customers leave the model now;
+        None (the log may have lost rows) makes the next sync check everyone."""
+        recommender = self._recommender
+        if recommender is None:
+            return
+        if customer_ids is None:
+            recommender.checked_at = -float("inf")
+        else:
+            forget(recommender, customer_ids)
+
     def sync(self) -> int:
         recommender = self.recommender()
+        self.app.vault.follow()  # erasures made by other processes
         with self.app.reader() as uow:
             return sync(uow, self.app.vault, self.app.policy, recommender)
 

@@ -109,19 +109,37 @@ class Recommender:
             self.ratings.pop(customer_id, None)
 
 
-RATINGS_KEPT = 10_000  # customers whose opened ratings stay in memory
+# Customers whose opened ratings stay in memory (a few KiB each for a keen rater),
+# and for how long: entries older than that are dropped as new ones come in.
+RATINGS_KEPT = 2_000
 RATINGS_SECONDS = 60.0
 
 
 FULL_CHECK_SECONDS = 30.0  # re-check every contributor at least this often
 
 
-def changes_marker(uow: UnitOfWork) -> tuple[int, ...]:
-    """Cheap to read, and different after anything that can change who permits a
-    purpose: a consent record, a restriction made or lifted, a rights request."""
+# Consent records are numbered when written, not when committed: on PostgreSQL a
+# record can commit after a higher-numbered one was already seen. The marker counts
+# the records in this many numbers below the latest, and a sync reads candidates from
+# there, so such a record still changes the marker and is taken into account.
+LATE_RECORDS = 1_000
+
+
+def changes_marker(uow: UnitOfWork, seen_record: int = 0) -> tuple[int, ...]:
+    """Cheap to read (each an indexed range or a small table), and different after
+    anything that can change who permits a purpose: a consent record (one committed
+    late, too), a restriction made or lifted, a rights request."""
     conn = uow.connection
+    recent = max(0, seen_record - LATE_RECORDS)
     return (
         _last_record(uow),
+        int(
+            conn.execute(
+                select(func.count())
+                .select_from(consent_records)
+                .where(consent_records.c.id > recent)
+            ).scalar_one()
+        ),
         int(conn.execute(select(func.count()).select_from(restrictions)).scalar_one()),
         int(conn.execute(select(func.count()).select_from(rights_requests)).scalar_one()),
     )
@@ -179,16 +197,13 @@ def sync(uow: UnitOfWork, vault: Vault, policy: Policy, recommender: Recommender
     (withdrawn, objected, restricted, erased), add those who newly do. The number of
     customers changed."""
     spec = spec_of(policy)
-    marker = changes_marker(uow)
+    marker = changes_marker(uow, recommender.seen_record)
     now = time.monotonic()
     if marker == recommender.marker and now - recommender.checked_at < FULL_CHECK_SECONDS:
         return 0  # nothing that could change anyone's permission happened
     watermark = marker[0]
-    fresh = (
-        set(_candidates(uow, policy, after=recommender.seen_record))
-        if (watermark > recommender.seen_record)
-        else set()
-    )
+    after = max(0, recommender.seen_record - LATE_RECORDS)
+    fresh = set(_candidates(uow, policy, after=after)) if watermark > after else set()
     with recommender.lock:
         current = set(recommender.model.contributors)
     decisions = decisions_for(uow, policy, current | fresh)
@@ -231,9 +246,11 @@ def _own_ratings(
             return cached[2]
     rated = ratings_of(uow, vault, policy, customer_id)
     with recommender.lock:
-        recommender.ratings[customer_id] = (marker, now, rated)
-        while len(recommender.ratings) > RATINGS_KEPT:
-            recommender.ratings.popitem(last=False)
+        kept = recommender.ratings
+        kept[customer_id] = (marker, now, rated)
+        kept.move_to_end(customer_id)
+        while len(kept) > RATINGS_KEPT or now - next(iter(kept.values()))[1] >= RATINGS_SECONDS:
+            kept.popitem(last=False)
     return rated
 
 

@@ -61,9 +61,18 @@ class Purpose:
         return any(covers(c, category) for c in self.spec.categories)
 
 
+# The policy's memos are bounded: field paths come from whoever sends events, so a
+# sender inventing names must not grow them without end. Past these sizes a lookup
+# is computed (a few dictionary probes) instead of remembered.
+MEMO_SIZE = 20_000  # field paths, or (permitted set, category) pairs, per memo
+MEMO_SETS = 64  # distinct sets of permitted purposes with verdicts remembered
+
+
 @dataclass
 class Policy:
-    """A checked policy, with the lookups the hot paths need memoized."""
+    """A checked policy, with the lookups the hot paths need memoized (bounded:
+    `MEMO_SIZE`, `MEMO_SETS`). It changes only when the process restarts with a new
+    policy file, so no other process can make these stale."""
 
     spec: PolicySpec
     source: str = "<memory>"
@@ -110,7 +119,7 @@ class Policy:
             if "." not in probe:
                 break
             probe = probe.rsplit(".", 1)[0]
-        if len(self._field_cache) < 100_000:
+        if len(self._field_cache) < MEMO_SIZE:
             self._field_cache[path] = found
         return found
 
@@ -143,7 +152,7 @@ class Policy:
         found = self._serves_cache.get(key)
         if found is None:
             found = any(p in permitted for p in self.purposes_using(category))
-            if len(self._serves_cache) < 100_000:
+            if len(self._serves_cache) < MEMO_SIZE:
                 self._serves_cache[key] = found
         return found
 
@@ -152,14 +161,16 @@ class Policy:
         permitted; None when it is not kept. One dictionary look-up once warm."""
         verdicts = self._verdicts.get(permitted)
         if verdicts is None:
-            verdicts = self._verdicts.setdefault(permitted, {})
+            verdicts = {}  # past MEMO_SETS sets: used for this call only
+            if len(self._verdicts) < MEMO_SETS:
+                verdicts = self._verdicts.setdefault(permitted, verdicts)
         try:
             return verdicts[path]
         except KeyError:
             pass
         category = self.category_of(path)
         kept = category if category is not None and self.serves(permitted, category) else None
-        if len(verdicts) < 100_000:
+        if len(verdicts) < MEMO_SIZE:
             verdicts[path] = kept
         return kept
 

@@ -5,6 +5,10 @@ chunk of customers is read in a read-only unit of work (no write lock, so collec
 goes on while a sweep reads), and what it found is removed, with its ledger entries,
 in one commit of its own; a chunk with nothing expired never opens a write. A chunk
 that fails rolls back alone, and the next sweep finds what it left.
+
+Every process that serves the store sweeps on its own schedule, but one at a time:
+a sweep claims the job lease `retention` (`storage.leases`) and renews it after each
+chunk; a process that finds it held skips its turn (the holder is sweeping now).
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from trustable.retention.service import (
 )
 from trustable.segments.runner import refresh_all as refresh_segments
 from trustable.sessions.service import sweep_expired as sweep_sessions
+from trustable.storage.leases import JobLease
 from trustable.users.throttle import sweep as sweep_sign_in_failures
 
 log = logging.getLogger("trustable.retention")
+JOB = "retention"  # the job lease a sweep holds
 
 
 def sweep_all(
@@ -42,11 +48,36 @@ def sweep_all(
     """Sweep every customer, `limit` at a time, committing each chunk (with `dry_run`:
     committing nothing, writing nothing). `progress` gets the running total after
     each chunk; a set `stop` ends the sweep between chunks (the next one starts over).
+
+    A sweep that changes anything holds the job lease: when another process holds
+    it, nothing is done and the report says `elsewhere`.
     """
+    if dry_run:
+        return _sweep(app, dry_run=True, limit=limit, progress=progress, stop=stop)
+    lease = JobLease(app.uow, JOB, clock=app.clock)
+    with lease.held() as mine:
+        if not mine:
+            return SweepReport(elsewhere=True)
+        return _sweep(app, dry_run=False, limit=limit, progress=progress, stop=stop, lease=lease)
+
+
+def _sweep(
+    app: Trustable,
+    *,
+    dry_run: bool,
+    limit: int,
+    progress: Callable[[SweepReport], None] | None,
+    stop: threading.Event | None,
+    lease: JobLease | None = None,
+) -> SweepReport:
     rules = Retention(app.policy, app.clock())  # one `now` for the whole sweep
     total = SweepReport(dry_run=dry_run)
     after = ""
     while stop is None or not stop.is_set():
+        if lease is not None and not lease.claim():  # renewed; lost if it ran out
+            log.warning("retention sweep stopped: its lease passed to another process")
+            total.elsewhere = True
+            return total
         with app.reader() as uow:
             found = find_expired(uow, rules, after=after, limit=limit)
         if found.empty:
@@ -92,6 +123,9 @@ class Sweeper:
 
     def run_once(self, stop: threading.Event | None = None) -> SweepReport:
         report = sweep_all(self.app, stop=stop)
+        if report.elsewhere:
+            log.info("retention sweep skipped: another process is sweeping")
+            return report
         log.info(
             "retention sweep: %d events deleted, %d trimmed, %d traits deleted, "
             "%d of %d customers affected, %d without a key skipped",

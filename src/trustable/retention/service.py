@@ -160,6 +160,9 @@ class SweepReport:
     customers_skipped: int = 0
     ledger_entries: int = 0
     next_after: str | None = None
+    # Another process held the sweep (`retention.runner`): this one did nothing, or
+    # stopped when its lease passed on.
+    elsewhere: bool = False
 
     @classmethod
     def of(cls, found: Expired, *, dry_run: bool) -> SweepReport:

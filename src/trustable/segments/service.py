@@ -360,6 +360,7 @@ class RefreshReport:
     joined: int = 0
     left: int = 0
     by_segment: dict[str, int] = field(default_factory=dict)  # members after
+    elsewhere: bool = False  # another process was refreshing: this one did nothing
 
 
 def refresh(

@@ -18,6 +18,16 @@ from sqlalchemy.engine import URL, make_url
 from trustable.core.errors import ConfigurationError
 from trustable.core.files import private_sqlite
 
+# SQLite's page cache is per connection and fills as the file grows: at 32 MiB a
+# connection, a pool of them grew the server by hundreds of MiB under sustained load
+# before it levelled off. 4 MiB each, at most `SQLITE_POOL + SQLITE_OVERFLOW`
+# connections a store: at most 60 MiB a store, usually far less (pages not in it
+# come from the operating system's file cache, shared by all). Each connection also
+# keeps up to `SQLITE_STATEMENTS` prepared statements.
+SQLITE_CACHE_KIB = 4 * 1024
+SQLITE_STATEMENTS = 64
+SQLITE_POOL = 5
+SQLITE_OVERFLOW = 10
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SCHEMAS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
@@ -57,7 +67,16 @@ def _sqlite_engine(url: URL) -> Engine:
         # Owner-only before SQLite first opens it: its -wal and -shm files take the
         # database file's mode, so they are owner-only too (`core.files`).
         private_sqlite(Path(database))
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        connect_args={
+            "check_same_thread": False,
+            "timeout": 30,
+            "cached_statements": SQLITE_STATEMENTS,
+        },
+        pool_size=SQLITE_POOL,
+        max_overflow=SQLITE_OVERFLOW,
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -70,7 +89,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # Deleted and overwritten content is zeroed in the file, not left in free pages.
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages per connection
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         # Checkpoints run in `storage.checkpoint.WalCheckpointer`, not inside commits.
         cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()

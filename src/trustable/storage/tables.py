@@ -19,6 +19,7 @@ def all_tables(store: str) -> MetaData:
     import trustable.rights.tables
     import trustable.segments.tables
     import trustable.sessions.tables
+    import trustable.storage.leases
     import trustable.users.tables
     import trustable.vault.tables  # noqa: F401
     from trustable.storage.metadata import data_metadata, keys_metadata

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, LargeBinary, String, Table
 
+from trustable.storage.changes import change_table
 from trustable.storage.metadata import keys_metadata
 from trustable.storage.types import UtcDateTime
 
@@ -33,3 +34,9 @@ customer_keys = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("master_id", String(16), nullable=True),
 )
+
+# Customers whose data key was destroyed, in commit order, for the other processes
+# that share this key store: each drops its opened copy of the key within
+# `vault.service.KEY_CHANGES_EVERY` seconds (`storage.changes`). Rows name only the
+# opaque customer id and are pruned after `storage.changes.KEPT`.
+key_changes = change_table("key_changes", keys_metadata)

@@ -20,7 +20,7 @@ requests, sessions, links, keys, the ledger) stay whole: docs/scale.md says whic
 and why. SQLite stores are left as they are.
 
 Revision ID: data_0019
-Revises: data_0017
+Revises: data_0018
 Create Date: 2026-12-04 22:00:00
 """
 
@@ -34,7 +34,7 @@ from sqlalchemy import Connection, text
 from trustable.storage.partitions import KEY, PARTITIONED, wanted_count
 
 revision = "data_0019"
-down_revision = "data_0017"
+down_revision = "data_0018"
 branch_labels = None
 depends_on = None
 
