@@ -35,8 +35,9 @@ POSTGRES_URL = os.environ.get(
     "TRUSTABLE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 # The PostgreSQL stores are partitioned as in production (storage.partitions), in
-# fewer partitions than its default: every test makes a store of its own.
-os.environ.setdefault("TRUSTABLE_PARTITIONS", "4")
+# two partitions rather than its default 16: every test makes a store of its own, and
+# each partition costs its creation; tests/storage/test_partitions.py uses more.
+os.environ.setdefault("TRUSTABLE_PARTITIONS", "2")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MOVIELENS = Path(os.environ.get("TRUSTABLE_MOVIELENS", SHARED / "data" / "ml-100k"))
 
