@@ -34,6 +34,7 @@ from bench.http_load import LoadResult, basic_auth, drive, trustable_serve
 from bench.traffic import Traffic
 from bench.world import Store
 from trustable.bootstrap import Trustable
+from trustable.events.service import EVENT_COLUMNS
 from trustable.events.tables import events, received_messages
 from trustable.ledger import service as ledger_service
 from trustable.ledger.sequencing import pending_count
@@ -330,16 +331,8 @@ def merge_delay(app: Trustable, collection: Collection) -> MergeDelay:
 
 # -- the baseline: a plain COPY of the same rows ---------------------------------
 
-_COPY_COLUMNS = (
-    "customer_id",
-    "message_id",
-    "type",
-    "occurred_at",
-    "received_at",
-    "categories",
-    "payload",
-    "history",
-)
+# The columns collection writes: the baseline copies exactly what an event costs.
+_COPY_COLUMNS = EVENT_COLUMNS
 SCRATCH = "bench_copy_events"
 
 

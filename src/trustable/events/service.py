@@ -49,7 +49,8 @@ from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_for, upsert
 from trustable.vault.service import Vault
 
-_EVENT_COLUMNS = (
+# What collection writes of each event, in this order (the benchmark copies the same).
+EVENT_COLUMNS = (
     "customer_id",
     "message_id",
     "type",
@@ -295,7 +296,7 @@ def ingest(
                         )
                     )
 
-    bulk_insert(uow, events, _EVENT_COLUMNS, event_rows)
+    bulk_insert(uow, events, EVENT_COLUMNS, event_rows)
     if trait_rows:
         # In key order, so concurrent batches lock rows in the same order (no deadlock).
         ordered = [trait_rows[key] for key in sorted(trait_rows)]
