@@ -127,11 +127,13 @@ def _plan(engine: Engine, statement: Statement) -> list[tuple[set[str], dict[str
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         for parameters in sets[:3]:
             cursor.execute("EXPLAIN (FORMAT JSON) " + statement.sql, parameters or None)
-            named = {
+            # A value, or a list of them (`storage.among`, rows sent as arrays).
+            values = [
                 v
-                for v in (parameters or {}).values()
-                if isinstance(v, str) and v.startswith("cus_")
-            }
+                for value in (parameters or {}).values()
+                for v in (value if isinstance(value, list) else [value])
+            ]
+            named = {v for v in values if isinstance(v, str) and v.startswith("cus_")}
             plans.append((named, cursor.fetchone()[0][0]["Plan"]))
         conn.rollback()
     return plans

@@ -23,6 +23,7 @@ from trustable.identity.batch import IdentityBatch
 from trustable.identity.kinds import Identifier
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
+from trustable.storage.among import among
 from trustable.storage.bulk import delete_customer_rows
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import upsert
@@ -178,7 +179,7 @@ def load_states(uow: UnitOfWork, customer_ids: Iterable[str]) -> dict[str, dict[
             rows = uow.connection.execute(_STATES_OF_ONE, {"customer_id": chunk[0]}).all()
         else:
             rows = uow.connection.execute(
-                _STATES.where(consent_state.c.customer_id.in_(chunk))
+                _STATES.where(among(uow.dialect, consent_state.c.customer_id, chunk))
             ).all()
         for customer_id, purpose, status in rows:
             states[customer_id][purpose] = status
@@ -247,7 +248,9 @@ def restricted_among(uow: UnitOfWork, customer_ids: Sequence[str]) -> frozenset[
         if len(chunk) == 1:
             rows = uow.connection.execute(_RESTRICTED_ONE, {"customer_id": chunk[0]})
         else:
-            rows = uow.connection.execute(_RESTRICTED.where(restrictions.c.customer_id.in_(chunk)))
+            rows = uow.connection.execute(
+                _RESTRICTED.where(among(uow.dialect, restrictions.c.customer_id, chunk))
+            )
         found.update(rows.scalars())
     return frozenset(found)
 

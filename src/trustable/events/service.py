@@ -46,7 +46,7 @@ from trustable.policy.service import Policy
 from trustable.segments.service import Stored, observe
 from trustable.storage.bulk import bulk_insert, delete_customer_rows, driver_time
 from trustable.storage.uow import UnitOfWork
-from trustable.storage.upsert import insert_for, upsert
+from trustable.storage.upsert import row_params, rows_insert, upsert
 from trustable.vault.service import Vault
 
 # What collection writes of each event, in this order (the benchmark copies the same).
@@ -374,6 +374,9 @@ def _minimize(
     return kept, categories, refused, unknown
 
 
+_RECEIPT_COLUMNS = ("customer_id", "message_id", "received_at")
+
+
 def _first_receipts(
     uow: UnitOfWork, owners: Sequence[str], messages: Sequence[Message], now: datetime
 ) -> set[tuple[str, str]]:
@@ -391,13 +394,14 @@ def _first_receipts(
         for customer_id, m in zip(owners, messages, strict=True)
     }
     stmt = (
-        insert_for(uow, received_messages)
+        rows_insert(uow.dialect, received_messages, _RECEIPT_COLUMNS)
         .on_conflict_do_nothing()
         .returning(received_messages.c.customer_id, received_messages.c.message_id)
     )
     # In key order, so two batches sharing message ids (one batch sent to two servers)
     # wait for each other's rows in the same order, never in a circle.
-    result = uow.connection.execute(stmt, [rows[key] for key in sorted(rows)])
+    ordered = [rows[key] for key in sorted(rows)]
+    result = uow.connection.execute(stmt, row_params(uow.dialect, _RECEIPT_COLUMNS, ordered))
     return {(r[0], r[1]) for r in result}
 
 

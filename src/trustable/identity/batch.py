@@ -11,13 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from trustable.core.ids import new_customer_id
 from trustable.identity.kinds import CONTACT_KINDS, SOURCE, Identifier
 from trustable.identity.tables import customers, identifiers
 from trustable.storage import locks
+from trustable.storage.among import among
 from trustable.storage.uow import UnitOfWork
+from trustable.storage.upsert import insert_rows
 from trustable.vault.service import Vault
 
 
@@ -127,6 +129,7 @@ class IdentityBatch:
         """
         kinds = sorted({kind for kind, _ in by_index})
         indexes = sorted({index for _, index in by_index})
+        dialect = self.uow.dialect
         for start in range(0, len(indexes), 500):
             chunk = indexes[start : start + 500]
             rows = self.uow.connection.execute(
@@ -136,7 +139,10 @@ class IdentityBatch:
                     identifiers.c.customer_id,
                     identifiers.c.history,
                     identifiers.c.verified_by,
-                ).where(identifiers.c.kind.in_(kinds), identifiers.c.blind_index.in_(chunk))
+                ).where(
+                    among(dialect, identifiers.c.kind, kinds),
+                    among(dialect, identifiers.c.blind_index, chunk),
+                )
             ).all()
             for kind, index, customer_id, history, verified_by in rows:
                 found = by_index.get((kind, index))
@@ -260,11 +266,11 @@ class IdentityBatch:
 
     def flush(self) -> list[Merge]:
         """Write what was decided; return the merges still to be carried out."""
-        conn = self.uow.connection
         if self.new_customers:
             self.vault.create_keys(self.new_customers)
-            conn.execute(
-                insert(customers),
+            insert_rows(
+                self.uow,
+                customers,
                 [
                     {"customer_id": c, "created_at": self.now, "merged_into": None}
                     for c in self.new_customers
@@ -287,8 +293,7 @@ class IdentityBatch:
                     "history": owner if owner != customer_id else None,
                 }
             )
-        if rows:
-            conn.execute(insert(identifiers), rows)
+        insert_rows(self.uow, identifiers, rows)
         self._vouch_known()
         # Merges among customers made in this very batch still need their rows moved.
         return [Merge(self.canonical(m.winner), m.loser) for m in self.merges]

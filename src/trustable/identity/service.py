@@ -17,6 +17,7 @@ from trustable.core.errors import NotFound, TrustableError
 from trustable.identity.contacts import contact_holders, find_contact
 from trustable.identity.kinds import CONTACT_KINDS, Identifier, normalise
 from trustable.identity.tables import customers, identifiers
+from trustable.storage.among import among
 from trustable.storage.failures import ConcurrentChange
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
@@ -117,7 +118,7 @@ def hold_customers(uow: UnitOfWork, customer_ids: Iterable[str], *, exclusive: b
     for start in range(0, len(wanted), 500):
         stmt = (
             select(customers.c.customer_id, customers.c.merged_into)
-            .where(customers.c.customer_id.in_(wanted[start : start + 500]))
+            .where(among(uow.dialect, customers.c.customer_id, wanted[start : start + 500]))
             .order_by(customers.c.customer_id)
         )
         stmt = (

@@ -111,9 +111,12 @@ def _postgres_engine(url: URL, pool_size: int) -> Engine:
     url, schema = _split_schema(url)
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
-    connect_args: dict[str, Any] = {}
+    # Custom plans always: a generic plan cannot prune partitions by `= ANY(array)`
+    # and would scan all of them (`storage.among`).
+    options = "-cplan_cache_mode=force_custom_plan"
     if schema:
-        connect_args["options"] = f"-csearch_path={schema}"
+        options += f" -csearch_path={schema}"
+    connect_args: dict[str, Any] = {"options": options}
     engine = create_engine(url, connect_args=connect_args, pool_size=pool_size, pool_pre_ping=True)
     if schema:
         _SCHEMAS[engine] = schema

@@ -2,6 +2,12 @@
 
 Built statements are cached, so SQLAlchemy's compiled-statement cache serves them
 and the hot collection path does not rebuild them for every batch.
+
+On PostgreSQL many rows travel as one array per column,
+`INSERT … SELECT * FROM unnest(%(a)s, %(b)s, …)`: the statement text is the same
+for any number of rows, so psycopg prepares it once and PostgreSQL parses it once,
+where a multi-row `VALUES` would be new SQL for every batch size (with three
+placeholders a row to render, parse and plan). SQLite takes the rows as they are.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trustable.storage.uow import UnitOfWork
@@ -28,6 +34,36 @@ def insert_for(uow: UnitOfWork, table: Table) -> Any:
 
 
 @lru_cache(maxsize=256)
+def rows_insert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
+    """`INSERT INTO table (columns)` of many rows, to be run with `row_params`; it
+    takes `ON CONFLICT` and `RETURNING` as `insert_for` does."""
+    stmt = _insert(dialect, table)
+    if dialect != "postgresql":
+        return stmt
+    arrays = [bindparam(f"rows_{c}", type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
+    rows = func.unnest(*arrays).table_valued(*columns).render_derived(name="rows")
+    return stmt.from_select(list(columns), select(*rows.c))
+
+
+def row_params(
+    dialect: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """The parameters of `rows_insert` for `rows` (each holding every column)."""
+    if dialect != "postgresql":
+        return list(rows)
+    return {f"rows_{c}": [r[c] for r in rows] for c in columns}
+
+
+def insert_rows(uow: UnitOfWork, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows` (each holding the same columns) in one statement."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    stmt = rows_insert(uow.dialect, table, columns)
+    uow.connection.execute(stmt, row_params(uow.dialect, columns, rows))
+
+
+@lru_cache(maxsize=256)
 def _upsert_statement(
     dialect: str,
     table: Table,
@@ -35,7 +71,7 @@ def _upsert_statement(
     columns: tuple[str, ...],
     update: UpdateBuilder | None,
 ) -> Any:
-    stmt = _insert(dialect, table)
+    stmt = rows_insert(dialect, table, columns)
     if update is None:
         values = {c: stmt.excluded[c] for c in columns if c not in keys}
     else:
@@ -57,13 +93,14 @@ def upsert(
     """
     if not rows:
         return
-    stmt = _upsert_statement(uow.dialect, table, tuple(keys), tuple(rows[0]), update)
-    uow.connection.execute(stmt, list(rows))
+    columns = tuple(rows[0])
+    stmt = _upsert_statement(uow.dialect, table, tuple(keys), columns, update)
+    uow.connection.execute(stmt, row_params(uow.dialect, columns, rows))
 
 
 @lru_cache(maxsize=256)
-def _ignoring_statement(dialect: str, table: Table) -> Any:
-    return _insert(dialect, table).on_conflict_do_nothing()
+def _ignoring_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
+    return rows_insert(dialect, table, columns).on_conflict_do_nothing()
 
 
 def insert_ignoring_conflicts(
@@ -71,4 +108,6 @@ def insert_ignoring_conflicts(
 ) -> None:
     if not rows:
         return
-    uow.connection.execute(_ignoring_statement(uow.dialect, table), list(rows))
+    columns = tuple(rows[0])
+    stmt = _ignoring_statement(uow.dialect, table, columns)
+    uow.connection.execute(stmt, row_params(uow.dialect, columns, rows))

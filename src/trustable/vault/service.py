@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from trustable.core.clock import Clock, system_clock
 from trustable.core.errors import TrustableError, VaultError
+from trustable.storage.among import among
 from trustable.storage.changes import Follower, record_changes
 from trustable.vault.master import NONCE_BYTES, MasterKey
 from trustable.vault.tables import customer_keys, key_changes, vault_secrets
@@ -328,7 +329,7 @@ class Vault:
                         customer_keys.c.customer_id,
                         customer_keys.c.wrapped,
                         customer_keys.c.master_id,
-                    ).where(customer_keys.c.customer_id.in_(chunk))
+                    ).where(among(conn.dialect.name, customer_keys.c.customer_id, chunk))
                 ).all()
                 for customer_id, wrapped, master_id in rows:
                     found[customer_id] = self._open_wrapped(customer_id, wrapped, master_id)
