@@ -29,6 +29,8 @@ from trustable.ledger import service as ledger
 from trustable.ledger.sequencer import (
     AdvisoryLeadership,
     FileLeadership,
+    Sequencer,
+    due,
     flush,
     leadership,
     lock_key,
@@ -259,6 +261,39 @@ def test_a_round_with_nothing_pending_writes_nothing(app: Trustable) -> None:
     assert (done.sequenced, done.size) == (0, 0)
     assert flush(app).signed is True  # the empty log's first head
     assert flush(app).signed is False  # and nothing new since
+
+
+def test_a_round_is_due_only_when_a_record_waits_or_the_log_outgrew_its_head(
+    app: Trustable,
+) -> None:
+    flush(app)  # the empty log's first head
+    assert not due(app)
+    submit(app, 2, tag="due")
+    assert due(app)
+    flush(app)
+    assert not due(app)
+    # An entry appended at once (an export's receipt) still needs a head covering it.
+    with app.uow() as uow:
+        ledger.append(uow, app.vault, [ledger.Record("export", None, "key_test", {})], now=NOW)
+        uow.commit()
+    assert due(app)
+    flush(app)
+    assert not due(app)
+
+
+def test_an_idle_round_only_reads_so_it_never_waits_for_a_writer(app: Trustable) -> None:
+    """Once a second every serving process's sequencer looks for work: with none, it
+    must not take the write lock (SQLite) or the tree size's lock (PostgreSQL), which
+    every collecting request, and every `append`, needs."""
+    flush(app)
+    runner = Sequencer(app)
+    with app.uow() as writer:
+        ledger.locked_state(writer)  # a writer holding the tree size, as `append` does
+        idle = threading.Thread(target=runner._round)
+        idle.start()
+        idle.join(timeout=5)
+        assert not idle.is_alive()
+    assert runner.rounds == 1
 
 
 def test_one_sequencer_leads_at_a_time(app: Trustable, settings: Settings) -> None:

@@ -37,8 +37,9 @@ WRITE_KEY = _Described(
     "and RudderStack's SDKs send with a write key.",
 )
 API_KEY = _DescribedBearer(
-    scheme_name="apiKey", description="`Authorization: Bearer <key>`: an API key, or the token a "
-    "request by email answers with (for that request only)."
+    scheme_name="apiKey",
+    description="`Authorization: Bearer <key>`: an API key, or the token a "
+    "request by email answers with (for that request only).",
 )
 KEYED = [Security(WRITE_KEY), Security(API_KEY)]
 """`dependencies=` for a route that checks its key itself (`caller_in`)."""

@@ -33,7 +33,6 @@ def gpc_purposes(policy: Policy) -> list[str]:
     ]
 
 
-
 def honour_gpc(
     uow: UnitOfWork,
     vault: Vault,

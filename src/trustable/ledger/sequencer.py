@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from trustable.bootstrap import Trustable
 from trustable.ledger import service
-from trustable.ledger.sequencing import BATCH, pending_count, sequence
+from trustable.ledger.sequencing import BATCH, any_pending, sequence
 from trustable.storage.engine import schema_of
 
 log = logging.getLogger("trustable.ledger")
@@ -68,13 +68,21 @@ def flush(app: Trustable, *, batch: int = BATCH) -> Flushed:
     return Flushed(total, done.size, True)
 
 
-def settle(app: Trustable) -> Flushed | None:
-    """Before a command exits: sequence what is pending, if anything is (a read
-    first, so a command that wrote nothing writes nothing here either)."""
+def due(app: Trustable) -> bool:
+    """Whether a round has work: a record waits, or the log grew past its latest
+    signed head (an `append`). A read, so an idle round never takes the write lock
+    (on SQLite, the lock every collecting request needs)."""
     with app.reader() as uow:
-        if pending_count(uow) == 0:
-            return None
-    return flush(app)
+        if any_pending(uow):
+            return True
+        latest = service.latest_head(uow)
+        return service.tree_size(uow) > (latest.size if latest is not None else 0)
+
+
+def settle(app: Trustable) -> Flushed | None:
+    """Before a command exits: sequence what is pending and sign what it appended,
+    if anything (a read first, so a command that wrote nothing writes nothing here)."""
+    return flush(app) if due(app) else None
 
 
 class Leadership(Protocol):
@@ -189,7 +197,8 @@ class Sequencer:
 
     def _round(self) -> None:
         try:
-            flush(self.app)
+            if due(self.app):
+                flush(self.app)
             self.rounds += 1
         except Exception as exc:  # keep sequencing after a bad round; nothing is lost
             log.error("ledger sequencing failed: %s", exc.__class__.__name__)

@@ -72,6 +72,11 @@ def oldest_pending(uow: UnitOfWork) -> datetime | None:
     return found
 
 
+def any_pending(uow: UnitOfWork) -> bool:
+    """Whether a record waits (one index look-up, whatever the backlog)."""
+    return uow.connection.execute(select(ledger_pending.c.seq).limit(1)).first() is not None
+
+
 def pending_count(uow: UnitOfWork) -> int:
     counted = uow.connection.execute(select(func.count()).select_from(ledger_pending))
     return int(counted.scalar_one())

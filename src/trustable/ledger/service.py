@@ -82,8 +82,7 @@ class StoredEntry:
     leaf_hash: bytes
 
     def content(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = orjson.loads(self.body)
-        return parsed
+        return read_body(self.body)
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,13 @@ class PendingEntry:
     recorded_at: datetime
 
     def content(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = orjson.loads(self.body)
-        return parsed
+        return read_body(self.body)
+
+
+def read_body(body: bytes) -> dict[str, Any]:
+    """An entry's (or a pending record's) canonical bytes, read."""
+    parsed: dict[str, Any] = orjson.loads(body)
+    return parsed
 
 
 def stamp(moment: datetime) -> str:
@@ -261,7 +265,7 @@ def with_index(body: bytes, kind: str, index: int) -> bytes:
     at = body.rfind(marker)
     if at < 0:
         raise LedgerDamaged("a pending record is not in the canonical form")
-    return b"%s,\"i\":%d%s" % (body[:at], index, body[at:])
+    return b'%s,"i":%d%s' % (body[:at], index, body[at:])
 
 
 def write_entries(

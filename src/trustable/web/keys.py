@@ -101,7 +101,6 @@ def create(
     return _keys_page(request, who, created=made, status=201)
 
 
-
 @router.post("/admin/keys/{key_id}/revoke")
 def revoke(key_id: str, request: Request, csrf: Text = "") -> Response:
     """Revoke a key: every process refuses it from the next request on."""
