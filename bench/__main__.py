@@ -69,6 +69,7 @@ from bench import (
     scale,
     segments,
     soak,
+    tiles,
 )
 from bench.options import SECTIONS, SEEDED, Options, options
 from bench.report import Figure, Machine, figures_table, machine, table, write
@@ -473,6 +474,19 @@ def main(argv: list[str]) -> int:
                     say(f"  {line}")
                 figures += soak.figures(soaked)
                 body += soak.render(soaked)
+
+        if "tiles" in wanted:
+            say(f"16. the public ledger at {opts.ledger_entries:,} entries: tiles, a witness")
+            public = tiles.measure(
+                tmp / "tiles",
+                entries=opts.ledger_entries,
+                requests=1_000 if "--quick" not in argv else 100,
+                rounds=20 if "--quick" not in argv else 3,
+                grow=1_000,
+                progress=say,
+            )
+            figures += tiles.figures(public)
+            body += tiles.render(public)
 
     elapsed = time.perf_counter() - started
     lines = render_head(box, opts, figures, notes, elapsed) + body

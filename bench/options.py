@@ -33,6 +33,7 @@ SECTIONS = (
     "segments",
     "scale",
     "soak",
+    "tiles",
 )
 SEEDED = frozenset({"http", "pipeline", "ledger-cost"})  # sections on the seeded store
 

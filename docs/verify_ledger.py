@@ -257,6 +257,197 @@ def entry_problems(entry_json: dict[str, Any], index: int) -> tuple[bytes | None
     return digest, problems
 
 
+# -- C2SP checkpoints and tiles: the audit with no key ------------------------------
+
+TILE_WIDTH = 256
+
+
+def parse_vkey(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
+    """(name, key id, key) of a note verifier key `<name>+<hex id>+<base64(0x01||key)>`."""
+    name, hex_id, material = vkey.strip().split("+", 2)
+    raw = base64.b64decode(material, validate=True)
+    if len(raw) != 33 or raw[0] != 0x01:
+        raise ValueError("not an Ed25519 note verifier key")
+    key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    if key_id.hex() != hex_id:
+        raise ValueError("the verifier key's id does not match its name and key")
+    return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def open_checkpoint(note: str, vkey: str) -> tuple[str, int, bytes]:
+    """(origin, size, root) of a signed checkpoint note, once the log's signature on
+    it verifies (other signatures, a witness's, are ignored here)."""
+    name, key_id, key = parse_vkey(vkey)
+    text, sep, block = note.rpartition("\n\n")
+    if not sep or not note.endswith("\n"):
+        raise ValueError("not a signed note")
+    text += "\n"
+    signed = False
+    for line in block.splitlines():
+        dash, _, rest = line.partition(" ")
+        signer, _, signature = rest.partition(" ")
+        if dash != "\u2014" or signer != name:
+            continue
+        raw = base64.b64decode(signature, validate=True)
+        if raw[:4] != key_id:
+            continue
+        try:
+            key.verify(raw[4:], text.encode())
+        except InvalidSignature:
+            raise ValueError("the log's signature on the checkpoint does not verify") from None
+        signed = True
+    if not signed:
+        raise ValueError("the checkpoint carries no signature by the log's key")
+    lines = text.splitlines()
+    if len(lines) < 3 or not re.fullmatch(r"0|[1-9][0-9]*", lines[1]):
+        raise ValueError("not a checkpoint")
+    root = base64.b64decode(lines[2], validate=True)
+    if len(root) != HASH_SIZE:
+        raise ValueError("a checkpoint's root is 32 bytes")
+    return lines[0], int(lines[1]), root
+
+
+def tile_path(level: int, index: int, width: int) -> str:
+    """`tile/<L>/<N>[.p/<W>]`, N in 3-digit groups, all but the last with an `x`."""
+    groups = [f"{index % 1000:03d}"]
+    index //= 1000
+    while index:
+        groups.append(f"x{index % 1000:03d}")
+        index //= 1000
+    suffix = "" if width == TILE_WIDTH else f".p/{width}"
+    return f"tile/{level}/{'/'.join(reversed(groups))}{suffix}"
+
+
+class Tiles:
+    """Subtree hashes of a tree of `size` leaves, from its tiles alone."""
+
+    def __init__(self, base_url: str, size: int) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.size = size
+        self.fetched: dict[tuple[int, int], list[bytes]] = {}
+
+    def width(self, level: int, index: int) -> int:
+        span: int = TILE_WIDTH**level
+        return max(0, min(TILE_WIDTH, self.size // span - index * TILE_WIDTH))
+
+    def tile(self, level: int, index: int) -> list[bytes]:
+        if (level, index) not in self.fetched:
+            width = self.width(level, index)
+            path = tile_path(level, index, width)
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/ledger/{path}", timeout=30) as r:
+                    data = r.read()
+            except (urllib.error.URLError, OSError) as exc:
+                raise Refused(f"GET /ledger/{path} failed: {exc}") from None
+            if width == 0 or len(data) != width * HASH_SIZE:
+                raise Refused(f"tile {path} is not {width} hashes")
+            self.fetched[(level, index)] = [data[i : i + 32] for i in range(0, len(data), 32)]
+        return self.fetched[(level, index)]
+
+    def subtree(self, height: int, index: int) -> bytes:
+        """The root of leaves [index * 2^height, (index + 1) * 2^height)."""
+        level, rise = divmod(height, 8)
+        hashes = []
+        for position in range(index << rise, (index + 1) << rise):
+            hashes.append(self.tile(level, position // TILE_WIDTH)[position % TILE_WIDTH])
+        while len(hashes) > 1:
+            hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+        return hashes[0]
+
+    def range_hash(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) for a range the proofs use (aligned perfect subtrees)."""
+        parts = []
+        while start < end:
+            k = 1 << ((end - start).bit_length() - 1)
+            if k == end - start and start % k == 0:
+                parts.append(self.subtree(k.bit_length() - 1, start // k))
+                break
+            k = 1 << ((end - start - 1).bit_length() - 1)
+            parts.append(self.subtree(k.bit_length() - 1, start // k))
+            start += k
+        acc = parts[-1]
+        for part in reversed(parts[:-1]):
+            acc = node_hash(part, acc)
+        return acc
+
+    def root(self) -> bytes:
+        return EMPTY_ROOT if self.size == 0 else self.range_hash(0, self.size)
+
+    def consistency_proof(self, first: int) -> list[bytes]:
+        """RFC 9162 §2.1.4.1 PROOF(first, D[0:size]), from the tiles."""
+        ranges: list[tuple[int, int]] = []
+        start, end, m, complete = 0, self.size, first, True
+        while m != end - start:
+            k = 1 << ((end - start - 1).bit_length() - 1)
+            if m <= k:
+                ranges.append((start + k, end))
+                end = start + k
+            else:
+                ranges.append((start, start + k))
+                start, m, complete = start + k, m - k, False
+        if not complete:
+            ranges.append((start, end))
+        return [self.range_hash(a, b) for a, b in reversed(ranges)]
+
+    def check_every_tile(self) -> list[str]:
+        """Recompute each published hash tile above level 0 from the one below."""
+        problems = []
+        level = 1
+        while self.size >= TILE_WIDTH**level:
+            for index in range(-(-(self.size // TILE_WIDTH**level) // TILE_WIDTH)):
+                for offset, got in enumerate(self.tile(level, index)):
+                    below = self.tile(level - 1, index * TILE_WIDTH + offset)
+                    while len(below) > 1:
+                        below = [node_hash(below[i], below[i + 1]) for i in range(0, len(below), 2)]
+                    if below[0] != got:
+                        problems.append(f"tile {tile_path(level, index, 256)}: hash {offset}")
+            level += 1
+        return problems
+
+
+def audit(base_url: str, vkey: str, state: str | None, full: bool) -> list[str]:
+    """Audit the log at `base_url` from its public checkpoint and tiles alone."""
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/") + "/ledger/checkpoint", timeout=30) as r:
+            note = r.read().decode("utf-8")
+    except (urllib.error.URLError, OSError, UnicodeDecodeError) as exc:
+        return [f"GET /ledger/checkpoint failed: {exc}"]
+    try:
+        origin, size, root = open_checkpoint(note, vkey)
+    except ValueError as exc:
+        return [str(exc)]
+    print(f"checkpoint      {origin}, size {size}: signed by the log")
+    tiles = Tiles(base_url, size)
+    if tiles.root() != root:
+        return ["the tiles do not add up to the checkpoint's root: the log is not what it signed"]
+    print(f"root            recomputed from {len(tiles.fetched)} tiles: ok")
+    if full:
+        problems = tiles.check_every_tile()
+        if problems:
+            return problems
+        print(f"every tile      {len(tiles.fetched)} tiles, each agrees with the level below")
+    if state is None:
+        return []
+    try:
+        with open(state, encoding="utf-8") as remembered:
+            old_origin, old_size, old_root = remembered.read().split()
+    except FileNotFoundError:
+        old_origin = ""
+    if old_origin:
+        if old_origin != origin:
+            return [f"the state file is for another log ({old_origin})"]
+        first, first_root = int(old_size), base64.b64decode(old_root)
+        if first > size:
+            return [f"the log shrank: it had {first} entries, its checkpoint now says {size}"]
+        proof = tiles.consistency_proof(first) if 0 < first < size else []
+        if not verify_consistency(first, size, first_root, root, proof):
+            return [f"the log of {first} entries seen before is not the start of this one"]
+        print(f"consistency     the log of {first} seen before is the start of {size}: ok")
+    with open(state, "w", encoding="utf-8") as remembered:
+        remembered.write(f"{origin} {size} {base64.b64encode(root).decode()}\n")
+    return []
+
+
 # -- over HTTP -----------------------------------------------------------------------
 
 
@@ -322,7 +513,34 @@ def check(base_url: str, api_key: str, index: int, pinned_key: str | None = None
     return []
 
 
+def main_audit(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="verify_ledger.py audit",
+        description="Audit a Trustable ledger from its public checkpoint and tiles.",
+    )
+    parser.add_argument("base_url", help="where Trustable answers, e.g. https://cdp.example.com")
+    parser.add_argument("vkey", help="the log's note verifier key (trustable ledger key)")
+    parser.add_argument("--state", help="a file remembering the last checkpoint seen")
+    parser.add_argument("--full", action="store_true", help="check every hash tile too")
+    args = parser.parse_args(argv)
+    try:
+        problems = audit(args.base_url, args.vkey, args.state, args.full)
+    except Refused as exc:
+        problems = [str(exc)]
+    except ValueError as exc:
+        problems = [f"bad input: {exc}"]
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    if problems:
+        return 1
+    print("verified: the log is what it signed, and it only grew")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["audit"]:
+        return main_audit(argv[1:])
     parser = argparse.ArgumentParser(
         description="Verify one entry of a Trustable transparency ledger over HTTP."
     )

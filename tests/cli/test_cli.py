@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import MOVIELENS
 from tests.helpers import cli_env
+from trustable.bootstrap import bootstrap
 from trustable.cli.main import app
 from trustable.core.settings import Settings, example_policy_path
 from trustable.vault.master import encode_key
@@ -37,6 +39,7 @@ def test_every_command_has_help() -> None:
         ["import", "movielens"],
         ["ledger", "verify"],
         ["ledger", "sign"],
+        ["ledger", "key"],
         ["keys", "rotate-master"],
         ["retention", "run"],
         ["requests", "list"],
@@ -200,6 +203,27 @@ def test_ledger_verify_passes_on_an_intact_log_and_names_a_tampered_entry(
     damaged = runner.invoke(app, ["ledger", "verify"], env=env)
     assert damaged.exit_code == 1
     assert "entry 3 was altered" in damaged.output
+
+
+def test_ledger_key_prints_the_verifier_key_public_checkpoints_open_with(
+    env: dict[str, str], settings: Settings
+) -> None:
+    from trustable.ledger.note import Note, open_note, parse_vkey, sign
+
+    named = {**env, "TRUSTABLE_LEDGER_ORIGIN": "privacy.shop.example/ledger"}
+    printed = runner.invoke(app, ["ledger", "key"], env=named)
+    assert printed.exit_code == 0, printed.output
+    vkey = parse_vkey(printed.output.strip())
+    assert vkey.name == "privacy.shop.example/ledger"
+    trustable = bootstrap(replace(settings, ledger_origin="privacy.shop.example/ledger"))
+    try:
+        text = "privacy.shop.example/ledger\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+        signed = sign(text, vkey.name, trustable.vault.signing_key())
+    finally:
+        trustable.close()
+    assert open_note(Note(text, (signed,)), [vkey]) == [vkey]
+    refused = runner.invoke(app, ["ledger", "key"], env={**env, "TRUSTABLE_LEDGER_ORIGIN": "a b"})
+    assert refused.exit_code != 0 and "no spaces" in refused.output
 
 
 def test_ledger_verify_fails_while_a_record_waits_past_the_maximum_merge_delay(

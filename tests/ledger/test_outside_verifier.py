@@ -488,7 +488,6 @@ def test_a_bad_question_gets_a_clear_4xx_never_a_500(
 
 
 LEDGER_ENDPOINTS = [
-    "/v1/ledger/head",
     "/v1/ledger/public-key",
     "/v1/ledger/entries/0",
     "/v1/ledger/proof/inclusion?index=0&size=1",
@@ -510,6 +509,21 @@ def test_the_ledger_answers_only_callers_with_a_key(
         answer = httpx.get(f"{live_server.url}{path}", headers=headers, timeout=10)
         assert answer.status_code == 401, (headers, answer.text)
         assert answer.json() == {"code": code, "message": answer.json()["message"]}
+
+
+def test_the_signed_head_is_public_and_as_the_keyed_callers_see_it(
+    app: Trustable, live_server: LiveServer, write_key: str
+) -> None:
+    collect(live_server, write_key, msg("track", "user-1", event="E"))
+    admin = make_key(app, "admin", name="head-admin")
+    bare = httpx.get(f"{live_server.url}/v1/ledger/head", timeout=10)
+    keyed = httpx.get(
+        f"{live_server.url}/v1/ledger/head",
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=10,
+    )
+    assert bare.status_code == keyed.status_code == 200
+    assert bare.json() == keyed.json() and bare.json()["size"] == 1
 
 
 def test_a_customers_entries_need_the_admin_scope(

@@ -346,7 +346,7 @@ def test_rows_of_a_store_made_before_survive_partitioning_and_going_back(
                     for who in ("ada", "bob", "cyd")
                 ],
             )
-        downgrade(app.engine, "data", "-1")
+        downgrade(app.engine, "data", "data_0018")
         with app.engine.connect() as conn:
             assert partition_count(conn) is None
             before = conn.execute(text("SELECT id, customer_id, message_id FROM events")).all()
@@ -360,7 +360,7 @@ def test_rows_of_a_store_made_before_survive_partitioning_and_going_back(
                 == 0
             )
             assert len(before) == 3
-        upgrade(app.engine, "data", partitions=2)
+        upgrade(app.engine, "data", "data_0019", partitions=2)
         assert current_revision(app.engine) == "data_0019"
         with app.engine.connect() as conn:
             assert partition_count(conn) == 2

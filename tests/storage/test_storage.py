@@ -26,6 +26,7 @@ NOT_PER_CUSTOMER = {
     "ledger_nodes",
     "ledger_state",
     "ledger_heads",
+    "ledger_cosignatures",  # witnesses' cosignatures of the log's checkpoints
     "incidents",  # an incident's facts and totals; its customers are in incident_customers
     "incident_steps",
     "analytics_budgets",  # analysts' privacy budgets: no customer in them

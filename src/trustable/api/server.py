@@ -65,7 +65,16 @@ def start_background(trustable: Trustable, *, worker: bool = True) -> Background
     recommender in step with consent."""
     from trustable.ledger.sequencer import start_in_background as start_sequencing
 
-    running = Background([start_sequencing(trustable)])
+    running = Background([])
+    wake = None
+    if trustable.settings.witnesses:
+        # Asked after the sequencer's rounds, from a thread of their own.
+        from trustable.ledger.witnesses import start_in_background as start_asking
+
+        asker, thread, stop = start_asking(trustable)
+        wake = asker.wake.set
+        running.threads.append((thread, stop))
+    running.threads.append(start_sequencing(trustable, after_round=wake))
     if worker and trustable.policy.spec.destinations:
         from trustable.destinations.worker import start_in_background
 

@@ -29,6 +29,7 @@ from trustable.cli.retention import retention_app
 from trustable.cli.risk import risk_app
 from trustable.cli.segments import segments_app
 from trustable.cli.users import users_app
+from trustable.cli.witness import witness_app
 from trustable.core.errors import TrustableError
 from trustable.core.settings import Settings
 from trustable.ledger.sequencer import settle
@@ -50,6 +51,7 @@ app.add_typer(collection_app, name="collection")
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(witness_app, name="witness")
 app.add_typer(retention_app, name="retention")
 app.add_typer(requests_app, name="requests")
 app.add_typer(portal_app, name="portal")
@@ -408,6 +410,17 @@ def ledger_sign() -> None:
             head = sign_head(uow, trustable.vault, now=trustable.clock())
             uow.commit()
     console.print(f"signed head: {head.size} entries, root {head.root.hex()}")
+
+
+@ledger_app.command("key")
+def ledger_key() -> None:
+    """Print the log's note verifier key: what a witness, an auditor or a browser
+    needs, with the origin, to check the public checkpoints (docs/ledger.md)."""
+    from trustable.ledger.public import log_key
+
+    with running(settling=False) as trustable:
+        key = log_key(trustable.vault, trustable.settings.checkpoint_origin)
+    print(key.vkey())
 
 
 destinations_app = typer.Typer(help="Downstream destinations.", no_args_is_help=True)

@@ -52,10 +52,28 @@ class Settings:
     # The maximum merge delay: how long a pending record may wait for its index
     # before `trustable ledger verify` reports the log as failing its promise.
     ledger_max_delay: float = 30.0
+    # The log's name in its public checkpoints (C2SP origin line); None: derived
+    # from `public_url`, else from the address it serves on (`ledger_origin_of`).
+    ledger_origin: str | None = None
+    # The witnesses asked to cosign each new checkpoint: `<verifier key> <URL>` pairs,
+    # separated by commas (parsed by `ledger.witnesses`).
+    witnesses: str = ""
 
     @property
     def master_key_file(self) -> Path:
         return self.home / "master.key"
+
+    @property
+    def checkpoint_origin(self) -> str:
+        """The origin line of the ledger's checkpoints, and the name its note key
+        signs under: `TRUSTABLE_LEDGER_ORIGIN`, else the public URL without its
+        scheme (`privacy.shop.example/ledger` style), else host and port. Witnesses
+        and browsers remember a log by it: choose it once."""
+        if self.ledger_origin:
+            return self.ledger_origin
+        if self.public_url:
+            return self.public_url.split("://", 1)[-1].rstrip("/")
+        return f"{self.host}:{self.port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,7 +102,20 @@ class Settings:
             frame_ancestors=frame_ancestors_from(env),
             ledger_interval=interval,
             ledger_max_delay=max_delay,
+            ledger_origin=ledger_origin_from(env),
+            witnesses=env.get("TRUSTABLE_WITNESSES", "").strip(),
         )
+
+
+def ledger_origin_from(env: Mapping[str, str]) -> str | None:
+    """`TRUSTABLE_LEDGER_ORIGIN`, refused when a note could not carry it (C2SP
+    origins and key names hold no spaces and no '+')."""
+    origin = env.get("TRUSTABLE_LEDGER_ORIGIN", "").strip()
+    if not origin:
+        return None
+    if any(c.isspace() or c == "+" for c in origin):
+        raise ConfigurationError("TRUSTABLE_LEDGER_ORIGIN may hold no spaces and no '+'")
+    return origin
 
 
 def default_keystore_url(database_url: str, home: Path) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from trustable.access.service import ApiKey
 from trustable.api.deps import caller, needs, trustable
 from trustable.core.errors import NotFound
 from trustable.identity.service import customer_exists
-from trustable.ledger import service
+from trustable.ledger import public, service, witnesses
 from trustable.ledger.schemas import (
     ConsistencyOut,
     CustomerEntriesOut,
@@ -22,6 +23,7 @@ from trustable.ledger.schemas import (
     PublicKeyOut,
     b64,
 )
+from trustable.ledger.tiles import WIDTH, TileError, parse_tile_path
 
 router = APIRouter(tags=["ledger"])
 anyone_with_a_key = Depends(caller)
@@ -31,13 +33,61 @@ EntryIndex = Annotated[int, Path(ge=0, le=service.MAX_INDEX)]
 
 
 @router.get("/v1/ledger/head", response_model=HeadOut)
-def head(request: Request, _: ApiKey = anyone_with_a_key) -> HeadOut:
-    """The latest signed tree head; a new one is signed when the log has grown."""
+def head(request: Request) -> HeadOut:
+    """The latest signed tree head, for anyone: the sequencer signs one at least every
+    `TRUSTABLE_LEDGER_INTERVAL` while the log grows (a store that never signed one
+    signs the first here)."""
     app = trustable(request)
-    with app.uow() as uow:
-        signed = service.sign_head(uow, app.vault, now=app.clock())
-        uow.commit()
+    with app.reader() as uow:
+        signed = service.latest_head(uow)
+    if signed is None:
+        with app.uow() as uow:
+            signed = service.sign_head(uow, app.vault, now=app.clock())
+            uow.commit()
     return HeadOut.of(signed)
+
+
+@router.get(
+    "/ledger/checkpoint",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def checkpoint(request: Request) -> Response:
+    """The log's C2SP checkpoint (origin, size, root hash), signed by the log and
+    cosigned by its witnesses, for anyone: c2sp.org/tlog-checkpoint."""
+    published = witnesses.published(trustable(request))
+    return Response(
+        published.note.serialize(),
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=2"},
+    )
+
+
+@router.get(
+    "/ledger/tile/{level}/{rest:path}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def tile(level: str, rest: str, request: Request) -> Response:
+    """A tile of the log's Merkle tree, for anyone: c2sp.org/tlog-tiles. Hashes only:
+    entry bundles (`tile/entries/…`) are not public, entries being a customer's."""
+    if level == "entries":
+        raise NotFound(
+            "entries are not public: a customer reads theirs in the portal",
+            code="entries_not_public",
+        )
+    try:
+        at, index, width = parse_tile_path(level, rest)
+    except TileError as exc:
+        raise NotFound(str(exc), code="no_such_tile") from None
+    with trustable(request).reader() as uow:
+        data = public.read_tile(uow, at, index, width)
+    if data is None:
+        raise NotFound("the published tree does not hold this tile yet", code="no_such_tile")
+    lasting = "max-age=31536000, immutable" if width == WIDTH else "max-age=60"
+    return Response(
+        data, media_type="application/octet-stream", headers={"Cache-Control": f"public, {lasting}"}
+    )
 
 
 @router.get("/v1/ledger/public-key", response_model=PublicKeyOut)

@@ -23,6 +23,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -174,6 +175,8 @@ class Sequencer:
     interval: float = 1.0
     lead: Leadership | None = None
     rounds: int = 0
+    # Called after each round while this process leads (the witnesses' asker).
+    after_round: Callable[[], None] | None = None
 
     def run_forever(self, stop: threading.Event) -> None:
         lead = self.lead or leadership(self.app)
@@ -186,6 +189,8 @@ class Sequencer:
                         log.info("this process sequences the ledger")
                         leading = True
                     self._round()
+                    if self.after_round is not None:
+                        self.after_round()
                 elif leading:
                     log.warning("this process no longer sequences the ledger")
                     leading = False
@@ -204,9 +209,11 @@ class Sequencer:
             log.error("ledger sequencing failed: %s", exc.__class__.__name__)
 
 
-def start_in_background(app: Trustable) -> tuple[threading.Thread, threading.Event]:
+def start_in_background(
+    app: Trustable, after_round: Callable[[], None] | None = None
+) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
-    runner = Sequencer(app, interval=app.settings.ledger_interval)
+    runner = Sequencer(app, interval=app.settings.ledger_interval, after_round=after_round)
     thread = threading.Thread(
         target=runner.run_forever, args=(stop,), name="trustable-sequencer", daemon=True
     )

@@ -92,3 +92,16 @@ ledger_heads = Table(
     Column("signed_at", UtcDateTime(), nullable=False),
     Column("signature", LargeBinary, nullable=False),
 )
+
+# Witnesses' cosignatures of the log's checkpoints (C2SP tlog-cosignature), one per
+# witness and size: appended to the published checkpoint of that size, and the size
+# each witness last cosigned is where the next request's consistency proof starts.
+ledger_cosignatures = Table(
+    "ledger_cosignatures",
+    data_metadata,
+    Column("witness", String(200), nullable=False),  # its verifier key
+    Column("size", BigInteger, nullable=False),
+    Column("line", String(400), nullable=False),  # the note signature line
+    Column("cosigned_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("witness", "size"),
+)

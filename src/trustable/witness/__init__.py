@@ -1,0 +1,1 @@
+"""Witnesses: independent cosigners of transparency logs (C2SP tlog-witness)."""
