@@ -311,3 +311,24 @@ def bootstrap_other(tmp_path: Path) -> Vault:
     vault = other.vault
     other.close()
     return vault
+
+
+def test_consistency_proofs_between_published_sizes_are_public(
+    public_app: Trustable, live_server: LiveServer
+) -> None:
+    grow(public_app, 10)
+    with public_app.reader() as uow:
+        small = ledger.root_at(uow, 10)
+    grow(public_app, 23)
+    note = parse_checkpoint(parse_note(httpx.get(f"{live_server.url}/ledger/checkpoint").text).text)
+    answer = httpx.get(
+        f"{live_server.url}/ledger/proof/consistency", params={"first": 10, "second": 33}
+    )
+    assert answer.status_code == 200
+    proof = [base64.b64decode(p) for p in answer.json()["proof"]]
+    assert merkle.verify_consistency(10, 33, small, note.root, proof)
+    grow_unsigned(public_app, 5)
+    beyond = httpx.get(
+        f"{live_server.url}/ledger/proof/consistency", params={"first": 10, "second": 38}
+    )
+    assert beyond.status_code == 404 and beyond.json()["code"] == "beyond_checkpoint"

@@ -63,6 +63,21 @@ def checkpoint(request: Request) -> Response:
     )
 
 
+@router.get("/ledger/proof/consistency", response_model=ConsistencyOut)
+def public_consistency(first: Position, second: Position, request: Request) -> ConsistencyOut:
+    """RFC 9162 consistency proof between two published sizes, for anyone (a browser
+    that remembers an earlier checkpoint). Only hashes; what it proves is checked
+    against the two checkpoints' roots, so it cannot be tailored."""
+    with trustable(request).reader() as uow:
+        published = public.published_size(uow)
+        if second > published:
+            raise NotFound(
+                f"the published log has {published} entries", code="beyond_checkpoint"
+            )
+        proof = service.consistency_proof(uow, first, second) if 0 < first else []
+    return ConsistencyOut(first=first, second=second, proof=[b64(p) for p in proof])
+
+
 @router.get(
     "/ledger/tile/{level}/{rest:path}",
     response_class=Response,

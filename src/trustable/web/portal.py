@@ -32,6 +32,7 @@ from trustable.identity.contacts import add_claim
 from trustable.identity.service import customer_exists, linked_identifiers, unlink_identifier
 from trustable.ledger import service as ledger
 from trustable.ledger.public import log_key
+from trustable.ledger.witnesses import configured as configured_witnesses
 from trustable.portal.service import choices, describe, holdings, redeem_link
 from trustable.rights import runner
 from trustable.rights.erase import certificate, read_certificate
@@ -169,6 +170,7 @@ def home(
         objectable=[c for c in switches if not c.needs_consent],
         proof=proof if proof and proof.startswith(PROOF_PREFIX) else None,
         log_key=log_key(app.vault, app.settings.checkpoint_origin).vkey(),
+        witness_keys=[w.key.vkey() for w in configured_witnesses(app)],
     )
 
 
