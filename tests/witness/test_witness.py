@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import sqlite_settings
+from tests.ledger.test_tiles import grow
 from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.core.settings import Settings
 from trustable.ledger import service as ledger
 from trustable.ledger.note import Note, NoteKey, open_note, parse_note
 from trustable.ledger.public import checkpoint, log_key
-from trustable.ledger.sequencer import flush
 from trustable.witness.service import (
     SIZE_TYPE,
     Witness,
@@ -33,16 +33,6 @@ from trustable.witness.service import (
 )
 
 ORIGIN = "privacy.shop.example"
-
-
-def grow(app: Trustable, count: int, tag: str) -> None:
-    records = [
-        ledger.Record("collect", None, "key_test", {"tag": tag, "n": n}) for n in range(count)
-    ]
-    with app.uow() as uow:
-        ledger.submit(uow, app.vault, records, now=app.clock())
-        uow.commit()
-    flush(app)
 
 
 def published(app: Trustable) -> tuple[int, str]:

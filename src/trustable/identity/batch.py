@@ -123,9 +123,9 @@ class IdentityBatch:
     def _lookup(self, by_index: dict[tuple[str, str], Identifier]) -> None:
         """Read the holders of these identifiers.
 
-        The query names kinds and indexes as two IN lists (which the unique index on
-        (kind, blind_index) serves) and keeps the exact pairs here: a row-value IN
-        makes SQLite scan the whole table.
+        The query names indexes and kinds as two lists (which the index on
+        (blind_index, kind) serves, one probe per identifier) and keeps the exact
+        pairs here: a row-value IN makes SQLite scan the whole table.
         """
         kinds = sorted({kind for kind, _ in by_index})
         indexes = sorted({index for _, index in by_index})
@@ -140,8 +140,8 @@ class IdentityBatch:
                     identifiers.c.history,
                     identifiers.c.verified_by,
                 ).where(
-                    among(dialect, identifiers.c.kind, kinds),
                     among(dialect, identifiers.c.blind_index, chunk),
+                    among(dialect, identifiers.c.kind, kinds),
                 )
             ).all()
             for kind, index, customer_id, history, verified_by in rows:

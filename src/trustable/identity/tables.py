@@ -53,7 +53,9 @@ identifiers = Table(
     # The history the identifier first belonged to, once it was joined into another
     # customer's (NULL: its own customer's): what undoing a join gives back.
     Column("history", String(32), nullable=True),
-    Index("ix_identifiers_kind_blind_index", "kind", "blind_index"),
+    # Blind index first: as selective as a key, so every look-up is one probe whatever
+    # the planner's statistics say (migration data_0021).
+    Index("ix_identifiers_blind_index_kind", "blind_index", "kind"),
     # An id names one customer; an address may be claimed by several.
     Index(
         "uq_identifiers_kind_blind_index",

@@ -41,6 +41,7 @@ from trustable.core.files import private_folder, private_sqlite, write_private
 from trustable.ledger import merkle
 from trustable.ledger.note import (
     COSIGNATURE,
+    ED25519,
     Checkpoint,
     Note,
     NoteError,
@@ -165,6 +166,8 @@ class Witness:
         `url`: where its checkpoint and tiles are, so consistency is checked from
         them. Following it again updates the URL and keeps what was cosigned."""
         key = parse_vkey(vkey)
+        if key.kind != ED25519:
+            raise WitnessError("a log signs its checkpoints with an Ed25519 key (type 0x01)")
         self._db.execute(
             "INSERT INTO logs (origin, vkey, url) VALUES (?, ?, ?) "
             "ON CONFLICT (origin) DO UPDATE SET url = excluded.url",
