@@ -9,6 +9,7 @@ from trustable.access.key_routes import router as keys_router
 from trustable.access.routes import router as access_router
 from trustable.analytics.routes import router as analytics_router
 from trustable.api import docs, errors
+from trustable.api.cors import BrowserCORS
 from trustable.api.headers import DefaultHeaders
 from trustable.bootstrap import Trustable
 from trustable.consent.gpc import GPC_LAST_UPDATE
@@ -23,6 +24,7 @@ from trustable.portal.routes import router as portal_router
 from trustable.rights.routes import router as rights_router
 from trustable.segments.routes import router as segments_router
 from trustable.web.analytics import router as analytics_page
+from trustable.web.banner import router as banner_script
 from trustable.web.console import router as console_pages
 from trustable.web.dashboard import router as dashboard_page
 from trustable.web.incidents import router as incidents_pages
@@ -42,6 +44,7 @@ def create_app(trustable: Trustable) -> FastAPI:
     )
     app.state.trustable = trustable
     app.add_middleware(DefaultHeaders)
+    app.add_middleware(BrowserCORS)
     errors.install(app)
     docs.install(app)
     app.include_router(events_router)
@@ -62,6 +65,7 @@ def create_app(trustable: Trustable) -> FastAPI:
         app.include_router(analytics_router)
         app.include_router(analytics_page)
     app.include_router(portal_pages)
+    app.include_router(banner_script)
     app.include_router(console_pages)
     app.include_router(dashboard_page)
     app.include_router(incidents_pages)

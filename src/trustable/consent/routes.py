@@ -6,8 +6,10 @@ from fastapi import APIRouter, Depends, Request
 
 from trustable.access.service import ApiKey
 from trustable.api.deps import needs, trustable
-from trustable.consent import receipts, service
+from trustable.consent import banner, receipts, service
 from trustable.consent.schemas import (
+    BannerChoices,
+    BannerChoicesOut,
     ConsentByIdentifier,
     ConsentChange,
     ConsentChangeOut,
@@ -17,14 +19,16 @@ from trustable.consent.schemas import (
     PurposeConsentOut,
     SignedReceiptOut,
 )
-from trustable.core.errors import NotFound
+from trustable.core.errors import Forbidden, NotFound
 from trustable.identity.kinds import normalise
 from trustable.identity.service import customer_exists
+from trustable.storage.failures import retrying
 from trustable.storage.uow import UnitOfWork
 
 router = APIRouter(tags=["consent"])
 reader = Depends(needs("consent:read", "consent:write"))
 writer = Depends(needs("consent:write"))
+collector = Depends(needs("collect"))
 
 
 def _live(uow: UnitOfWork, customer_id: str) -> str:
@@ -146,3 +150,44 @@ def get_receipt(receipt_id: str, request: Request, _: ApiKey = reader) -> Signed
     with app.reader() as uow:
         signed = receipts.receipt_for(uow, app.policy, app.vault, receipt_id)
     return SignedReceiptOut.model_validate(signed)
+
+
+@router.post("/v1/consent/choices", response_model=BannerChoicesOut)
+def post_banner_choices(
+    answer: BannerChoices, request: Request, key: ApiKey = collector
+) -> BannerChoicesOut:
+    """A visitor's answer to the consent banner, for their anonymous id: what
+    `/consent.js` sends with the page's write key. Refused (403) for a user id, and
+    for an anonymous id a signed-in customer holds: a public key never speaks for a
+    known customer. Each purpose's record comes with its signed receipt."""
+    if answer.user_id is not None:
+        raise Forbidden(
+            "the banner records consent for anonymous ids only; a signed-in customer's "
+            "consent changes through the portal or the shop's backend",
+            code="anonymous_only",
+        )
+    app = trustable(request)
+    # Sent by the browser itself, so the body's flag and the header both count.
+    gpc = answer.gpc or request.headers.get("sec-gpc") == "1"
+
+    def once() -> list[service.ConsentRecord]:
+        with app.uow() as uow:
+            records = banner.record_banner_choices(
+                uow,
+                app.vault,
+                app.policy,
+                anonymous_id=answer.anonymous_id,
+                choices=answer.choices,
+                gpc=gpc,
+                now=app.clock(),
+                actor=key.key_id,
+                jurisdiction=answer.jurisdiction,
+            )
+            uow.commit()
+        return records
+
+    records = retrying(once)
+    return BannerChoicesOut(
+        notice_version=app.policy.notice_version,
+        changes=[_changed(request, record) for record in records],
+    )

@@ -92,3 +92,43 @@ class ConsentsOut(BaseModel):
 class ConsentHistoryOut(BaseModel):
     customer_id: str
     records: list[ConsentRecordOut]
+
+
+class BannerChoices(BaseModel):
+    """A visitor's answer to the banner, for their anonymous id (what `/consent.js`
+    sends with the page's public write key)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "anonymous_id": "6f1c2b0e-52a4-4b5e-9d43-0f3b8c1e7a21",
+                    "choices": {
+                        "analytics.reporting": True,
+                        "marketing.advertising.third_party.targeted": False,
+                        "marketing.communications.email": False,
+                        "personalize.content.profiled": True,
+                    },
+                    "gpc": False,
+                }
+            ]
+        },
+    )
+
+    anonymous_id: str = Field(min_length=1, max_length=256)
+    choices: dict[str, bool] = Field(
+        description="every purpose the banner asks for -> allowed (true) or not"
+    )
+    gpc: bool = Field(False, description="the browser sends Global Privacy Control")
+    jurisdiction: str | None = Field(None, description="ISO 3166 code, e.g. DE or US-CA")
+    user_id: str | None = Field(
+        None, description="always refused: a public key never speaks for a known customer"
+    )
+
+
+class BannerChoicesOut(BaseModel):
+    """Where each purpose now stands, each with its signed receipt."""
+
+    notice_version: str
+    changes: list[ConsentChangeOut]

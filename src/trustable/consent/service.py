@@ -347,22 +347,35 @@ def consent_history(uow: UnitOfWork, customer_id: str) -> list[ConsentRecord]:
 _RANK = {"granted": 0, "withdrawn": 1, "denied": 2, "objected": 3}
 
 
-def merge_consents(uow: UnitOfWork, winner: str, loser: str) -> None:
+def merge_consents(uow: UnitOfWork, winner: str, loser: str, *, widen: bool) -> None:
     """Join `loser`'s consent history into `winner`'s.
 
-    Where both have a current state for a purpose, the more protective one stands (a
-    denial or withdrawal beats a grant), so joining two histories never widens use.
+    Where both have a current state for a purpose, the later choice stands: a visitor
+    who accepted the banner before signing in has chosen again since the account's
+    last choice (a tie goes to the more protective one). `widen` False (the join was
+    made on a public key's word): a grant of `loser`'s never replaces a refusal of
+    `winner`'s or a purpose `winner` was never asked, since anyone with the write key
+    could otherwise make an anonymous history that allows everything and join it to
+    a known customer. Its later refusals still carry over.
     """
     conn = uow.connection
-    states = load_states(uow, [winner, loser])
+    mine_rows = conn.execute(
+        select(consent_state).where(consent_state.c.customer_id == winner)
+    ).all()
+    mine = {row.purpose: row for row in mine_rows}
     theirs = conn.execute(select(consent_state).where(consent_state.c.customer_id == loser)).all()
     for row in theirs:
-        mine = states[winner].get(row.purpose)
-        if mine is None or _RANK[row.status] > _RANK[mine]:
-            values = {k: v for k, v in row._mapping.items() if k != "customer_id"}
-            upsert(
-                uow, consent_state, [{**values, "customer_id": winner}], ("customer_id", "purpose")
-            )
+        kept = mine.get(row.purpose)
+        if not widen and row.status == ConsentStatus.granted.value:
+            if kept is None or kept.status != ConsentStatus.granted.value:
+                continue
+        if kept is not None and (kept.recorded_at, _RANK[kept.status]) >= (
+            row.recorded_at,
+            _RANK[row.status],
+        ):
+            continue
+        values = {k: v for k, v in row._mapping.items() if k != "customer_id"}
+        upsert(uow, consent_state, [{**values, "customer_id": winner}], ("customer_id", "purpose"))
     conn.execute(consent_state.delete().where(consent_state.c.customer_id == loser))
     # A restriction of either history restricts the joined one.
     if restricted_among(uow, [loser]) and not restricted_among(uow, [winner]):

@@ -18,7 +18,7 @@ browser's opt-out is recorded (method `gpc`) and a banner's "yes" cannot undo it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -143,17 +143,20 @@ def apply_signals(
     now: datetime,
     actor: str,
     overruled: Iterable[str] = (),
+    narrow_only: Collection[str] = (),
 ) -> int:
     """Record what the signals change, in message order; the number of records.
 
     `overruled`: purposes a stronger signal of the same request has settled (Global
-    Privacy Control's), on which these signals say nothing.
+    Privacy Control's), on which these signals say nothing. `narrow_only`: customers
+    whose grants these signals may not make (known customers, on a public key's
+    word): their refusals are recorded, their "yes" is not.
     """
     settled = frozenset(overruled)
     stated = [
         (customer_id, purpose, permitted, method)
         for customer_id, signals in items
         for purpose, (permitted, method) in choices(policy, signals).items()
-        if purpose not in settled
+        if purpose not in settled and not (permitted and customer_id in narrow_only)
     ]
     return state_choices(uow, vault, policy, stated, now=now, actor=actor)

@@ -39,12 +39,21 @@ from trustable.vault.service import Vault
 
 
 def merge_histories(
-    uow: UnitOfWork, vault: Vault, *, winner: str, loser: str, actor: str, now: datetime
+    uow: UnitOfWork,
+    vault: Vault,
+    *,
+    winner: str,
+    loser: str,
+    actor: str,
+    now: datetime,
+    trusted: bool,
 ) -> None:
+    """`trusted`: a trusted source joined them, so `loser`'s later grants carry over
+    (`merge_consents`)."""
     conn = uow.connection
     vault.load_keys([winner, loser])
     move_identifiers(uow, vault, winner, loser)
-    merge_consents(uow, winner, loser)
+    merge_consents(uow, winner, loser, widen=trusted)
 
     _move_events(
         uow,

@@ -114,7 +114,9 @@ def _collect_once(
 
 
 async def _endpoint(request: Request, single_type: str | None) -> CollectResponse:
-    if "json" not in request.headers.get("content-type", "application/json"):
+    # analytics.js sends JSON as text/plain, which spares the browser a preflight.
+    kind = request.headers.get("content-type", "application/json").split(";", 1)[0].strip()
+    if "json" not in kind and kind != "text/plain":
         raise InvalidInput("send Content-Type: application/json", code="invalid_content_type")
     raw = await _read_capped(request)
     return await run_in_threadpool(
@@ -135,6 +137,12 @@ async def collect_batch(request: Request) -> CollectResponse:
     return await _endpoint(request, None)
 
 
+@router.post("/v1/b", response_model=CollectResponse, include_in_schema=False)
+async def collect_batch_short(request: Request) -> CollectResponse:
+    """`/v1/batch` under the name analytics.js's batching delivery posts to."""
+    return await _endpoint(request, None)
+
+
 def _single(kind: str) -> None:
     async def collect_one(request: Request) -> CollectResponse:
         return await _endpoint(request, kind)
@@ -147,6 +155,15 @@ def _single(kind: str) -> None:
         response_model=CollectResponse,
         name=f"collect_{kind}",
         openapi_extra=collection_body(kind),
+    )
+    # analytics.js posts each message to its type's first letter (`/v1/t`).
+    router.add_api_route(
+        f"/v1/{kind[0]}",
+        collect_one,
+        methods=["POST"],
+        response_model=CollectResponse,
+        name=f"collect_{kind}_short",
+        include_in_schema=False,
     )
 
 

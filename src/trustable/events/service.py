@@ -40,7 +40,7 @@ from trustable.events.tables import collection_drops, events, received_messages,
 from trustable.identity.batch import IdentityBatch
 from trustable.identity.contacts import contact_row, record_contacts
 from trustable.identity.kinds import SOURCE, Identifier, normalise
-from trustable.identity.service import hold_customers
+from trustable.identity.service import hold_customers, known_customers
 from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.segments.service import Stored, observe
@@ -169,6 +169,11 @@ def ingest(
     # read, and stay so (a join or an erasure committed meanwhile starts this over).
     parties = set(owners).union(*((m.winner, m.loser) for m in batch.merges))
     hold_customers(uow, parties - set(batch.new_customers), exclusive=bool(batch.merges))
+    # Read before `flush` writes this batch's identifiers: a history that gets its
+    # first user id now was an anonymous visitor's until now.
+    known_before: set[str] = set()
+    if not trusted and any(m.signals is not None for m in messages):
+        known_before = known_customers(uow, set(owners) - set(batch.new_customers))
     merges = batch.flush()
     records: list[ledger.Record] = []
     for merge in merges:
@@ -180,7 +185,15 @@ def ingest(
                 detail={"absorbed": vault.pseudonym(merge.loser)},
             )
         )
-        merge_histories(uow, vault, winner=merge.winner, loser=merge.loser, actor=actor, now=now)
+        merge_histories(
+            uow,
+            vault,
+            winner=merge.winner,
+            loser=merge.loser,
+            actor=actor,
+            now=now,
+            trusted=trusted,
+        )
     # Joins refused are counted beside dropped fields, but are not fields.
     joins: Counter[tuple[str, str]] = Counter()
     for refusal, message_type in zip(batch.refusals, refused_by, strict=True):
@@ -203,18 +216,21 @@ def ingest(
     # choice for a purpose it covers, sent in the same request, is not (docs/consent.md).
     if gpc:
         honour_gpc(uow, vault, policy, owners, now=now, actor=actor)
+    signalled = [
+        (customer_id, m.signals)
+        for customer_id, m in zip(owners, messages, strict=True)
+        if m.signals is not None and (customer_id, m.message_id) in fresh
+    ]
     apply_signals(
         uow,
         vault,
         policy,
-        [
-            (customer_id, m.signals)
-            for customer_id, m in zip(owners, messages, strict=True)
-            if m.signals is not None and (customer_id, m.message_id) in fresh
-        ],
+        signalled,
         now=now,
         actor=actor,
         overruled=gpc_purposes(policy) if gpc else (),
+        # A public key may narrow a known customer's consent, never widen it.
+        narrow_only=known_before if signalled and not trusted else (),
     )
     decisions = decisions_for(uow, policy, set(owners))
     vault.load_keys(set(owners))

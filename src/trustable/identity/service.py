@@ -43,6 +43,31 @@ def customer_exists(uow: UnitOfWork, customer_id: str) -> str | None:
     return None
 
 
+def known_customers(uow: UnitOfWork, customer_ids: Iterable[str]) -> set[str]:
+    """Those of `customer_ids` that are more than an anonymous visitor: their history
+    names a user id or holds a contact (docs/identity.md). A public key's word never
+    widens what such a customer allows."""
+    wanted = sorted(set(customer_ids))
+    if not wanted:
+        return set()
+    known: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        rows = uow.connection.execute(
+            select(identifiers.c.customer_id)
+            .where(
+                among(uow.dialect, identifiers.c.customer_id, wanted[start : start + 500]),
+                (identifiers.c.kind == "user_id")
+                | (
+                    identifiers.c.kind.in_(CONTACT_KINDS)
+                    & identifiers.c.verified_by.is_not(None)
+                ),
+            )
+            .distinct()
+        )
+        known.update(row[0] for row in rows)
+    return known
+
+
 def list_identifiers(uow: UnitOfWork, vault: Vault, customer_id: str) -> list[Identifier]:
     rows = uow.connection.execute(
         select(identifiers.c.kind, identifiers.c.value)

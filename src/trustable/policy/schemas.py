@@ -197,6 +197,95 @@ class AnalyticsSpec(BaseModel):
     measures: dict[str, MeasureSpec] = Field(default_factory=dict)
 
 
+class BannerTexts(BaseModel):
+    """The consent banner's own words, in one language. `{organization}` in `intro` is
+    the organization's name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1)
+    intro: str = Field(min_length=1)
+    accept_all: str = Field(min_length=1)
+    reject_all: str = Field(min_length=1)
+    choose: str = Field(min_length=1)
+    save: str = Field(min_length=1)
+    ask_heading: str = Field(min_length=1, description="over the purposes that need consent")
+    always_on_heading: str = Field(min_length=1, description="over the purposes that need none")
+    always_on: str = Field(min_length=1, description="the state of a purpose that needs none")
+    you_get: str = Field(min_length=1, description="before a purpose's benefit")
+    why_contract: str = Field(min_length=1)
+    why_legal_obligation: str = Field(min_length=1)
+    why_legitimate_interest: str = Field(min_length=1)
+    gpc_note: str = Field(min_length=1, description="beside a purpose GPC turned off")
+    receipts_heading: str = Field(min_length=1)
+    receipts_none: str = Field(min_length=1)
+    receipt_download: str = Field(min_length=1)
+    allowed: str = Field(min_length=1)
+    refused: str = Field(min_length=1)
+    saved: str = Field(min_length=1)
+    failed: str = Field(min_length=1, description="when the choice could not be recorded")
+
+
+ENGLISH_BANNER = BannerTexts(
+    title="Your data, your choice",
+    intro="{organization} asks before using your data for anything more than running "
+    "the shop. Nothing below is on until you say so, and you can change your mind at "
+    "any time.",
+    accept_all="Accept all",
+    reject_all="Reject all",
+    choose="Choose",
+    save="Save my choices",
+    ask_heading="What we ask your permission for",
+    always_on_heading="What needs no permission",
+    always_on="Always on",
+    you_get="What you get:",
+    why_contract="Needed to provide what you signed up for.",
+    why_legal_obligation="The law requires it.",
+    why_legitimate_interest="Needed to protect you and the shop; you may object at any time.",
+    gpc_note="Off, because your browser asks sites not to sell or share your data "
+    "(Global Privacy Control). Turn it on only if you want this.",
+    receipts_heading="Your receipts",
+    receipts_none="No choice recorded yet.",
+    receipt_download="Download your signed receipts",
+    allowed="allowed",
+    refused="refused",
+    saved="Your choices are saved.",
+    failed="Your choices could not be saved. Please try again.",
+)
+
+
+class PurposeWords(BaseModel):
+    """A purpose's texts in another language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(min_length=1)
+    benefit: str = Field(min_length=1)
+
+
+class TranslationSpec(BaseModel):
+    """Everything customers read in the banner, in one more language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    texts: BannerTexts
+    purposes: dict[str, PurposeWords] = Field(description="every purpose of the policy")
+
+
+class BannerSpec(BaseModel):
+    """The consent banner (`/consent.js`): its words in the policy's language, and
+    translations, each complete."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = Field("en", description="the language of the policy's own texts")
+    texts: BannerTexts = Field(default_factory=lambda: ENGLISH_BANNER.model_copy())
+    translations: dict[str, TranslationSpec] = Field(
+        default_factory=dict, description="language tag (de, fr-CA) -> its texts"
+    )
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -224,3 +313,4 @@ class PolicySpec(BaseModel):
         default_factory=dict, description="segment name -> its description, purposes, rule"
     )
     analytics: AnalyticsSpec | None = None
+    banner: BannerSpec = Field(default_factory=BannerSpec)

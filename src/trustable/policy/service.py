@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from trustable.core.errors import PolicyError
+from trustable.policy.languages import banner_problems
 from trustable.policy.schemas import LegalBasis, PolicySpec, PurposeSpec
 from trustable.segments.rules import SEGMENT_NAME, EventRule
 
@@ -309,6 +310,7 @@ def check_meaning(spec: PolicySpec) -> list[str]:
     problems.extend(risk_problems(spec))
     problems.extend(segment_problems(spec))
     problems.extend(analytics_problems(spec))
+    problems.extend(banner_problems(spec))
     return problems
 
 
