@@ -91,7 +91,8 @@ def test_changing_the_answer_withdraws_what_was_granted(
     app: Trustable, live_server: LiveServer, write_key: str
 ) -> None:
     answer(live_server, write_key, {"anonymous_id": "anon-b2", "choices": everything(True)})
-    again = answer(live_server, write_key, {"anonymous_id": "anon-b2", "choices": everything(False)})
+    body = {"anonymous_id": "anon-b2", "choices": everything(False)}
+    again = answer(live_server, write_key, body)
     assert again.status_code == 200, again.text
     assert {s for s, _ in states(app, "anonymous_id", "anon-b2").values() if s} == {"withdrawn"}
     assert len(history(app, "anonymous_id", "anon-b2")) == 2 * len(ASKED)

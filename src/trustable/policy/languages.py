@@ -7,6 +7,7 @@ reads half a notice in their language and half in another has not been told plai
 from __future__ import annotations
 
 import re
+
 from trustable.policy.schemas import PolicySpec
 
 # A BCP 47 tag as browsers send them: a language, then optional script or region.
