@@ -20,6 +20,11 @@ APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q 
 AXE_CORE_VERSION := 4.14.1
 NPM_PREFIX := .cache/npm
 STAMP_AXE := $(NPM_PREFIX)/.installed-axe-core-$(AXE_CORE_VERSION)
+# The browser SDKs shops run, for the consent banner's tests (tests/browser/shop/):
+# Segment's analytics.js and RudderStack's JavaScript SDK, pinned, from the registry.
+SEGMENT_VERSION := 1.84.3
+RUDDERSTACK_VERSION := 3.34.1
+STAMP_SDKS := $(NPM_PREFIX)/.installed-sdks-$(SEGMENT_VERSION)-$(RUDDERSTACK_VERSION)
 
 .PHONY: demo test bench lint clean chromium
 
@@ -56,8 +61,14 @@ $(STAMP_AXE):
 		--ignore-scripts --loglevel=error axe-core@$(AXE_CORE_VERSION)
 	touch $@
 
+$(STAMP_SDKS): $(STAMP_AXE)
+	npm install --prefix $(NPM_PREFIX) --no-save --no-package-lock --no-audit --no-fund \
+		--ignore-scripts --loglevel=error axe-core@$(AXE_CORE_VERSION) \
+		@segment/analytics-next@$(SEGMENT_VERSION) @rudderstack/analytics-js@$(RUDDERSTACK_VERSION)
+	touch $@
+
 ## make test: the whole suite (browser tests too), then ruff, mypy (strict), import contracts
-test: $(STAMP_TEST) chromium $(STAMP_AXE)
+test: $(STAMP_TEST) chromium $(STAMP_AXE) $(STAMP_SDKS)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy

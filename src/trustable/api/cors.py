@@ -34,7 +34,9 @@ class BrowserCORS:
             app,
             allow_origins=["*"],
             allow_methods=["POST"],
-            allow_headers=["Authorization", "Content-Type", "Content-Encoding", "AnonymousId"],
+            # The SDKs add headers of their own (RudderStack's `AnonymousId`); none
+            # carries a credential the browser adds by itself.
+            allow_headers=["*"],
             allow_credentials=False,
             max_age=600,
         )

@@ -16,6 +16,8 @@
  *   rudderstackOptions(options), rudderstack(rudderanalytics)
  *                       RudderStack's consent management (custom provider) gets the
  *                       allowed and denied consent ids, events wait for a choice
+ * Code that needs it before the script has loaded (it is async) waits with
+ *   (window.trustableReady = window.trustableReady || []).push(function (trustable) {…})
  * docs/consent.md, "The banner", says more.
  */
 (function () {
@@ -36,6 +38,7 @@
   var current = saved && saved.version === CONFIG.notice_version ? saved : null;
   var settle;
   var first = new Promise(function (resolve) { settle = resolve; });
+  var recording = null;
   var segmentRef = null;
   var rudderRefs = [];
   var root = null;
@@ -79,9 +82,11 @@
 
   function anonymousId() {
     try {
-      if (segmentRef && segmentRef.user) {
-        var a = segmentRef.user().anonymousId();
-        if (a) return a;
+      // AnalyticsBrowser (npm) holds the loaded instance; the snippet is the instance.
+      var inst = segmentRef && (segmentRef.instance || segmentRef);
+      var user = inst && typeof inst.user === "function" ? inst.user() : null;
+      if (user && typeof user.anonymousId === "function" && user.anonymousId()) {
+        return user.anonymousId();
       }
     } catch (e) { /* not loaded yet */ }
     for (var i = 0; i < rudderRefs.length; i++) {
@@ -126,23 +131,29 @@
 
   function tellRudderStack(choices) {
     rudderRefs.forEach(function (ra) {
-      try { ra.consent({ consentManagement: consentIds(choices) }); } catch (e) { /* old SDK */ }
+      var managed = Object.assign({ enabled: true, provider: "custom" }, consentIds(choices));
+      try { ra.consent({ consentManagement: managed }); } catch (e) { /* an SDK without it */ }
     });
   }
 
   // ---- recording a choice ----------------------------------------------------
+  // The SDKs hear of a choice once Trustable has recorded it (or failed to): events
+  // that waited for it then never arrive before the choice they depend on.
   function choose(choices) {
     var chosen = copy(choices);
     current = { version: CONFIG.notice_version, choices: chosen, gpc: gpc, at: new Date().toISOString(),
                 receipts: (saved && saved.receipts) || [], pending: true };
     saved = current;
     write(current);
-    settle(copy(chosen));
     close();
-    tellRudderStack(chosen);
-    listeners.forEach(function (fn) { try { fn(copy(chosen)); } catch (e) { /* theirs */ } });
-    window.dispatchEvent(new CustomEvent("trustable:consent", { detail: { choices: copy(chosen) } }));
-    send(current);
+    recording = send(current).then(function () {
+      recording = null;
+      settle(copy(chosen));
+      tellRudderStack(chosen);
+      listeners.forEach(function (fn) { try { fn(copy(chosen)); } catch (e) { /* theirs */ } });
+      window.dispatchEvent(new CustomEvent("trustable:consent", { detail: { choices: copy(chosen) } }));
+      return copy(chosen);
+    });
   }
 
   function send(record) {
@@ -153,6 +164,9 @@
       headers: { "Content-Type": "application/json", "Authorization": "Basic " + btoa(writeKey + ":") },
       body: JSON.stringify(body),
     }).then(function (response) {
+      // Refused for good (a signed-in visitor's id: their account's choices are made
+      // in the privacy portal): kept here for the SDKs, never sent again.
+      if (response.status === 400 || response.status === 403) record.pending = false;
       if (!response.ok) throw new Error("HTTP " + response.status);
       return response.json();
     }).then(function (answer) {
@@ -161,7 +175,8 @@
       write(record);
       announce(T.saved);
     }).catch(function () {
-      announce(T.failed); // kept as pending: sent again on the next page
+      write(record);
+      announce(T.failed); // unless refused, sent again on the next page
     });
   }
 
@@ -338,13 +353,17 @@
 
   window.trustable = {
     version: CONFIG.notice_version,
-    get consent() { return current ? Promise.resolve(copy(current.choices)) : first; },
+    get consent() {
+      if (recording) return recording;
+      return current ? Promise.resolve(copy(current.choices)) : first;
+    },
     show: function () { open(true); },
     on: function (name, fn) { if (name === "change") listeners.push(fn); },
     segment: function (analytics) {
       segmentRef = analytics;
+      // analytics.js awaits what a source middleware returns: events wait for a choice.
       analytics.addSourceMiddleware(function (ctx) {
-        window.trustable.consent.then(function (choices) {
+        return window.trustable.consent.then(function (choices) {
           var event = ctx.payload.obj;
           event.context = event.context || {};
           var consent = event.context.consent || {};
@@ -360,7 +379,10 @@
       out.consentManagement = Object.assign({ enabled: true, provider: "custom" },
         current ? consentIds(current.choices) : {});
       if (!current) {
-        out.preConsent = { enabled: true, storage: { strategy: "none" }, events: { delivery: "buffer" } };
+        // Events wait in the page until the visitor chooses. Only the anonymous id is
+        // kept meanwhile: without it every waiting event would get an id of its own,
+        // and the choice would be recorded for none of them.
+        out.preConsent = { enabled: true, storage: { strategy: "anonymousId" }, events: { delivery: "buffer" } };
       }
       return out;
     },
@@ -369,6 +391,12 @@
       return rudderanalytics;
     },
   };
+
+  // Code that waited for the banner: window.trustableReady = [function (trustable) {…}].
+  var waiting = window.trustableReady || [];
+  window.trustableReady = { push: function (fn) { fn(window.trustable); } };
+  waiting.forEach(function (fn) { fn(window.trustable); });
+  window.dispatchEvent(new CustomEvent("trustable:ready"));
 
   if (current && current.pending) send(current);
   if (!current) open(false);
