@@ -56,6 +56,7 @@ from pathlib import Path
 
 from bench import (
     analytics,
+    banner,
     decisions,
     deliveries,
     http_load,
@@ -487,6 +488,20 @@ def main(argv: list[str]) -> int:
             )
             figures += tiles.figures(public)
             body += tiles.render(public)
+
+        if "banner" in wanted:
+            say("17. the consent banner: size, shown, its endpoint")
+            asked = banner.measure(
+                tmp / "banner",
+                loads=100 if "--quick" not in argv else 10,
+                answers=1_000 if "--quick" not in argv else 100,
+                postgres_url=(
+                    None if scale.reachable(opts.scale.postgres_url) else opts.scale.postgres_url
+                ),
+                progress=say,
+            )
+            figures += banner.figures(asked)
+            body += banner.render(asked)
 
     elapsed = time.perf_counter() - started
     lines = render_head(box, opts, figures, notes, elapsed) + body

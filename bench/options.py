@@ -34,6 +34,7 @@ SECTIONS = (
     "scale",
     "soak",
     "tiles",
+    "banner",
 )
 SEEDED = frozenset({"http", "pipeline", "ledger-cost"})  # sections on the seeded store
 

@@ -8,8 +8,9 @@ How blocks are checked, by the language their fence names:
   on the same store; any other block runs in bash, in a scratch directory, where
   `curl` fails on an HTTP error;
 - `json` and `yaml`: must parse;
-- `text`, `nginx`, `caddy`: shown, not checked (a synopsis, an output, a format, a
-  proxy's configuration).
+- `text`, `nginx`, `caddy`, `html`: shown, not checked (a synopsis, an output, a
+  format, a proxy's configuration, a shop's page; the banner's pages are tested in
+  tests/browser/test_banner.py).
 
 Every block names its language: a block with none, or with one not listed here, fails.
 
@@ -53,7 +54,7 @@ NOT_RUN = re.compile(r"<!-- not run: (.+?) -->\s*$")
 PERSONALIZE = "personalize.content.profiled"
 SHELL = ("sh", "bash", "shell", "console")
 CHECKED = ("python", *SHELL, "json", "yaml")
-SHOWN = ("text", "nginx", "caddy")
+SHOWN = ("text", "nginx", "caddy", "html")
 
 
 @dataclass(frozen=True)

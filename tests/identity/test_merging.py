@@ -69,7 +69,7 @@ def test_alias_joins_two_existing_customers_under_the_survivors_key(app: Trustab
     assert {"properties.order_id": "o1"} in [e.fields for e in events]
     assert traits["zip"] == "99999"  # the survivor's own statement stands
     assert traits["email"] == "k@example.org"
-    # Joining never widens use: the denial outweighs the grant.
+    # The later choice stands (docs/consent.md, "When a visitor signs in"): the denial.
     assert states["personalize.content.profiled"].permitted is False
 
 

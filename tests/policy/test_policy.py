@@ -87,3 +87,37 @@ def test_a_purpose_using_a_parent_category_uses_its_children() -> None:
     assert "personalize.content.profiled" in users
     assert "essential.service" not in users
     assert "essential.service" in policy.purposes_using("user.contact.address.postal_code")
+
+
+def test_the_shipped_banner_speaks_english_and_german_in_full() -> None:
+    banner = load_policy(example_policy_path()).spec.banner
+    assert banner.language == "en" and set(banner.translations) == {"de"}
+    german = banner.translations["de"]
+    assert german.texts.reject_all == "Alle ablehnen"
+    assert set(german.purposes) == set(load_policy(example_policy_path()).purposes)
+
+
+def test_a_translation_that_leaves_a_purpose_out_names_it() -> None:
+    start = EXAMPLE.index("        marketing.advertising.third_party.targeted:\n          name: Werbung")
+    end = EXAMPLE.index("benefit: Weniger Werbung, die Sie nicht interessiert.\n") + len(
+        "benefit: Weniger Werbung, die Sie nicht interessiert.\n"
+    )
+    bad = EXAMPLE[:start] + EXAMPLE[end:]
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(bad)
+    assert (
+        "banner.translations.de.purposes: 'marketing.advertising.third_party.targeted' has no "
+        "text in this language" in caught.value.message
+    )
+
+
+def test_a_translation_missing_a_word_of_the_banner_names_it() -> None:
+    bad = EXAMPLE.replace("        reject_all: Alle ablehnen\n", "")
+    with pytest.raises(PolicyError, match=r"banner\.translations\.de\.texts\.reject_all"):
+        parse_policy(bad)
+
+
+def test_a_language_tag_must_be_one() -> None:
+    bad = EXAMPLE.replace("  translations:\n    de:\n", "  translations:\n    German!:\n")
+    with pytest.raises(PolicyError, match=r"'German!' is not a language tag"):
+        parse_policy(bad)
