@@ -98,10 +98,10 @@ def test_the_shipped_banner_speaks_english_and_german_in_full() -> None:
 
 
 def test_a_translation_that_leaves_a_purpose_out_names_it() -> None:
-    start = EXAMPLE.index("        marketing.advertising.third_party.targeted:\n          name: Werbung")
-    end = EXAMPLE.index("benefit: Weniger Werbung, die Sie nicht interessiert.\n") + len(
-        "benefit: Weniger Werbung, die Sie nicht interessiert.\n"
-    )
+    first = "        marketing.advertising.third_party.targeted:\n          name: Werbung"
+    last = "benefit: Weniger Werbung, die Sie nicht interessiert.\n"
+    start = EXAMPLE.index(first)
+    end = EXAMPLE.index(last) + len(last)
     bad = EXAMPLE[:start] + EXAMPLE[end:]
     with pytest.raises(PolicyError) as caught:
         parse_policy(bad)
