@@ -146,7 +146,7 @@ def test_an_anonymous_id_a_known_customer_holds_is_refused(
     [
         ({**everything(True), "essential.service": True}, "consent_not_asked"),
         ({**everything(True), "made.up": True}, "unknown_purpose"),
-        ({ANALYTICS: True}, "missing_choice"),
+        ({}, "invalid_request"),
     ],
 )
 def test_an_answer_that_does_not_fit_the_banner_is_refused_clearly(
@@ -155,6 +155,24 @@ def test_an_answer_that_does_not_fit_the_banner_is_refused_clearly(
     sent = answer(live_server, write_key, {"anonymous_id": "anon-b5", "choices": choices})
     assert sent.status_code == 400
     assert sent.json()["code"] == code
+
+
+def test_an_answer_for_some_purposes_leaves_the_others_and_speaks_segments_spelling(
+    app: Trustable, live_server: LiveServer, write_key: str
+) -> None:
+    body = {"anonymousId": "anon-b7", "choices": {ANALYTICS: True}}
+    sent = answer(live_server, write_key, body, {"Sec-GPC": "1"})
+    assert sent.status_code == 200, sent.text
+    now = states(app, "anonymous_id", "anon-b7")
+    assert now[ANALYTICS] == ("granted", "banner")
+    assert now[ADS] == ("denied", "gpc")  # the browser's signal answers for it
+    assert now[EMAIL] == (None, None)
+    refused = answer(
+        live_server,
+        write_key,
+        {"anonymousId": "anon-b8", "userId": "u-b8", "choices": body["choices"]},
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "anonymous_only"
 
 
 def test_the_endpoint_needs_a_collect_key(app: Trustable, live_server: LiveServer) -> None:

@@ -77,8 +77,10 @@ def banner_content(policy: Policy) -> dict[str, Any]:
     }
 
 
-def _checked(policy: Policy, choices: Mapping[str, bool]) -> list[str]:
-    asked = [k for k, p in policy.spec.purposes.items() if p.legal_basis == LegalBasis.consent]
+def _checked(policy: Policy, choices: Mapping[str, bool], gpc: bool) -> list[str]:
+    """The purposes to record, in the policy's order: those answered, and those GPC
+    covers, which its signal answers when the visitor did not."""
+    covered = set(gpc_purposes(policy)) if gpc else set()
     for purpose in choices:
         found = policy.purpose(purpose)
         if found is None:
@@ -89,13 +91,11 @@ def _checked(policy: Policy, choices: Mapping[str, bool]) -> list[str]:
                 f"{found.spec.legal_basis.value}): the banner does not ask for it",
                 code="consent_not_asked",
             )
-    missing = [k for k in asked if k not in choices]
-    if missing:
-        raise InvalidInput(
-            "a banner's answer covers every purpose it asks for; missing: " + ", ".join(missing),
-            code="missing_choice",
-        )
-    return asked
+    return [
+        key
+        for key, p in policy.spec.purposes.items()
+        if p.legal_basis == LegalBasis.consent and (key in choices or key in covered)
+    ]
 
 
 def record_banner_choices(
@@ -110,15 +110,16 @@ def record_banner_choices(
     actor: str,
     jurisdiction: str | None = None,
 ) -> list[ConsentRecord]:
-    """Record a visitor's answer to the banner, one record per purpose it asks for.
+    """Record a visitor's answer to the banner, one record per purpose answered.
 
     Every answer is recorded, the same as before included: it is the visitor's own
     act under this notice version, and each gets its receipt. A "no" to a purpose
     Global Privacy Control covers, from a browser sending the signal, is recorded as
-    `gpc`; everything else as `banner`. The anonymous id must not belong to a known
-    customer (a user id or a contact): `Forbidden` then, and nothing is written.
+    `gpc`, and so is such a purpose left unanswered; everything else as `banner`. The
+    anonymous id must not belong to a known customer (a user id or a contact):
+    `Forbidden` then, and nothing is written.
     """
-    asked = _checked(policy, choices)
+    asked = _checked(policy, choices, gpc)
     ident = ("anonymous_id", normalise("anonymous_id", anonymous_id))
     batch = IdentityBatch(uow, vault, now)
     batch.preload([ident])
@@ -138,7 +139,7 @@ def record_banner_choices(
     covered = set(gpc_purposes(policy)) if gpc else set()
     records = []
     for purpose in asked:
-        yes = choices[purpose]
+        yes = choices.get(purpose, False)
         if yes:
             status = ConsentStatus.granted
         elif current.get(purpose) == ConsentStatus.granted.value:

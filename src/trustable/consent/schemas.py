@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from trustable.consent.service import ConsentMethod, ConsentStatus
 
@@ -116,14 +116,23 @@ class BannerChoices(BaseModel):
         },
     )
 
-    anonymous_id: str = Field(min_length=1, max_length=256)
+    # Segment's spelling (`anonymousId`) is taken too: the page's SDKs speak it.
+    anonymous_id: str = Field(
+        min_length=1,
+        max_length=256,
+        validation_alias=AliasChoices("anonymous_id", "anonymousId"),
+    )
     choices: dict[str, bool] = Field(
-        description="every purpose the banner asks for -> allowed (true) or not"
+        min_length=1,
+        description="purposes the banner asks for -> allowed (true) or not; the banner sends "
+        "every one, a purpose left out stays as it was",
     )
     gpc: bool = Field(False, description="the browser sends Global Privacy Control")
     jurisdiction: str | None = Field(None, description="ISO 3166 code, e.g. DE or US-CA")
     user_id: str | None = Field(
-        None, description="always refused: a public key never speaks for a known customer"
+        None,
+        validation_alias=AliasChoices("user_id", "userId"),
+        description="always refused: a public key never speaks for a known customer",
     )
 
 
