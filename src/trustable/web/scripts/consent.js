@@ -188,12 +188,19 @@
     return node;
   }
 
-  function announce(text) {
-    if (!live) {
+  // A status region in the page before anything is said in it: screen readers
+  // announce changes to a region they already know.
+  function liveRegion() {
+    if (!live && document.body) {
       live = el("p", { role: "status", "class": "tb-sr" });
       document.body.appendChild(live);
     }
-    live.textContent = text;
+    return live;
+  }
+
+  function announce(text) {
+    var region = liveRegion();
+    if (region) region.textContent = text;
   }
 
   function style() {
@@ -260,7 +267,8 @@
                           "aria-describedby": "tb-intro", lang: language, tabindex: "-1" });
     box.appendChild(el("h2", { id: "tb-title" }, T.title));
     box.appendChild(el("p", { id: "tb-intro" }, T.intro));
-    var chosen = current ? current.choices : (saved ? saved.choices : {});
+    // Under a new notice nothing is on again until the visitor says so.
+    var chosen = current ? current.choices : {};
     CONFIG.ask.forEach(function (purpose) {
       if (gpcCovers(purpose) && !detailed) {
         box.appendChild(el("p", { "class": "tb-note" }, wordsOf(purpose).name + ": " + T.gpc_note));
@@ -327,6 +335,7 @@
       return;
     }
     if (!root) returnFocus = document.activeElement;
+    liveRegion();
     var box = build(detailed);
     if (root) root.replaceWith(box); else document.body.appendChild(box);
     root = box;
