@@ -19,7 +19,7 @@ from trustable.consent.service import (
     ConsentRecord,
     ConsentStatus,
     load_states,
-    record_consent,
+    record_consents,
 )
 from trustable.core.errors import Forbidden, InvalidInput
 from trustable.identity.batch import IdentityBatch
@@ -135,9 +135,9 @@ def record_banner_choices(
             )
     customer_id = batch.resolve([ident])
     batch.flush()
-    current = load_states(uow, [customer_id])[customer_id]
+    current = load_states(uow, [customer_id])[customer_id] if holder is not None else {}
     covered = set(gpc_purposes(policy)) if gpc else set()
-    records = []
+    decisions = []
     for purpose in asked:
         yes = choices.get(purpose, False)
         if yes:
@@ -147,18 +147,15 @@ def record_banner_choices(
         else:
             status = ConsentStatus.denied
         method = ConsentMethod.gpc if purpose in covered and not yes else ConsentMethod.banner
-        records.append(
-            record_consent(
-                uow,
-                policy,
-                vault=vault,
-                actor=actor,
-                customer_id=customer_id,
-                purpose=purpose,
-                status=status,
-                method=method,
-                now=now,
-                jurisdiction=jurisdiction,
-            )
-        )
-    return records
+        decisions.append((purpose, status, method))
+    return record_consents(
+        uow,
+        policy,
+        vault=vault,
+        actor=actor,
+        customer_id=customer_id,
+        decisions=decisions,
+        now=now,
+        jurisdiction=jurisdiction,
+        new_customer=holder is None,
+    )

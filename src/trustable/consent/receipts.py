@@ -148,10 +148,7 @@ def sensitive_categories(policy: Policy, found: Purpose | None) -> list[str]:
     """
     if found is None:
         return []
-    reachable = set(found.spec.categories) | {
-        category for category in policy.spec.tracking_plan.values() if found.uses(category)
-    }
-    return sorted(c for c in reachable if is_sensitive(c))
+    return sorted(c for c in policy.reachable(found.key) if is_sensitive(c))
 
 
 def recipients(policy: Policy, purpose: str) -> list[str]:

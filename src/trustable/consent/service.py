@@ -109,57 +109,102 @@ def record_consent(
 ) -> ConsentRecord:
     """Append a consent record, make it the current state and log it in the ledger,
     all in the caller's unit of work."""
-    if policy.purpose(purpose) is None:
-        raise InvalidInput(f"unknown purpose '{purpose}'", code="unknown_purpose")
-    record = ConsentRecord(
-        receipt_id=str(uuid.uuid4()),
+    (record,) = record_consents(
+        uow,
+        policy,
+        vault=vault,
+        actor=actor,
         customer_id=customer_id,
-        purpose=purpose,
-        status=status,
-        method=method,
-        notice_version=policy.notice_version,
-        jurisdiction=check_jurisdiction(jurisdiction),
-        recorded_at=now,
+        decisions=[(purpose, status, method)],
+        now=now,
+        jurisdiction=jurisdiction,
     )
-    row = {
-        "customer_id": customer_id,
-        "purpose": purpose,
-        "status": status.value,
-        "method": method.value,
-        "notice_version": record.notice_version,
-        "jurisdiction": record.jurisdiction,
-        "recorded_at": now,
-    }
-    uow.connection.execute(consent_records.insert(), [{**row, "receipt_id": record.receipt_id}])
-    upsert(uow, consent_state, [row], keys=("customer_id", "purpose"))
-    left: list[ledger.Record] = []
-    if status is not ConsentStatus.granted and policy.spec.segments:
-        # Here, not in segments: consent would import segments, which reads consent.
-        from trustable.segments.service import leave_for_purpose
+    return record
 
-        left = leave_for_purpose(uow, policy, customer_id, purpose, actor=actor)
+
+def record_consents(
+    uow: UnitOfWork,
+    policy: Policy,
+    *,
+    vault: Vault,
+    actor: str,
+    customer_id: str,
+    decisions: Sequence[tuple[str, ConsentStatus, ConsentMethod]],
+    now: datetime,
+    jurisdiction: str | None = None,
+    new_customer: bool = False,
+) -> list[ConsentRecord]:
+    """Several decisions of one customer at once (a banner's answer), each as
+    `record_consent` records it, in as few statements as one of them takes.
+    `new_customer`: made in this unit of work, so in no segment to leave yet."""
+    for purpose, _, _ in decisions:
+        if policy.purpose(purpose) is None:
+            raise InvalidInput(f"unknown purpose '{purpose}'", code="unknown_purpose")
+    if len({purpose for purpose, _, _ in decisions}) != len(decisions):
+        raise InvalidInput("one decision per purpose at a time", code="duplicate_purpose")
+    place = check_jurisdiction(jurisdiction)
+    records = [
+        ConsentRecord(
+            receipt_id=str(uuid.uuid4()),
+            customer_id=customer_id,
+            purpose=purpose,
+            status=status,
+            method=method,
+            notice_version=policy.notice_version,
+            jurisdiction=place,
+            recorded_at=now,
+        )
+        for purpose, status, method in decisions
+    ]
+    rows = [
+        {
+            "customer_id": customer_id,
+            "purpose": r.purpose,
+            "status": r.status.value,
+            "method": r.method.value,
+            "notice_version": r.notice_version,
+            "jurisdiction": r.jurisdiction,
+            "recorded_at": now,
+        }
+        for r in records
+    ]
+    uow.connection.execute(
+        consent_records.insert(),
+        [{**row, "receipt_id": r.receipt_id} for row, r in zip(rows, records, strict=True)],
+    )
+    upsert(uow, consent_state, rows, keys=("customer_id", "purpose"))
+    stopped = [r.purpose for r in records if r.status is not ConsentStatus.granted]
+    left: list[ledger.Record] = []
+    if stopped and policy.spec.segments and not new_customer:
+        # Here, not in segments: consent would import segments, which reads consent.
+        from trustable.segments.service import leave_for_purposes
+
+        left = leave_for_purposes(uow, policy, customer_id, stopped, actor=actor)
     ledger.submit(
         uow,
         vault,
         [
-            ledger.Record(
-                kind="consent",
-                customer_id=customer_id,
-                actor=actor,
-                detail={
-                    "purpose": purpose,
-                    "status": status.value,
-                    "method": method.value,
-                    "notice_version": record.notice_version,
-                    "jurisdiction": record.jurisdiction,
-                    "receipt": record.receipt_id,
-                },
+            *(
+                ledger.Record(
+                    kind="consent",
+                    customer_id=customer_id,
+                    actor=actor,
+                    detail={
+                        "purpose": r.purpose,
+                        "status": r.status.value,
+                        "method": r.method.value,
+                        "notice_version": r.notice_version,
+                        "jurisdiction": r.jurisdiction,
+                        "receipt": r.receipt_id,
+                    },
+                )
+                for r in records
             ),
             *left,
         ],
         now=now,
     )
-    return record
+    return records
 
 
 _STATES = select(consent_state.c.customer_id, consent_state.c.purpose, consent_state.c.status)

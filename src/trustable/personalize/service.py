@@ -24,7 +24,12 @@ from sqlalchemy import func, select
 from trustable.consent.service import Decisions, decisions_for
 from trustable.consent.tables import consent_records, consent_state, restrictions
 from trustable.core.errors import ConfigurationError, InvalidInput
-from trustable.events.service import events_marker, open_payload, sealed_payloads
+from trustable.events.service import (
+    customers_with_events,
+    events_marker,
+    open_payload,
+    sealed_payloads,
+)
 from trustable.identity.tables import customers
 from trustable.ledger import service as ledger
 from trustable.personalize.model import Model
@@ -94,8 +99,11 @@ class Recommender:
     titles: dict[str, str]
     seen_record: int  # the last consent record taken into account
     lock: threading.Lock = field(default_factory=threading.Lock)
-    marker: tuple[int, ...] = ()  # what `changes_marker` said at the last full check
+    marker: tuple[int, ...] = ()  # what `changes_marker` said at the last sync
     checked_at: float = 0.0  # monotonic time of the last full check
+    # The consent records of the late window (see LATE_RECORDS) already taken into
+    # account: read again each sync, their customers are not checked again.
+    handled: set[int] = field(default_factory=set)
     # Ratings of customers read lately, opened, with the marker of their events then
     # and when: a read opens them again when the customer's events changed, or after
     # RATINGS_SECONDS (so what retention trims leaves memory too). Only customers who
@@ -145,23 +153,28 @@ def changes_marker(uow: UnitOfWork, seen_record: int = 0) -> tuple[int, ...]:
     )
 
 
-def _candidates(uow: UnitOfWork, policy: Policy, after: int = 0) -> Iterator[str]:
+def _candidates(uow: UnitOfWork, policy: Policy) -> Iterator[str]:
     """Customers who may have granted the purpose (all customers if it needs no consent)."""
     spec = spec_of(policy)
     found = policy.purpose(spec.purpose)
     if found is not None and not found.needs_consent:
         yield from uow.connection.execute(select(customers.c.customer_id)).scalars()
         return
-    stmt = select(consent_state.c.customer_id).where(
-        consent_state.c.purpose == spec.purpose, consent_state.c.status == "granted"
-    )
-    if after:
-        stmt = (
-            select(consent_records.c.customer_id)
-            .where(consent_records.c.purpose == spec.purpose, consent_records.c.id > after)
-            .distinct()
+    yield from uow.connection.execute(
+        select(consent_state.c.customer_id).where(
+            consent_state.c.purpose == spec.purpose, consent_state.c.status == "granted"
         )
-    yield from uow.connection.execute(stmt).scalars()
+    ).scalars()
+
+
+def _recent_records(uow: UnitOfWork, policy: Policy, after: int) -> dict[int, str]:
+    """The purpose's consent records numbered above `after`: id -> customer."""
+    rows = uow.connection.execute(
+        select(consent_records.c.id, consent_records.c.customer_id).where(
+            consent_records.c.purpose == spec_of(policy).purpose, consent_records.c.id > after
+        )
+    )
+    return {int(record): customer for record, customer in rows}
 
 
 def _last_record(uow: UnitOfWork) -> int:
@@ -203,17 +216,36 @@ def sync(uow: UnitOfWork, vault: Vault, policy: Policy, recommender: Recommender
         return 0  # nothing that could change anyone's permission happened
     watermark = marker[0]
     after = max(0, recommender.seen_record - LATE_RECORDS)
-    fresh = set(_candidates(uow, policy, after=after)) if watermark > after else set()
+    found = policy.purpose(spec.purpose)
+    recent: dict[int, str] = {}
+    if watermark <= after:
+        fresh: set[str] = set()
+    elif found is not None and found.needs_consent:
+        # Records already taken into account are read again for a while (they may
+        # have committed late), but their customers are not checked again.
+        recent = _recent_records(uow, policy, after)
+        fresh = {c for record, c in recent.items() if record not in recommender.handled}
+    else:
+        fresh = set(_candidates(uow, policy))
     with recommender.lock:
         current = set(recommender.model.contributors)
-    decisions = decisions_for(uow, policy, current | fresh)
+    # Only consent records changed: only the customers they name can have changed.
+    # A restriction or a request may concern anyone, and so may the time since the
+    # last full check: then everyone is checked.
+    everyone = (
+        marker[2:] != recommender.marker[2:] or now - recommender.checked_at >= FULL_CHECK_SECONDS
+    )
+    checked = current | fresh if everyone else fresh
+    decisions = decisions_for(uow, policy, checked)
+    # Ratings are track events: a newcomer with none has nothing for the model.
+    raters = customers_with_events(uow, fresh - current, kind="track")
     changed = 0
-    for customer_id in sorted(current | fresh):
+    for customer_id in sorted(checked):
         allowed = permits(policy, decisions, customer_id)
         if not allowed and customer_id in current:
             forget(recommender, [customer_id])
             changed += 1
-        elif allowed and customer_id in fresh and customer_id not in current:
+        elif allowed and customer_id in raters:
             rated = ratings_of(uow, vault, policy, customer_id)
             liked = likes(spec, rated)
             with recommender.lock:
@@ -221,7 +253,10 @@ def sync(uow: UnitOfWork, vault: Vault, policy: Policy, recommender: Recommender
                 recommender.model.add(customer_id, liked)
             changed += 1
     recommender.seen_record = watermark
-    recommender.marker, recommender.checked_at = marker, now
+    recommender.handled = set(recent)
+    recommender.marker = marker
+    if everyone:
+        recommender.checked_at = now
     return changed
 
 

@@ -82,6 +82,7 @@ class Policy:
     _users_cache: dict[str, tuple[str, ...]] = field(init=False, default_factory=dict)
     _serves_cache: dict[tuple[frozenset[str], str], bool] = field(init=False, default_factory=dict)
     _verdicts: dict[frozenset[str], dict[str, str | None]] = field(init=False, default_factory=dict)
+    _reach_cache: dict[str, frozenset[str]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.purposes = {k: Purpose(k, v) for k, v in self.spec.purposes.items()}
@@ -92,6 +93,22 @@ class Policy:
 
     def purpose(self, key: str) -> Purpose | None:
         return self.purposes.get(key)
+
+    def reachable(self, key: str) -> frozenset[str]:
+        """The categories a purpose can reach: those it declares, and what the
+        tracking plan files under a broad one it declares (a field outside the plan
+        is never stored). Empty for an unknown purpose."""
+        known = self._reach_cache.get(key)
+        if known is None:
+            found = self.purposes.get(key)
+            known = (
+                frozenset(found.spec.categories)
+                | {c for c in self.spec.tracking_plan.values() if found.uses(c)}
+                if found is not None
+                else frozenset()
+            )
+            self._reach_cache[key] = known
+        return known
 
     def category_label(self, category: str) -> str:
         """The words customers read for a data category: the policy's own label, or

@@ -14,7 +14,7 @@ of work as the event that caused them.
 ages out hits older than each window, judges every member again under today's
 consent, and drops what a withdrawn consent no longer allows, hits included. A
 withdrawal or objection recorded through `consent.service.record_consent` drops the
-customer from that purpose's segments at once (`leave_for_purpose`). Reads are in
+customer from that purpose's segments at once (`leave_for_purposes`). Reads are in
 `segments.reads`.
 """
 
@@ -279,12 +279,14 @@ def _record(
     )
 
 
-def leave_for_purpose(
-    uow: UnitOfWork, policy: Policy, customer_id: str, purpose: str, *, actor: str
+def leave_for_purposes(
+    uow: UnitOfWork, policy: Policy, customer_id: str, purposes: Sequence[str], *, actor: str
 ) -> list[ledger.Record]:
-    """A purpose is no longer permitted: leave every segment that declares it, and
+    """Purposes are no longer permitted: leave every segment that declares one, and
     forget the hits gathered for them (they were gathered under that permission)."""
-    declaring = [s for s in compiled(policy).segments.values() if purpose in s.purposes]
+    declaring = [
+        s for s in compiled(policy).segments.values() if any(p in s.purposes for p in purposes)
+    ]
     return _leave(uow, customer_id, declaring, actor=actor)
 
 
