@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from bench.http_load import trustable_serve
-from bench.report import Figure
+from bench.report import Figure, Latencies
 from bench.world import Store, new_store, postgres_store
 from trustable.access.service import create_key
 
@@ -47,15 +47,6 @@ SHOWN = """() => {
     const shown = performance.getEntriesByName("trustable:banner-shown")[0];
     return [script.responseEnd, shown.startTime];
 }"""
-
-
-@dataclass(frozen=True)
-class Latencies:
-    samples_ms: list[float]
-
-    def at(self, share: float) -> float:
-        ordered = sorted(self.samples_ms)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 @dataclass(frozen=True)

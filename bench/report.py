@@ -128,6 +128,17 @@ def _ram_kib() -> int:
 
 
 @dataclass(frozen=True)
+class Latencies:
+    """Request times of one kind, in milliseconds, and their quantiles."""
+
+    samples_ms: list[float]
+
+    def at(self, share: float) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+@dataclass(frozen=True)
 class Figure:
     """One measured figure and the target it is held to."""
 

@@ -23,7 +23,7 @@ import httpx
 
 from bench.http_load import trustable_serve
 from bench.ledger import build_log
-from bench.report import Figure
+from bench.report import Figure, Latencies
 from bench.world import new_store
 from trustable.bootstrap import Trustable
 from trustable.ledger.public import checkpoint, log_key
@@ -35,15 +35,6 @@ from trustable.witness.service import Witness, init, request_body
 TARGET_SERVE_P99_MS = 5.0
 TARGET_COSIGN_P99_MS = 100.0
 ORIGIN = "bench.trustable.example"
-
-
-@dataclass(frozen=True)
-class Latencies:
-    samples_ms: list[float]
-
-    def at(self, share: float) -> float:
-        ordered = sorted(self.samples_ms)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 @dataclass(frozen=True)

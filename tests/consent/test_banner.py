@@ -185,6 +185,16 @@ def test_the_endpoint_needs_a_collect_key(app: Trustable, live_server: LiveServe
 # ---- when the visitor signs in -----------------------------------------------------
 
 
+def decide(app: Trustable, server: LiveServer, user: str, status: str) -> None:
+    """The account's own decision on statistics, through the consent API."""
+    consent = make_key(app, "consent:write")
+    httpx.post(
+        f"{server.url}/v1/consents",
+        json={"user_id": user, "purpose": ANALYTICS, "status": status},
+        headers={"Authorization": f"Bearer {consent}"},
+    ).raise_for_status()
+
+
 def test_a_banner_choice_stays_when_the_visitor_signs_up(
     app: Trustable, live_server: LiveServer, write_key: str
 ) -> None:
@@ -197,12 +207,7 @@ def test_a_banner_choice_stays_when_the_visitor_signs_up(
 def test_joined_by_the_backend_the_later_choice_wins(
     app: Trustable, live_server: LiveServer, write_key: str, server_key: str
 ) -> None:
-    consent = make_key(app, "consent:write")
-    httpx.post(
-        f"{live_server.url}/v1/consents",
-        json={"user_id": "u-s2", "purpose": ANALYTICS, "status": "denied"},
-        headers={"Authorization": f"Bearer {consent}"},
-    ).raise_for_status()
+    decide(app, live_server, "u-s2", "denied")
     # Later, before signing in again on another device, the visitor accepts the banner.
     answer(live_server, write_key, {"anonymous_id": "anon-s2", "choices": everything(True)})
     collect(live_server, server_key, msg("identify", "u-s2", anonymousId="anon-s2"))
@@ -212,12 +217,7 @@ def test_joined_by_the_backend_the_later_choice_wins(
 def test_joined_on_a_public_keys_word_a_grant_never_widens_a_known_customer(
     app: Trustable, live_server: LiveServer, write_key: str
 ) -> None:
-    consent = make_key(app, "consent:write")
-    httpx.post(
-        f"{live_server.url}/v1/consents",
-        json={"user_id": "u-s3", "purpose": ANALYTICS, "status": "denied"},
-        headers={"Authorization": f"Bearer {consent}"},
-    ).raise_for_status()
+    decide(app, live_server, "u-s3", "denied")
     # Anyone with the page's key can make a history that allows everything...
     answer(live_server, write_key, {"anonymous_id": "anon-s3", "choices": everything(True)})
     # ...and join it to a user: the user's refusal stands, and nothing is newly granted.
@@ -230,12 +230,7 @@ def test_joined_on_a_public_keys_word_a_grant_never_widens_a_known_customer(
 def test_joined_on_a_public_keys_word_a_later_refusal_still_counts(
     app: Trustable, live_server: LiveServer, write_key: str
 ) -> None:
-    consent = make_key(app, "consent:write")
-    httpx.post(
-        f"{live_server.url}/v1/consents",
-        json={"user_id": "u-s4", "purpose": ANALYTICS, "status": "granted"},
-        headers={"Authorization": f"Bearer {consent}"},
-    ).raise_for_status()
+    decide(app, live_server, "u-s4", "granted")
     answer(live_server, write_key, {"anonymous_id": "anon-s4", "choices": everything(False)})
     collect(live_server, write_key, msg("identify", "u-s4", anonymousId="anon-s4"))
     assert states(app, "user_id", "u-s4")[ANALYTICS] == ("denied", "banner")
