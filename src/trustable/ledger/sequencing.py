@@ -44,7 +44,12 @@ def sequence(uow: UnitOfWork, *, limit: int = BATCH) -> Round:
     stmt = _NEXT.limit(limit)
     if uow.dialect == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    rows = uow.connection.execute(stmt).all()
+    # Straight from the driver: these columns need no conversion, and building a
+    # row object for each of up to `limit` records took a fifth of a round.
+    result = uow.connection.execute(stmt)
+    assert result.cursor is not None
+    rows = result.cursor.fetchall()
+    result.close()
     if not rows:
         return Round(0, size)
     seqs: list[int] = []

@@ -240,13 +240,25 @@ def locked_state(uow: UnitOfWork) -> tuple[int, dict[int, bytes]]:
     return int(size), unpack_frontier(packed)
 
 
-def content(vault: Vault, record: Record, at: str) -> dict[str, Any]:
-    """A record's canonical entry, all but its index "i" (which sequencing adds)."""
+def content(
+    vault: Vault, record: Record, at: str, names: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A record's canonical entry, all but its index "i" (which sequencing adds).
+    `names`: pseudonyms already taken for this batch, filled as they are taken (a
+    batch names the same customer many times)."""
+    subject = None
+    if record.customer_id:
+        if names is None:
+            subject = vault.pseudonym(record.customer_id)
+        else:
+            subject = names.get(record.customer_id)
+            if subject is None:
+                subject = names[record.customer_id] = vault.pseudonym(record.customer_id)
     return {
         "v": FORMAT_VERSION,
         "at": at,
         "kind": record.kind,
-        "subject": vault.pseudonym(record.customer_id) if record.customer_id else None,
+        "subject": subject,
         "actor": record.actor,
         "detail": record.detail,
     }
@@ -328,8 +340,10 @@ def submit(uow: UnitOfWork, vault: Vault, records: Sequence[Record], *, now: dat
         return
     at = stamp(now)
     recorded = driver_time(uow, now)
+    names: dict[str, str] = {}
     rows = [
-        (r.kind, encode(content(vault, r, at)), r.customer_id, r.history, recorded) for r in records
+        (r.kind, encode(content(vault, r, at, names)), r.customer_id, r.history, recorded)
+        for r in records
     ]
     bulk_insert(uow, ledger_pending, _PENDING_COLUMNS, rows)
 
