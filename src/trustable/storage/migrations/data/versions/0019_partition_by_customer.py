@@ -31,6 +31,7 @@ import re
 from alembic import context, op
 from sqlalchemy import Connection, text
 
+from trustable.storage.citus import is_citus
 from trustable.storage.partitions import KEY, PARTITIONED, wanted_count
 
 revision = "data_0019"
@@ -151,9 +152,11 @@ def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != "postgresql":
         return
-    count = wanted_count(context.config.attributes.get("partitions"))
+    # On Citus the tables stay whole, keys widened all the same: the cluster's shards
+    # split them by customer instead (data_0022, `storage.citus`).
+    count = None if is_citus(conn) else wanted_count(context.config.attributes.get("partitions"))
     for table in PARTITIONED:
-        if _is_partitioned(conn, table):
+        if _is_partitioned(conn, table) or (count is None and table not in WIDENED):
             continue
         widened = WIDENED.get(table, {})
         constraints = []
