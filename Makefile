@@ -26,7 +26,7 @@ SEGMENT_VERSION := 1.84.3
 RUDDERSTACK_VERSION := 3.34.1
 STAMP_SDKS := $(NPM_PREFIX)/.installed-sdks-$(SEGMENT_VERSION)-$(RUDDERSTACK_VERSION)
 
-.PHONY: demo test bench lint clean chromium
+.PHONY: demo test bench lint clean chromium citus
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,8 +67,15 @@ $(STAMP_SDKS): $(STAMP_AXE)
 		@segment/analytics-next@$(SEGMENT_VERSION) @rudderstack/analytics-js@$(RUDDERSTACK_VERSION)
 	touch $@
 
+## make citus: Citus built into this machine's PostgreSQL 15 for the tests on a cluster,
+## with the workplace's tool beside the project (../shared/tools/citus-cluster.sh)
+CITUS_TOOL := ../shared/tools/citus-cluster.sh
+citus:
+	@if [ -f $(CITUS_TOOL) ]; then $(SUDO) bash $(CITUS_TOOL) install; \
+	else echo "no $(CITUS_TOOL): the tests on a Citus cluster will be skipped"; fi
+
 ## make test: the whole suite (browser tests too), then ruff, mypy (strict), import contracts
-test: $(STAMP_TEST) chromium $(STAMP_AXE) $(STAMP_SDKS)
+test: $(STAMP_TEST) chromium $(STAMP_AXE) $(STAMP_SDKS) citus
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy

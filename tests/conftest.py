@@ -22,6 +22,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
+from tests.citus import citus_cluster
 from tests.destinations.receiver import Receiver
 from tests.mail import Inbox
 from trustable.access.service import create_key
@@ -76,14 +77,15 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 
 
 @contextmanager
-def _postgres_store(base: Settings) -> Iterator[Settings]:
-    """`base` moved to fresh schemas of the test PostgreSQL, dropped afterwards."""
+def _postgres_store(base: Settings, *, data_server: str = POSTGRES_URL) -> Iterator[Settings]:
+    """`base` moved to fresh schemas, dropped afterwards: the data store's on
+    `data_server` (the test PostgreSQL, or a Citus coordinator), the key store's on
+    the test PostgreSQL (keys never sit with the data)."""
     tag = secrets.token_hex(6)
-    sep = "&" if "?" in POSTGRES_URL else "?"
     pg = replace(
         base,
-        database_url=f"{POSTGRES_URL}{sep}schema=t_{tag}",
-        keystore_url=f"{POSTGRES_URL}{sep}schema=t_{tag}_keys",
+        database_url=f"{data_server}{'&' if '?' in data_server else '?'}schema=t_{tag}",
+        keystore_url=f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema=t_{tag}_keys",
     )
     try:
         yield pg
@@ -94,18 +96,56 @@ def _postgres_store(base: Settings) -> Iterator[Settings]:
             engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def settings(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
-) -> Iterator[Settings]:
+@pytest.hookimpl(tryfirst=True)  # before the fixture's own params are applied
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test that takes `settings` runs on SQLite and PostgreSQL, and those marked
+    `citus` on a Citus cluster as well. TRUSTABLE_TEST_STORES (say `citus`) runs the
+    chosen stores only, for every test: to try the whole suite on one."""
+    if "settings" not in metafunc.fixturenames:
+        return
+    chosen = os.environ.get("TRUSTABLE_TEST_STORES")
+    if chosen:
+        stores = [s.strip() for s in chosen.split(",") if s.strip()]
+    elif metafunc.definition.get_closest_marker("citus") is not None:
+        stores = [*STORES, "citus"]
+    else:
+        return  # the fixture's own two
+    # As a mark, so that pytest applies it in place of the fixture's own params.
+    metafunc.definition.add_marker(pytest.mark.parametrize("settings", stores, indirect=True))
+
+
+STORES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=STORES)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     base = sqlite_settings(tmp_path)
     if request.param == "sqlite":
         yield base
         return
-    if not postgres_available:
+    if request.param == "citus":
+        coordinator = request.getfixturevalue("citus_url")
+        with _postgres_store(base, data_server=coordinator) as distributed:
+            yield distributed
+        return
+    if not request.getfixturevalue("postgres_available"):
         pytest.skip("PostgreSQL is not reachable here (CI requires it)")
     with _postgres_store(base) as pg:
         yield pg
+
+
+@pytest.fixture(scope="session")
+def citus_url() -> Iterator[str]:
+    """A Citus cluster for the session: a coordinator and two workers on loopback,
+    started with ../shared/tools/citus-cluster.sh (`make test` installs Citus), or
+    TRUSTABLE_TEST_CITUS naming one already running. Under CI=true a cluster that
+    cannot start fails the tests that need it."""
+    given = os.environ.get("TRUSTABLE_TEST_CITUS")
+    if given:
+        yield given
+        return
+    with citus_cluster() as url:
+        yield url
 
 
 @pytest.fixture

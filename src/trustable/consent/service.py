@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import bindparam, case, func, select
 
 from trustable.consent.tables import consent_records, consent_state, restrictions
 from trustable.core.errors import InvalidInput
@@ -25,6 +25,7 @@ from trustable.ledger import service as ledger
 from trustable.policy.service import Policy
 from trustable.storage.among import among
 from trustable.storage.bulk import delete_customer_rows
+from trustable.storage.moves import reassign
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import upsert
 from trustable.vault.service import Vault
@@ -424,19 +425,16 @@ def merge_consents(uow: UnitOfWork, winner: str, loser: str, *, widen: bool) -> 
     conn.execute(consent_state.delete().where(consent_state.c.customer_id == loser))
     # A restriction of either history restricts the joined one.
     if restricted_among(uow, [loser]) and not restricted_among(uow, [winner]):
-        conn.execute(
-            update(restrictions)
-            .where(restrictions.c.customer_id == loser)
-            .values(customer_id=winner)
-        )
+        reassign(uow, restrictions, restrictions.c.customer_id == loser, {"customer_id": winner})
     conn.execute(restrictions.delete().where(restrictions.c.customer_id == loser))
-    conn.execute(
-        update(consent_records)
-        .where(consent_records.c.customer_id == loser)
-        .values(
-            customer_id=winner,
-            history=func.coalesce(consent_records.c.history, consent_records.c.customer_id),
-        )
+    reassign(
+        uow,
+        consent_records,
+        consent_records.c.customer_id == loser,
+        {
+            "customer_id": winner,
+            "history": func.coalesce(consent_records.c.history, consent_records.c.customer_id),
+        },
     )
 
 
@@ -445,16 +443,16 @@ def split_consents(uow: UnitOfWork, *, holder: str, to: str, histories: Sequence
     customers' current states are read again from their own records. A restriction
     of the joined history stays on both (undoing a join never widens use)."""
     conn = uow.connection
-    conn.execute(
-        update(consent_records)
-        .where(
-            consent_records.c.customer_id == holder,
-            consent_records.c.history.in_(list(histories)),
-        )
-        .values(
-            customer_id=to,
-            history=case((consent_records.c.history == to, None), else_=consent_records.c.history),
-        )
+    reassign(
+        uow,
+        consent_records,
+        (consent_records.c.customer_id == holder) & consent_records.c.history.in_(list(histories)),
+        {
+            "customer_id": to,
+            "history": case(
+                (consent_records.c.history == to, None), else_=consent_records.c.history
+            ),
+        },
     )
     for customer_id in (holder, to):
         conn.execute(consent_state.delete().where(consent_state.c.customer_id == customer_id))

@@ -17,6 +17,7 @@ from trustable.consent.service import Decisions
 from trustable.destinations.tables import outbox
 from trustable.policy.service import Policy
 from trustable.storage.bulk import bulk_insert, driver_time
+from trustable.storage.partitions import PARTITIONED
 from trustable.storage.uow import UnitOfWork
 
 PENDING, DELIVERED, SKIPPED, DEAD = "pending", "delivered", "skipped", "dead"
@@ -75,12 +76,10 @@ def lease_due(
     """Take the pending rows of `table` (the outbox, or the notices) due by `now`, for
     a while: their next attempt moves to `until`, so two workers never both send them.
     On PostgreSQL rows another worker is taking are skipped, not waited for."""
-    stmt = (
-        select(table)
-        .where(table.c.state == PENDING, table.c.next_attempt_at <= now)
-        .order_by(table.c.next_attempt_at, table.c.id)
-        .limit(limit)
-    )
+    due = (table.c.state == PENDING, table.c.next_attempt_at <= now)
+    stmt = select(table).where(*due).order_by(table.c.next_attempt_at, table.c.id).limit(limit)
+    if uow.distributed and table.name in PARTITIONED:  # spread over the shards
+        return _lease_by_update(uow, table, stmt, due, until)
     if uow.dialect == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     rows = uow.connection.execute(stmt).all()
@@ -95,3 +94,27 @@ def lease_due(
             .values(next_attempt_at=until)
         )
     return rows
+
+
+def _lease_by_update(
+    uow: UnitOfWork, table: Table, stmt: Any, due: tuple[Any, ...], until: datetime
+) -> Sequence[Row[Any]]:
+    """On Citus, where rows of many shards cannot be locked by one `SELECT … FOR
+    UPDATE`: read the due rows, then take them with an `UPDATE` that checks again
+    that each is still due. A row another worker took meanwhile no longer is, so it is
+    left out, and no row is ever taken twice."""
+    seen = uow.connection.execute(stmt).all()
+    if not seen:
+        return []
+    taken = uow.connection.execute(
+        update(table)
+        .where(
+            table.c.customer_id.in_(sorted({r.customer_id for r in seen})),
+            table.c.id.in_([r.id for r in seen]),
+            *due,
+        )
+        .values(next_attempt_at=until)
+        .returning(table.c.id)
+    ).scalars()
+    kept = set(taken)
+    return [r for r in seen if r.id in kept]

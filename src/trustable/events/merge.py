@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, select
 
 from trustable.consent.service import merge_consents, split_consents
 from trustable.core.errors import NotFound, TrustableError
@@ -33,6 +33,7 @@ from trustable.identity.merges import (
 from trustable.identity.service import customer_exists
 from trustable.ledger import service as ledger
 from trustable.segments.service import merge_segments, split_segments
+from trustable.storage.moves import reassign
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_ignoring_conflicts
 from trustable.vault.service import Vault
@@ -95,7 +96,7 @@ def merge_histories(
     )
     conn.execute(delete(received_messages).where(received_messages.c.customer_id == loser))
     # Deliveries still queued follow the events they point at.
-    conn.execute(update(outbox).where(outbox.c.customer_id == loser).values(customer_id=winner))
+    reassign(uow, outbox, outbox.c.customer_id == loser, {"customer_id": winner})
     merge_segments(uow, winner, loser)
     ledger.move_entries(uow, winner, loser)
     mark_merged(uow, winner, loser)
@@ -120,14 +121,15 @@ def _move_events(
     for row in rows:
         field = "event:" + row.message_id
         plain = vault.decrypt(source, field, row.payload)
-        conn.execute(
-            update(events)
-            .where(events.c.customer_id == source, events.c.id == row.id)
-            .values(
-                customer_id=target,
-                payload=vault.encrypt(target, field, plain),
-                history=history(row.history),
-            )
+        reassign(
+            uow,
+            events,
+            (events.c.customer_id == source) & (events.c.id == row.id),
+            {
+                "customer_id": target,
+                "payload": vault.encrypt(target, field, plain),
+                "history": history(row.history),
+            },
         )
     return [row.message_id for row in rows]
 
@@ -186,18 +188,18 @@ def split_histories(
     )
     for start in range(0, len(message_ids), 500):
         chunk = message_ids[start : start + 500]
-        conn.execute(
-            update(received_messages)
-            .where(
-                received_messages.c.customer_id == holder,
-                received_messages.c.message_id.in_(chunk),
-            )
-            .values(customer_id=restored)
+        reassign(
+            uow,
+            received_messages,
+            (received_messages.c.customer_id == holder)
+            & received_messages.c.message_id.in_(chunk),
+            {"customer_id": restored},
         )
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.customer_id == holder, outbox.c.message_id.in_(chunk))
-            .values(customer_id=restored)
+        reassign(
+            uow,
+            outbox,
+            (outbox.c.customer_id == holder) & outbox.c.message_id.in_(chunk),
+            {"customer_id": restored},
         )
 
     their_traits = conn.execute(

@@ -140,10 +140,17 @@ def hold_customers(uow: UnitOfWork, customer_ids: Iterable[str], *, exclusive: b
         return
     wanted = sorted(set(customer_ids))
     found: dict[str, str | None] = {}
-    for start in range(0, len(wanted), 500):
+    # Citus locks rows only in statements that name one shard: one customer each.
+    step = 1 if uow.distributed else 500
+    for start in range(0, len(wanted), step):
+        chunk = wanted[start : start + step]
         stmt = (
             select(customers.c.customer_id, customers.c.merged_into)
-            .where(among(uow.dialect, customers.c.customer_id, wanted[start : start + 500]))
+            .where(
+                customers.c.customer_id == chunk[0]
+                if step == 1
+                else among(uow.dialect, customers.c.customer_id, chunk)
+            )
             .order_by(customers.c.customer_id)
         )
         stmt = (

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 
 from trustable.consent.service import Decisions, decisions_for
 from trustable.events.tables import traits
@@ -37,6 +37,7 @@ from trustable.segments.rules import EventRule, SegmentSpec, TraitRule
 from trustable.segments.tables import segment_hits, segment_members
 from trustable.storage import locks
 from trustable.storage.bulk import delete_customer_rows
+from trustable.storage.moves import reassign
 from trustable.storage.uow import UnitOfWork
 from trustable.storage.upsert import insert_for, insert_ignoring_conflicts
 from trustable.vault.service import Vault
@@ -500,14 +501,12 @@ def split_segments(uow: UnitOfWork, *, holder: str, to: str, message_ids: Sequen
     """Undoing a merge: the hits of the events that went back go with them. Both
     customers' memberships are judged again at their next event or refresh; until
     then `to` is in none (reads check consent anyway)."""
-    conn = uow.connection
     ids = list(message_ids)
     for start in range(0, len(ids), 500):
-        conn.execute(
-            update(segment_hits)
-            .where(
-                segment_hits.c.customer_id == holder,
-                segment_hits.c.message_id.in_(ids[start : start + 500]),
-            )
-            .values(customer_id=to)
+        reassign(
+            uow,
+            segment_hits,
+            (segment_hits.c.customer_id == holder)
+            & segment_hits.c.message_id.in_(ids[start : start + 500]),
+            {"customer_id": to},
         )

@@ -67,6 +67,19 @@ class UnitOfWork:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def distributed(self) -> bool:
+        """Whether the store is a Citus cluster, where row locks and some statements
+        must name one customer at a time (asked once per database connection)."""
+        if self.dialect != "postgresql":
+            return False
+        info = self.connection.info
+        if "citus" not in info:
+            from trustable.storage.citus import is_citus
+
+            info["citus"] = is_citus(self.connection)
+        return bool(info["citus"])
+
     def __enter__(self) -> UnitOfWork:
         self._lock.__enter__()
         try:

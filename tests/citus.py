@@ -1,0 +1,84 @@
+"""A Citus cluster for the tests, started with the workplace's tool.
+
+`../shared/tools/citus-cluster.sh` (beside the project) builds Citus into this
+machine's PostgreSQL 15 (`install`, which `make test` runs) and starts a coordinator
+and workers on loopback ports (`start DIR PORT N`), each node a PostgreSQL of its
+own under DIR. Outside CI a machine without the tool or Citus skips what needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "citus-cluster.sh"
+INSTALLED = Path("/usr/lib/postgresql/15/lib/citus.so")
+WORKERS = 2
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"no Citus cluster ({reason}) and CI=true")
+    pytest.skip(f"no Citus cluster here ({reason})")
+
+
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive ports free on loopback now."""
+    for first in range(19_800, 29_000, count + 1):
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError("no free ports for a Citus cluster")
+
+
+def workers(coordinator: str) -> list[str]:
+    """The URLs of the cluster's workers (psycopg form), as the coordinator lists them."""
+    import psycopg
+
+    with psycopg.connect(coordinator.replace("+psycopg", "")) as conn:
+        rows = conn.execute(
+            "SELECT nodename, nodeport FROM pg_dist_node WHERE noderole = 'primary' "
+            "AND groupid <> 0 ORDER BY nodeport"
+        ).fetchall()
+    return [f"postgresql://postgres@{host}:{port}/postgres" for host, port in rows]
+
+
+@contextmanager
+def citus_cluster() -> Iterator[str]:
+    """Start a coordinator and WORKERS workers in a folder of their own (directly
+    under the temporary directory: the postgres user must reach it, and pytest's
+    own folders are private); yield the coordinator's SQLAlchemy URL; stop every
+    node and remove the folder however we leave."""
+    if not TOOL.is_file():
+        _unavailable(f"{TOOL} is missing")
+    if not INSTALLED.is_file():
+        _unavailable("Citus is not installed: run `make test`, which installs it")
+    folder.chmod(0o755)  # the nodes run as the postgres user, who must reach it
+    folder = Path(tempfile.mkdtemp(prefix="trustable-citus-"))
+    port = _free_ports(WORKERS + 1)
+    started = subprocess.run(
+        ["bash", str(TOOL), "start", str(folder), str(port), str(WORKERS)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    try:
+        if started.returncode != 0:
+            _unavailable(f"the tool failed: {started.stderr.strip()[-500:]}")
+        url = started.stdout.strip().splitlines()[-1]
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        subprocess.run(["bash", str(TOOL), "stop", str(folder)], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
