@@ -65,8 +65,8 @@ def citus_cluster() -> Iterator[str]:
         _unavailable(f"{TOOL} is missing")
     if not INSTALLED.is_file():
         _unavailable("Citus is not installed: run `make test`, which installs it")
-    folder.chmod(0o755)  # the nodes run as the postgres user, who must reach it
     folder = Path(tempfile.mkdtemp(prefix="trustable-citus-"))
+    folder.chmod(0o755)  # the nodes run as the postgres user, who must reach it
     port = _free_ports(WORKERS + 1)
     started = subprocess.run(
         ["bash", str(TOOL), "start", str(folder), str(port), str(WORKERS)],

@@ -47,7 +47,7 @@ from trustable.segments.service import Stored, observe
 from trustable.storage.among import among
 from trustable.storage.bulk import bulk_insert, delete_customer_rows, driver_time
 from trustable.storage.uow import UnitOfWork
-from trustable.storage.upsert import row_params, rows_insert, upsert
+from trustable.storage.upsert import row_params, rows_insert, rows_style, upsert
 from trustable.vault.service import Vault
 
 # What collection writes of each event, in this order (the benchmark copies the same).
@@ -410,15 +410,16 @@ def _first_receipts(
         }
         for customer_id, m in zip(owners, messages, strict=True)
     }
+    style = rows_style(uow)
     stmt = (
-        rows_insert(uow.dialect, received_messages, _RECEIPT_COLUMNS)
+        rows_insert(style, received_messages, _RECEIPT_COLUMNS)
         .on_conflict_do_nothing()
         .returning(received_messages.c.customer_id, received_messages.c.message_id)
     )
     # In key order, so two batches sharing message ids (one batch sent to two servers)
     # wait for each other's rows in the same order, never in a circle.
     ordered = [rows[key] for key in sorted(rows)]
-    result = uow.connection.execute(stmt, row_params(uow.dialect, _RECEIPT_COLUMNS, ordered))
+    result = uow.connection.execute(stmt, row_params(style, _RECEIPT_COLUMNS, ordered))
     return {(r[0], r[1]) for r in result}
 
 

@@ -7,7 +7,10 @@ On PostgreSQL many rows travel as one array per column,
 `INSERT … SELECT * FROM unnest(%(a)s, %(b)s, …)`: the statement text is the same
 for any number of rows, so psycopg prepares it once and PostgreSQL parses it once,
 where a multi-row `VALUES` would be new SQL for every batch size (with three
-placeholders a row to render, parse and plan). SQLite takes the rows as they are.
+placeholders a row to render, parse and plan). SQLite takes the rows as they are, and
+so does Citus: there an `INSERT … SELECT` from a function runs on the coordinator and
+then routes its rows, where rows given as values go straight to their shards (the
+`style` of a unit of work, `rows_style`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,13 @@ from trustable.storage.uow import UnitOfWork
 UpdateBuilder = Callable[[Any], dict[str, Any]]
 
 
-def _insert(dialect: str, table: Table) -> Any:
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+def _insert(style: str, table: Table) -> Any:
+    return sqlite.insert(table) if style == "sqlite" else postgresql.insert(table)
+
+
+def rows_style(uow: UnitOfWork) -> str:
+    """How many rows travel: "postgresql" (arrays), "citus" or "sqlite" (rows)."""
+    return "citus" if uow.distributed else uow.dialect
 
 
 def insert_for(uow: UnitOfWork, table: Table) -> Any:
@@ -34,11 +42,12 @@ def insert_for(uow: UnitOfWork, table: Table) -> Any:
 
 
 @lru_cache(maxsize=256)
-def rows_insert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
-    """`INSERT INTO table (columns)` of many rows, to be run with `row_params`; it
-    takes `ON CONFLICT` and `RETURNING` as `insert_for` does."""
-    stmt = _insert(dialect, table)
-    if dialect != "postgresql":
+def rows_insert(style: str, table: Table, columns: tuple[str, ...]) -> Any:
+    """`INSERT INTO table (columns)` of many rows, to be run with `row_params` (both
+    given `rows_style(uow)`); it takes `ON CONFLICT` and `RETURNING` as `insert_for`
+    does."""
+    stmt = _insert(style, table)
+    if style != "postgresql":
         return stmt
     arrays = [bindparam(f"rows_{c}", type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
     rows = func.unnest(*arrays).table_valued(*columns).render_derived(name="rows")
@@ -46,10 +55,10 @@ def rows_insert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
 
 
 def row_params(
-    dialect: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+    style: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]] | dict[str, Any]:
     """The parameters of `rows_insert` for `rows` (each holding every column)."""
-    if dialect != "postgresql":
+    if style != "postgresql":
         return list(rows)
     return {f"rows_{c}": [r[c] for r in rows] for c in columns}
 
@@ -59,8 +68,8 @@ def insert_rows(uow: UnitOfWork, table: Table, rows: Sequence[dict[str, Any]]) -
     if not rows:
         return
     columns = tuple(rows[0])
-    stmt = rows_insert(uow.dialect, table, columns)
-    uow.connection.execute(stmt, row_params(uow.dialect, columns, rows))
+    style = rows_style(uow)
+    uow.connection.execute(rows_insert(style, table, columns), row_params(style, columns, rows))
 
 
 @lru_cache(maxsize=256)
@@ -94,8 +103,9 @@ def upsert(
     if not rows:
         return
     columns = tuple(rows[0])
-    stmt = _upsert_statement(uow.dialect, table, tuple(keys), columns, update)
-    uow.connection.execute(stmt, row_params(uow.dialect, columns, rows))
+    style = rows_style(uow)
+    stmt = _upsert_statement(style, table, tuple(keys), columns, update)
+    uow.connection.execute(stmt, row_params(style, columns, rows))
 
 
 @lru_cache(maxsize=256)
@@ -109,5 +119,7 @@ def insert_ignoring_conflicts(
     if not rows:
         return
     columns = tuple(rows[0])
-    stmt = _ignoring_statement(uow.dialect, table, columns)
-    uow.connection.execute(stmt, row_params(uow.dialect, columns, rows))
+    style = rows_style(uow)
+    uow.connection.execute(
+        _ignoring_statement(style, table, columns), row_params(style, columns, rows)
+    )
