@@ -83,9 +83,11 @@ def test_db_upgrade_distributes_by_customer_and_again_changes_nothing(
                 text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
             ).scalars()
             whole = conn.execute(
-                text("SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON "
-                     "c.oid = p.partrelid WHERE c.relnamespace = "
-                     "CAST(current_schema() AS regnamespace)")
+                text(
+                    "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON "
+                    "c.oid = p.partrelid WHERE c.relnamespace = "
+                    "CAST(current_schema() AS regnamespace)"
+                )
             ).scalar_one()
         assert {t for t, kind in placed.items() if kind == "distributed"} == set(PARTITIONED)
         assert {t for t, kind in placed.items() if kind == "reference"} == set(REFERENCE)
