@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,21 +56,40 @@ def workers(coordinator: str) -> list[str]:
     return [f"postgresql://postgres@{host}:{port}/postgres" for host, port in rows]
 
 
+@dataclass(frozen=True)
+class Cluster:
+    url: str  # the coordinator, as SQLAlchemy takes it
+    folder: Path
+
+    def add_worker(self) -> str:
+        """Start one more worker and register it with the coordinator; its URL."""
+        port = _free_ports(1)
+        added = subprocess.run(
+            ["bash", str(TOOL), "add", str(self.folder), str(port)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if added.returncode != 0:
+            raise RuntimeError(f"the tool could not add a worker: {added.stderr[-500:]}")
+        return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
 @contextmanager
-def citus_cluster() -> Iterator[str]:
-    """Start a coordinator and WORKERS workers in a folder of their own (directly
+def citus_cluster(workers: int = WORKERS) -> Iterator[Cluster]:
+    """Start a coordinator and `workers` workers in a folder of their own (directly
     under the temporary directory: the postgres user must reach it, and pytest's
-    own folders are private); yield the coordinator's SQLAlchemy URL; stop every
-    node and remove the folder however we leave."""
+    own folders are private); yield the cluster; stop every node and remove the
+    folder however we leave."""
     if not TOOL.is_file():
         _unavailable(f"{TOOL} is missing")
     if not INSTALLED.is_file():
         _unavailable("Citus is not installed: run `make test`, which installs it")
     folder = Path(tempfile.mkdtemp(prefix="trustable-citus-"))
     folder.chmod(0o755)  # the nodes run as the postgres user, who must reach it
-    port = _free_ports(WORKERS + 1)
+    port = _free_ports(workers + 1)
     started = subprocess.run(
-        ["bash", str(TOOL), "start", str(folder), str(port), str(WORKERS)],
+        ["bash", str(TOOL), "start", str(folder), str(port), str(workers)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -78,7 +98,7 @@ def citus_cluster() -> Iterator[str]:
         if started.returncode != 0:
             _unavailable(f"the tool failed: {started.stderr.strip()[-500:]}")
         url = started.stdout.strip().splitlines()[-1]
-        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+        yield Cluster(url.replace("postgresql://", "postgresql+psycopg://", 1), folder)
     finally:
         subprocess.run(["bash", str(TOOL), "stop", str(folder)], capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,8 +1,13 @@
-"""Fixtures: a store on SQLite and on PostgreSQL, a bootstrapped Trustable, a live server.
+"""Fixtures: a store on SQLite, PostgreSQL or Citus, a bootstrapped Trustable, a live server.
 
 Every test that asks for `settings` (or anything built on it) runs twice: on a SQLite
 file in a temporary folder and on PostgreSQL in schemas of its own, dropped after.
-Under CI=true an unreachable PostgreSQL fails those tests instead of skipping them.
+Modules marked `citus` (the hot paths: collection, erasure, delivery, joins, the
+banner, concurrent senders) run a third time on a Citus cluster the session starts
+(tests/citus.py). The whole suite on Citus takes twice as long as on the two others
+together, so CI runs that subset and tests/storage/test_citus*.py; run everything on a
+cluster with TRUSTABLE_TEST_STORES=citus. Under CI=true an unreachable PostgreSQL, or
+a cluster that cannot start, fails those tests instead of skipping them.
 """
 
 from __future__ import annotations
@@ -144,8 +149,8 @@ def citus_url() -> Iterator[str]:
     if given:
         yield given
         return
-    with citus_cluster() as url:
-        yield url
+    with citus_cluster() as cluster:
+        yield cluster.url
 
 
 @pytest.fixture

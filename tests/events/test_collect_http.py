@@ -16,6 +16,9 @@ from trustable.bootstrap import Trustable
 from trustable.events.service import customer_events, customer_traits, drop_counts
 from trustable.identity.service import count_customers, find_customer, linked_identifiers
 
+# Also on a Citus cluster (tests/conftest.py): one of the paths docs/scale.md names.
+pytestmark = pytest.mark.citus
+
 PERSONALIZE = "personalize.content.profiled"
 
 

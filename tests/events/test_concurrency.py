@@ -9,6 +9,7 @@ import random
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import LiveServer
@@ -17,6 +18,9 @@ from tests.senders import fire
 from trustable.bootstrap import Trustable
 from trustable.events.tables import events, received_messages
 from trustable.identity.tables import customers, identifiers, merges
+
+# Also on a Citus cluster (tests/conftest.py): one of the paths docs/scale.md names.
+pytestmark = pytest.mark.citus
 
 SENDERS = 6
 ROUNDS = 10

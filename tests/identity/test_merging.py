@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from tests.helpers import msg
 from trustable.bootstrap import Trustable
 from trustable.consent.service import (
@@ -16,6 +18,9 @@ from trustable.consent.service import (
 from trustable.events.segment import parse_batch
 from trustable.events.service import customer_events, customer_traits, ingest
 from trustable.identity.service import count_customers, customer_exists, find_customer
+
+# Also on a Citus cluster (tests/conftest.py): one of the paths docs/scale.md names.
+pytestmark = pytest.mark.citus
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 

@@ -31,6 +31,9 @@ from trustable.rights.runner import process
 from trustable.rights.service import Channel, Kind, State, move, open_request
 from trustable.vault.service import KeyMissing, Vault
 
+# Also on a Citus cluster (tests/conftest.py): one of the paths docs/scale.md names.
+pytestmark = pytest.mark.citus
+
 ADA_VALUES = ("ada@example.org", "Ada Lovelace", "75001", "Film 1", "203.0.113.7")
 
 
