@@ -371,7 +371,17 @@ def _remove_events(
             .where(events.c.customer_id.in_(owners), events.c.id.in_(batch))
             .order_by(events.c.id)
         )
-        if not dry_run:
+        if not dry_run and uow.distributed:
+            # Citus locks rows only in statements that name one shard: each owner's
+            # rows in turn, owners in id order (two sweeps cannot deadlock).
+            for owner in owners:
+                conn.execute(
+                    select(events.c.id)
+                    .where(events.c.customer_id == owner, events.c.id.in_(batch))
+                    .order_by(events.c.id)
+                    .with_for_update()
+                ).all()
+        elif not dry_run:
             stmt = stmt.with_for_update()
         gone: list[int] = []
         resealed: list[dict[str, Any]] = []
@@ -463,12 +473,24 @@ def _remove_traits(
     pairs = sorted((customer_id, name) for customer_id, names in wanted.items() for name in names)
     key = tuple_(traits.c.customer_id, traits.c.name)
     for start in range(0, len(pairs), ROWS_PER_BATCH):
+        chunk = pairs[start : start + ROWS_PER_BATCH]
         stmt = (
             select(traits.c.customer_id, traits.c.name, traits.c.category, traits.c.updated_at)
-            .where(key.in_(pairs[start : start + ROWS_PER_BATCH]))
+            .where(key.in_(chunk))
             .order_by(traits.c.customer_id, traits.c.name)
         )
-        if not dry_run:
+        if not dry_run and uow.distributed:  # one customer's rows at a time, as above
+            for owner in sorted({c for c, _ in chunk}):
+                conn.execute(
+                    select(traits.c.name)
+                    .where(
+                        traits.c.customer_id == owner,
+                        traits.c.name.in_([n for c, n in chunk if c == owner]),
+                    )
+                    .order_by(traits.c.name)
+                    .with_for_update()
+                ).all()
+        elif not dry_run:
             stmt = stmt.with_for_update()
         gone: list[tuple[str, str]] = []
         for customer_id, name, category, updated_at in conn.execute(stmt).all():
