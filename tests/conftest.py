@@ -82,7 +82,7 @@ def sqlite_settings(tmp_path: Path) -> Settings:
 
 
 @contextmanager
-def _postgres_store(base: Settings, *, data_server: str = POSTGRES_URL) -> Iterator[Settings]:
+def postgres_store(base: Settings, *, data_server: str = POSTGRES_URL) -> Iterator[Settings]:
     """`base` moved to fresh schemas, dropped afterwards: the data store's on
     `data_server` (the test PostgreSQL, or a Citus coordinator), the key store's on
     the test PostgreSQL (keys never sit with the data)."""
@@ -130,12 +130,12 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         return
     if request.param == "citus":
         coordinator = request.getfixturevalue("citus_url")
-        with _postgres_store(base, data_server=coordinator) as distributed:
+        with postgres_store(base, data_server=coordinator) as distributed:
             yield distributed
         return
     if not request.getfixturevalue("postgres_available"):
         pytest.skip("PostgreSQL is not reachable here (CI requires it)")
-    with _postgres_store(base) as pg:
+    with postgres_store(base) as pg:
         yield pg
 
 
@@ -158,7 +158,7 @@ def postgres_settings(tmp_path: Path, postgres_available: bool) -> Iterator[Sett
     """For what only PostgreSQL has (advisory locks, many sessions on one store)."""
     if not postgres_available:
         pytest.skip("PostgreSQL is not reachable here (CI requires it)")
-    with _postgres_store(sqlite_settings(tmp_path)) as pg:
+    with postgres_store(sqlite_settings(tmp_path)) as pg:
         yield pg
 
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.citus import workers
-from tests.conftest import _postgres_store, sqlite_settings
+from tests.conftest import postgres_store, sqlite_settings
 from tests.destinations.receiver import Receiver
 from tests.destinations.test_delivery import policy_with
 from tests.storage.test_partitions import (
@@ -40,7 +40,7 @@ SHARDS = 4
 def cluster_store(citus_url: str, tmp_path: Path) -> Iterator[Settings]:
     """A store of this test's own on the cluster (its key store on the plain
     PostgreSQL), migrated, so distributed, in SHARDS shards."""
-    with _postgres_store(sqlite_settings(tmp_path), data_server=citus_url) as settings:
+    with postgres_store(sqlite_settings(tmp_path), data_server=citus_url) as settings:
         migrate(settings, partitions=SHARDS)
         yield settings
 
