@@ -129,9 +129,7 @@ def test_a_worker_joins_and_shards_move_under_load_and_nothing_is_lost(
     assert moved > 0, "no shard moved onto the new worker"
 
     with shop.reader() as uow:
-        stored = Counter(
-            uow.connection.execute(text("SELECT message_id FROM events")).scalars()
-        )
+        stored = Counter(uow.connection.execute(text("SELECT message_id FROM events")).scalars())
     acknowledged = Counter(load.acknowledged)
     assert not [m for m in acknowledged if stored[m] == 0], "acknowledged events were lost"
     assert not [m for m, n in stored.items() if n > 1], "events were stored twice"
