@@ -2,11 +2,11 @@
 
 Every test that asks for `settings` (or anything built on it) runs twice: on a SQLite
 file in a temporary folder and on PostgreSQL in schemas of its own, dropped after.
-Modules marked `citus` (the hot paths: collection, erasure, delivery, joins, the
-banner, concurrent senders) run a third time on a Citus cluster the session starts
-(tests/citus.py). The whole suite on Citus takes twice as long as on the two others
-together, so CI runs that subset and tests/storage/test_citus*.py; run everything on a
-cluster with TRUSTABLE_TEST_STORES=citus. Under CI=true an unreachable PostgreSQL, or
+Modules marked `citus` (collection, erasure, joins, concurrent senders) run a third
+time, on a Citus cluster the session starts (tests/citus.py). The whole suite on
+Citus takes twice as long as on the two others together, so CI runs that subset and
+tests/storage/test_citus*.py; run everything on a cluster with
+TRUSTABLE_TEST_STORES=citus. Under CI=true an unreachable PostgreSQL, or
 a cluster that cannot start, fails those tests instead of skipping them.
 """
 

@@ -17,9 +17,6 @@ from trustable.consent.receipts import verify_receipt
 from trustable.consent.service import consent_history, current_consents
 from trustable.identity.service import find_customer
 
-# Also on a Citus cluster (tests/conftest.py): one of the paths docs/scale.md names.
-pytestmark = pytest.mark.citus
-
 ADS = "marketing.advertising.third_party.targeted"
 ANALYTICS = "analytics.reporting"
 EMAIL = "marketing.communications.email"

@@ -30,9 +30,6 @@ from trustable.ledger import service as ledger
 from trustable.ledger.sequencer import flush
 from trustable.policy.service import parse_policy
 
-# Also on a Citus cluster (tests/conftest.py): one of the paths docs/scale.md names.
-pytestmark = pytest.mark.citus
-
 PERSONALIZE = "personalize.content.profiled"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
