@@ -35,6 +35,14 @@ One run, in order: seed a store (write key, 5,000 users' consents), then
 15. the soak: 10 minutes of collection over HTTP, the server's RSS at start, middle and
    end (BENCH_SOAK_SECONDS shortens it, 0 skips it; 20 s with --quick; see
    bench/soak.py, also `python -m bench.soak` alone).
+16. the public ledger at 10^6 entries: tiles served, a witness following the log
+   (see bench/tiles.py);
+17. the consent banner: its size, time to shown in Chromium, its endpoint's latency
+   (see bench/banner.py);
+18. Citus: collection over HTTP on a coordinator and 2 workers beside the single
+   PostgreSQL, CPU per event of each node, export and erasure on the cluster, and a
+   worker joining 10^5 stored customers (see bench/citus.py; needs the workplace's
+   cluster tool and Citus, which `make test` installs, and `--postgres-url`).
 `--only NAME[,NAME…]` runs some sections alone (names in bench/options.py, or their
 numbers), e.g. `python -m bench --only scale`; its report goes to
 bench/out/only-NAMES.md unless `--output` says otherwise.
@@ -57,6 +65,7 @@ from pathlib import Path
 from bench import (
     analytics,
     banner,
+    citus,
     decisions,
     deliveries,
     http_load,
@@ -149,10 +158,11 @@ def quantile(values: list[float], q: float) -> float:
 def main(argv: list[str]) -> int:
     opts = options(argv, description=(__doc__ or "").split("\n")[0])
     wanted = opts.sections
-    if "scale" in wanted and (problem := scale.reachable(opts.scale.postgres_url)):
+    needs_postgres = wanted & {"scale", "citus"}
+    if needs_postgres and (problem := scale.reachable(opts.scale.postgres_url)):
         say(
-            f"section 14 (scale) needs PostgreSQL at --postgres-url, which failed ({problem}); "
-            "give another, or leave the section out with --only"
+            f"{' and '.join(sorted(needs_postgres))} need PostgreSQL at --postgres-url, which "
+            f"failed ({problem}); give another, or leave them out with --only"
         )
         return 2
     started = time.perf_counter()
@@ -502,6 +512,12 @@ def main(argv: list[str]) -> int:
             )
             figures += banner.figures(asked)
             body += banner.render(asked)
+
+        if "citus" in wanted:
+            say("18. Citus: collection, export and erasure, a worker joining")
+            clustered = citus.measure(tmp / "citus", opts.citus, progress=say)
+            figures += citus.figures(clustered)
+            body += citus.render(clustered)
 
     elapsed = time.perf_counter() - started
     lines = render_head(box, opts, figures, notes, elapsed) + body

@@ -92,10 +92,29 @@ def _server_processes(pid: int) -> list[psutil.Process]:
     return [parent, *parent.children(recursive=True)]
 
 
+POSTGRES_NAMES = ("postgres", "postmaster")
+
+
 def _postgres_processes() -> list[psutil.Process]:
-    return [
-        p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")
-    ]
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] in POSTGRES_NAMES]
+
+
+def _data_directory(process: psutil.Process) -> str:
+    """The data directory of the PostgreSQL server (the node, on a cluster) that a
+    postgres process belongs to: its postmaster's `-D` argument ("" if unknown)."""
+    try:
+        top = process
+        for parent in process.parents():
+            if parent.name() not in POSTGRES_NAMES:
+                break
+            top = parent
+        arguments = top.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return ""
+    for flag, value in zip(arguments, arguments[1:], strict=False):
+        if flag == "-D":
+            return value
+    return ""
 
 
 def _backends_of(server: list[psutil.Process], app: Trustable) -> list[psutil.Process]:
@@ -129,16 +148,29 @@ class CpuSample:
     server: dict[int, float]
     database: dict[int, float]  # every postgres process on the machine
     sessions: dict[int, float]  # the server's own sessions (empty without PostgreSQL)
+    nodes: dict[int, str]  # each postgres process's data directory: its server or node
 
 
 def cpu_sample(server_pid: int, app: Trustable | None) -> CpuSample:
     server = _server_processes(server_pid)
     postgres = app is not None and app.engine.dialect.name == "postgresql"
+    database = _postgres_processes()
     return CpuSample(
         _cpu_of(server),
-        _cpu_of(_postgres_processes()),
+        _cpu_of(database),
         _cpu_of(_backends_of(server, app)) if postgres and app is not None else {},
+        {p.pid: _data_directory(p) for p in database},
     )
+
+
+def _spent_by_node(before: CpuSample, after: CpuSample) -> dict[str, float]:
+    """CPU of the postgres processes between two samples, summed per data directory:
+    on a Citus cluster, what the coordinator and each worker spent."""
+    spent: dict[str, float] = {}
+    for pid, now in after.database.items():
+        node = after.nodes.get(pid, "")
+        spent[node] = spent.get(node, 0.0) + now - before.database.get(pid, 0.0)
+    return spent
 
 
 def _spent(before: dict[int, float], after: dict[int, float]) -> float:
@@ -154,6 +186,7 @@ class CpuCost:
     server_s: float
     database_s: float  # every postgres process on the machine
     sessions_s: float  # the server's own PostgreSQL sessions alone
+    by_node: dict[str, float]  # database_s apart per data directory (server or node)
     server_processes: int
     database_processes: int
     sessions: int
@@ -171,6 +204,10 @@ class CpuCost:
     @property
     def sessions_us(self) -> float:
         return 1e6 * self.sessions_s / self.stored
+
+    def node_us(self, directory: str) -> float:
+        """CPU per stored event of the server or node whose data directory this is."""
+        return 1e6 * self.by_node.get(directory, 0.0) / self.stored
 
 
 # -- one collection run ----------------------------------------------------------
@@ -245,6 +282,7 @@ def collect(
         server_s=_spent(before.server, after.server),
         database_s=_spent(before.database, after.database),
         sessions_s=_spent(before.sessions, after.sessions),
+        by_node=_spent_by_node(before, after),
         server_processes=len(after.server),
         database_processes=len(after.database),
         sessions=len(after.sessions),

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import scale
+from bench import citus, scale
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,6 +35,7 @@ SECTIONS = (
     "soak",
     "tiles",
     "banner",
+    "citus",
 )
 SEEDED = frozenset({"http", "pipeline", "ledger-cost"})  # sections on the seeded store
 
@@ -71,6 +72,7 @@ class Options:
     output: Path
     sections: frozenset[str]
     scale: scale.ScaleOptions
+    citus: citus.CitusOptions
 
 
 def sections_of(text: str | None) -> frozenset[str]:
@@ -181,6 +183,15 @@ def options(argv: list[str], description: str) -> Options:
         help="scale-out: the PostgreSQL database to make (and drop) schemas in",
     )
     parser.add_argument(
+        "--shards", type=int, default=16, help="citus: shards of each distributed table"
+    )
+    parser.add_argument(
+        "--citus-customers",
+        type=int,
+        default=100_000,
+        help="citus: customers stored when a worker joins",
+    )
+    parser.add_argument(
         "--only",
         metavar="SECTION[,SECTION]",
         default=None,
@@ -251,6 +262,20 @@ def options(argv: list[str], description: str) -> Options:
                 twin_clients=2,
                 seed=args.seed,
             ),
+            citus=citus.CitusOptions(
+                postgres_url=args.postgres_url,
+                shards=8,
+                users=500,
+                clients=4,
+                warmup_s=2.0,
+                duration_s=3.0,
+                small=300,
+                large=2_000,
+                targets=3,
+                events=100,
+                rounds=2,
+                seed=args.seed,
+            ),
         )
     return Options(
         users=args.users,
@@ -293,6 +318,20 @@ def options(argv: list[str], description: str) -> Options:
             twin_users=args.twin_users,
             twin_batches=args.twin_batches,
             twin_clients=4,
+            seed=args.seed,
+        ),
+        citus=citus.CitusOptions(
+            postgres_url=args.postgres_url,
+            shards=args.shards,
+            users=args.users,
+            clients=args.scale_clients,
+            warmup_s=args.scale_warmup,
+            duration_s=args.scale_duration,
+            small=2_000,
+            large=args.citus_customers,
+            targets=10,
+            events=1_000,
+            rounds=3,
             seed=args.seed,
         ),
     )

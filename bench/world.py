@@ -104,20 +104,29 @@ def new_store(home: Path) -> Store:
 
 
 @contextmanager
-def postgres_store(home: Path, server_url: str) -> Iterator[Store]:
-    """An empty, migrated store in two fresh schemas of the PostgreSQL at `server_url`
-    (data and keys apart, as in production), both dropped however we leave."""
+def postgres_store(
+    home: Path, server_url: str, *, keys_url: str | None = None, partitions: int | None = None
+) -> Iterator[Store]:
+    """An empty, migrated store in two fresh schemas, both dropped however we leave:
+    the data's on the PostgreSQL at `server_url` (or Citus coordinator), the keys' on
+    `keys_url` (the same server unless given; keys never sit with the data in
+    production, and a cluster's keys live on a PostgreSQL of their own).
+    `partitions`: as `trustable db upgrade --partitions` (on Citus, the shard count)."""
     tag = secrets.token_hex(5)
-    sep = "&" if "?" in server_url else "?"
+    keys_server = keys_url or server_url
+
+    def in_schema(url: str, schema: str) -> str:
+        return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
     store = Store(
         home,
         encode_key(secrets.token_bytes(32)),
-        database_url=f"{server_url}{sep}schema=bench_{tag}",
-        keystore_url=f"{server_url}{sep}schema=bench_{tag}_keys",
+        database_url=in_schema(server_url, f"bench_{tag}"),
+        keystore_url=in_schema(keys_server, f"bench_{tag}_keys"),
     )
     home.mkdir(parents=True, exist_ok=True)
     try:
-        migrate(store.settings)
+        migrate(store.settings, partitions=partitions)
         yield store
     finally:
         for url in (store.database_url, store.keystore_url):

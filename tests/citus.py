@@ -4,6 +4,7 @@
 machine's PostgreSQL 15 (`install`, which `make test` runs) and starts a coordinator
 and workers on loopback ports (`start DIR PORT N`), each node a PostgreSQL of its
 own under DIR. Outside CI a machine without the tool or Citus skips what needs it.
+`start_cluster` is the same without pytest, for the benchmark (bench/citus.py).
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ INSTALLED = Path("/usr/lib/postgresql/15/lib/citus.so")
 WORKERS = 2
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"no Citus cluster ({reason}) and CI=true")
-    pytest.skip(f"no Citus cluster here ({reason})")
+class ClusterUnavailable(RuntimeError):
+    """No cluster can be started here: the tool or Citus is missing, or the tool failed."""
 
 
 def _free_ports(count: int) -> int:
@@ -76,29 +75,42 @@ class Cluster:
 
 
 @contextmanager
-def citus_cluster(workers: int = WORKERS) -> Iterator[Cluster]:
+def start_cluster(workers: int = WORKERS) -> Iterator[Cluster]:
     """Start a coordinator and `workers` workers in a folder of their own (directly
     under the temporary directory: the postgres user must reach it, and pytest's
     own folders are private); yield the cluster; stop every node and remove the
-    folder however we leave."""
+    folder however we leave. Raises `ClusterUnavailable` when none can start."""
     if not TOOL.is_file():
-        _unavailable(f"{TOOL} is missing")
+        raise ClusterUnavailable(f"{TOOL} is missing")
     if not INSTALLED.is_file():
-        _unavailable("Citus is not installed: run `make test`, which installs it")
+        raise ClusterUnavailable("Citus is not installed: run `make test`, which installs it")
     folder = Path(tempfile.mkdtemp(prefix="trustable-citus-"))
     folder.chmod(0o755)  # the nodes run as the postgres user, who must reach it
     port = _free_ports(workers + 1)
-    started = subprocess.run(
-        ["bash", str(TOOL), "start", str(folder), str(port), str(workers)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
     try:
+        started = subprocess.run(
+            ["bash", str(TOOL), "start", str(folder), str(port), str(workers)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         if started.returncode != 0:
-            _unavailable(f"the tool failed: {started.stderr.strip()[-500:]}")
+            raise ClusterUnavailable(f"the tool failed: {started.stderr.strip()[-500:]}")
         url = started.stdout.strip().splitlines()[-1]
         yield Cluster(url.replace("postgresql://", "postgresql+psycopg://", 1), folder)
     finally:
         subprocess.run(["bash", str(TOOL), "stop", str(folder)], capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def citus_cluster(workers: int = WORKERS) -> Iterator[Cluster]:
+    """`start_cluster` for a test: where none can start, the test is skipped, or
+    fails under CI=true (where the cluster is part of what is tested)."""
+    try:
+        with start_cluster(workers) as cluster:
+            yield cluster
+    except ClusterUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no Citus cluster ({exc}) and CI=true")
+        pytest.skip(f"no Citus cluster here ({exc})")
