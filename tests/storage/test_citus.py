@@ -29,7 +29,7 @@ from tests.storage.test_partitions import (
 )
 from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.core.settings import Settings
-from trustable.storage.citus import REFERENCE, ROOT, distribute, placement
+from trustable.storage.citus import REFERENCE, ROOT, by_shard, distribute, placement
 from trustable.storage.engine import schema_of
 from trustable.storage.partitions import PARTITIONED
 
@@ -202,3 +202,33 @@ def test_each_hot_path_statement_about_a_customer_is_one_task_and_erasure_reache
                     ).fetchone()[0]  # type: ignore[index]
     assert found[ada] == 0, "rows of the erased customer are left on a worker"
     assert found[bob] > 0
+
+
+def test_a_batch_locks_its_customers_with_one_statement_per_shard_in_one_order(
+    cluster_store: Settings,
+) -> None:
+    """Row locks on Citus need a statement confined to one shard: `by_shard` groups a
+    batch's customers so, each group in one shard, the groups in shard order and each
+    sorted (the one order every batch takes its locks in)."""
+    app = bootstrap(cluster_store)
+    ids = [f"cus_{n:04d}" for n in range(60, 0, -1)]
+    try:
+        with app.engine.connect() as conn:
+            groups = by_shard(conn, ids)
+            shards = [
+                {
+                    conn.execute(
+                        text("SELECT get_shard_id_for_distribution_column(:t, CAST(:v AS text))"),
+                        {"t": ROOT, "v": value},
+                    ).scalar_one()
+                    for value in group
+                }
+                for group in groups
+            ]
+    finally:
+        app.close()
+    assert sorted(v for group in groups for v in group) == sorted(ids)  # each once
+    assert len(groups) == SHARDS  # 60 ids hash onto every one of the shards
+    assert all(len(found) == 1 for found in shards)  # one shard a group
+    assert [next(iter(s)) for s in shards] == sorted(next(iter(s)) for s in shards)
+    assert all(group == sorted(group) for group in groups)

@@ -47,7 +47,7 @@ from trustable.segments.service import Stored, observe
 from trustable.storage.among import among
 from trustable.storage.bulk import bulk_insert, delete_customer_rows, driver_time
 from trustable.storage.uow import UnitOfWork
-from trustable.storage.upsert import row_params, rows_insert, rows_style, upsert
+from trustable.storage.upsert import rows_insert, rows_style, run_rows, upsert
 from trustable.vault.service import Vault
 
 # What collection writes of each event, in this order (the benchmark copies the same).
@@ -419,7 +419,7 @@ def _first_receipts(
     # In key order, so two batches sharing message ids (one batch sent to two servers)
     # wait for each other's rows in the same order, never in a circle.
     ordered = [rows[key] for key in sorted(rows)]
-    result = uow.connection.execute(stmt, row_params(style, _RECEIPT_COLUMNS, ordered))
+    result = run_rows(uow, stmt, style, _RECEIPT_COLUMNS, ordered)
     return {(r[0], r[1]) for r in result}
 
 

@@ -18,6 +18,7 @@ from trustable.identity.contacts import contact_holders, find_contact
 from trustable.identity.kinds import CONTACT_KINDS, Identifier, normalise
 from trustable.identity.tables import customers, identifiers
 from trustable.storage.among import among
+from trustable.storage.citus import by_shard
 from trustable.storage.failures import ConcurrentChange
 from trustable.storage.uow import UnitOfWork
 from trustable.vault.service import Vault
@@ -57,10 +58,7 @@ def known_customers(uow: UnitOfWork, customer_ids: Iterable[str]) -> set[str]:
             .where(
                 among(uow.dialect, identifiers.c.customer_id, wanted[start : start + 500]),
                 (identifiers.c.kind == "user_id")
-                | (
-                    identifiers.c.kind.in_(CONTACT_KINDS)
-                    & identifiers.c.verified_by.is_not(None)
-                ),
+                | (identifiers.c.kind.in_(CONTACT_KINDS) & identifiers.c.verified_by.is_not(None)),
             )
             .distinct()
         )
@@ -140,17 +138,16 @@ def hold_customers(uow: UnitOfWork, customer_ids: Iterable[str], *, exclusive: b
         return
     wanted = sorted(set(customer_ids))
     found: dict[str, str | None] = {}
-    # Citus locks rows only in statements that name one shard: one customer each.
-    step = 1 if uow.distributed else 500
-    for start in range(0, len(wanted), step):
-        chunk = wanted[start : start + step]
+    # Citus locks rows only in statements confined to one shard: one per shard.
+    chunks = (
+        by_shard(uow.connection, wanted)
+        if uow.distributed
+        else [wanted[start : start + 500] for start in range(0, len(wanted), 500)]
+    )
+    for chunk in chunks:
         stmt = (
             select(customers.c.customer_id, customers.c.merged_into)
-            .where(
-                customers.c.customer_id == chunk[0]
-                if step == 1
-                else among(uow.dialect, customers.c.customer_id, chunk)
-            )
+            .where(among(uow.dialect, customers.c.customer_id, chunk))
             .order_by(customers.c.customer_id)
         )
         stmt = (

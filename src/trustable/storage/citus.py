@@ -24,6 +24,8 @@ docs/scale.md lists every table with why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Connection, text
 
 from trustable.storage.partitions import KEY, PARTITIONED
@@ -39,6 +41,27 @@ def is_citus(conn: Connection) -> bool:
     if conn.dialect.name != "postgresql":
         return False
     return bool(conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'")).scalar())
+
+
+def by_shard(conn: Connection, values: Sequence[str], table: str = ROOT) -> list[list[str]]:
+    """`values` of `table`'s distribution column, grouped by the shard each hashes to.
+
+    Citus takes row locks (`FOR UPDATE`, `FOR SHARE`) only in a statement confined to
+    one shard: grouped, a batch locks its customers with one statement per shard it
+    touches instead of one per customer. The groups come in shard order, each sorted,
+    so every batch takes its locks in one total order and none waits in a circle.
+    """
+    rows = conn.execute(
+        text(
+            "SELECT v, get_shard_id_for_distribution_column(CAST(:table AS regclass), v) "
+            "FROM unnest(CAST(:values AS text[])) AS v"
+        ),
+        {"table": table, "values": list(values)},
+    ).all()
+    groups: dict[int, list[str]] = {}
+    for value, shard in rows:
+        groups.setdefault(int(shard), []).append(str(value))
+    return [sorted(groups[shard]) for shard in sorted(groups)]
 
 
 def placement(conn: Connection) -> dict[str, str]:

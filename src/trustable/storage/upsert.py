@@ -7,9 +7,11 @@ On PostgreSQL many rows travel as one array per column,
 `INSERT … SELECT * FROM unnest(%(a)s, %(b)s, …)`: the statement text is the same
 for any number of rows, so psycopg prepares it once and PostgreSQL parses it once,
 where a multi-row `VALUES` would be new SQL for every batch size (with three
-placeholders a row to render, parse and plan). SQLite takes the rows as they are, and
-so does Citus: there an `INSERT … SELECT` from a function runs on the coordinator and
-then routes its rows, where rows given as values go straight to their shards (the
+placeholders a row to render, parse and plan). SQLite takes the rows as they are.
+Citus takes them as one multi-row `VALUES` (`run_rows`): it sends each shard its rows
+in one task, where an `INSERT … SELECT` from a function runs on the coordinator and
+routes its rows through intermediate results, and where rows given to executemany
+would each be a statement of their own, a round trip to a worker per row (the
 `style` of a unit of work, `rows_style`).
 """
 
@@ -54,6 +56,16 @@ def rows_insert(style: str, table: Table, columns: tuple[str, ...]) -> Any:
     return stmt.from_select(list(columns), select(*rows.c))
 
 
+def run_rows(
+    uow: UnitOfWork, stmt: Any, style: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> Any:
+    """Run `stmt` (from `rows_insert`, with any `ON CONFLICT` or `RETURNING`) for
+    `rows`; its result."""
+    if style == "citus":
+        return uow.connection.execute(stmt.values(list(rows)))
+    return uow.connection.execute(stmt, row_params(style, columns, rows))
+
+
 def row_params(
     style: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]] | dict[str, Any]:
@@ -69,7 +81,7 @@ def insert_rows(uow: UnitOfWork, table: Table, rows: Sequence[dict[str, Any]]) -
         return
     columns = tuple(rows[0])
     style = rows_style(uow)
-    uow.connection.execute(rows_insert(style, table, columns), row_params(style, columns, rows))
+    run_rows(uow, rows_insert(style, table, columns), style, columns, rows)
 
 
 @lru_cache(maxsize=256)
@@ -105,7 +117,7 @@ def upsert(
     columns = tuple(rows[0])
     style = rows_style(uow)
     stmt = _upsert_statement(style, table, tuple(keys), columns, update)
-    uow.connection.execute(stmt, row_params(style, columns, rows))
+    run_rows(uow, stmt, style, columns, rows)
 
 
 @lru_cache(maxsize=256)
@@ -120,6 +132,4 @@ def insert_ignoring_conflicts(
         return
     columns = tuple(rows[0])
     style = rows_style(uow)
-    uow.connection.execute(
-        _ignoring_statement(style, table, columns), row_params(style, columns, rows)
-    )
+    run_rows(uow, _ignoring_statement(style, table, columns), style, columns, rows)
