@@ -20,6 +20,7 @@ from tests.citus import workers
 from tests.conftest import postgres_store, sqlite_settings
 from tests.destinations.receiver import Receiver
 from tests.destinations.test_delivery import policy_with
+from tests.helpers import msg
 from tests.storage.test_partitions import (
     ACROSS_CUSTOMERS,
     Recorder,
@@ -29,6 +30,8 @@ from tests.storage.test_partitions import (
 )
 from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.core.settings import Settings
+from trustable.events.segment import parse_batch
+from trustable.events.service import ingest
 from trustable.storage.citus import REFERENCE, ROOT, by_shard, distribute, placement
 from trustable.storage.engine import schema_of
 from trustable.storage.partitions import PARTITIONED
@@ -232,3 +235,50 @@ def test_a_batch_locks_its_customers_with_one_statement_per_shard_in_one_order(
     assert all(len(found) == 1 for found in shards)  # one shard a group
     assert [next(iter(s)) for s in shards] == sorted(next(iter(s)) for s in shards)
     assert all(group == sorted(group) for group in groups)
+
+
+def test_a_known_customer_s_contacts_are_not_written_to_the_reference_table_again(
+    cluster_store: Settings,
+) -> None:
+    """On Citus `identifiers` is a reference table, and each write to it locks it on
+    every node: an identify call repeating an address the customer holds writes
+    nothing there (and so never waits on, or deadlocks with, other batches)."""
+    app = bootstrap(cluster_store)
+    recorder = Recorder(app.engine)
+    identify = msg("identify", "ada", traits={"email": "ada@example.org", "age": 36})
+
+    def collect(path: str) -> None:
+        recorder.path = path
+        batch = parse_batch(
+            {"batch": [{**identify, "messageId": path}]}, single_type=None, received_at=app.clock()
+        )
+        with app.uow() as uow:
+            ingest(
+                uow,
+                app.vault,
+                app.policy,
+                batch.messages,
+                now=app.clock(),
+                actor="test",
+                trusted=False,
+            )
+            uow.commit()
+
+    try:
+        collect("first")
+        collect("again")
+        with app.reader() as uow:
+            kinds = uow.connection.execute(
+                text("SELECT kind FROM identifiers ORDER BY kind")
+            ).scalars()
+            held = list(kinds)
+    finally:
+        recorder.close()
+        app.close()
+
+    def writes(path: str) -> list[str]:
+        return [s.sql for s in recorder.seen[path] if s.sql.startswith("INSERT INTO identifiers")]
+
+    assert held == ["email", "user_id"]  # the address, claimed once
+    assert writes("first")  # the new customer and the address claimed
+    assert writes("again") == []

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 from trustable.core.errors import InvalidInput, TrustableError
 from trustable.identity.kinds import CONTACT_KINDS, looks_like_email, normalise
 from trustable.identity.tables import identifiers
+from trustable.storage.among import among
 from trustable.storage.uow import UnitOfWork
-from trustable.storage.upsert import insert_ignoring_conflicts, upsert
+from trustable.storage.upsert import insert_ignoring_conflicts, insert_rows, upsert
 from trustable.vault.service import Vault
 
 
@@ -92,20 +93,59 @@ def record_contacts(uow: UnitOfWork, rows: Sequence[dict[str, Any]]) -> None:
     once; a vouched row vouches for one already claimed, a claim never unvouches."""
     unique: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in rows:
-        key = (row["customer_id"], row["kind"], row["blind_index"])
+        key = _contact_key(row)
         if key not in unique or row["verified_by"] is not None:
             unique[key] = row
     ordered = [unique[key] for key in sorted(unique)]
+    claims = [r for r in ordered if r["verified_by"] is None]
+    vouching = [r for r in ordered if r["verified_by"] is not None]
+    if uow.distributed:
+        # On Citus `identifiers` is a reference table: an `ON CONFLICT` write to it
+        # locks the table on every node, and after the batch's own plain insert of
+        # new identifiers that lock is an upgrade two batches can deadlock on. So
+        # what is already held is left out, and new claims are plain inserts (a
+        # claim made meanwhile by another batch fails the unique key, and the batch
+        # starts over).
+        held = _held(uow, ordered)
+        insert_rows(uow, identifiers, [r for r in claims if _contact_key(r) not in held])
+        claims = []
+        vouching = [r for r in vouching if held.get(_contact_key(r)) is None]
     # A claim of an address already held changes nothing: no write at all, which is
     # what most identify calls of a known customer are.
-    insert_ignoring_conflicts(uow, identifiers, [r for r in ordered if r["verified_by"] is None])
+    insert_ignoring_conflicts(uow, identifiers, claims)
     upsert(
         uow,
         identifiers,
-        [r for r in ordered if r["verified_by"] is not None],
+        vouching,
         keys=("customer_id", "kind", "blind_index"),
         update=_keep_vouched,
     )
+
+
+def _contact_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    return (row["customer_id"], row["kind"], row["blind_index"])
+
+
+def _held(
+    uow: UnitOfWork, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[str, str, str], str | None]:
+    """Which of these contact rows' keys are stored already, with who vouched (None:
+    a claim)."""
+    wanted = {_contact_key(r) for r in rows}
+    indexes = sorted({key[2] for key in wanted})
+    found: dict[tuple[str, str, str], str | None] = {}
+    for start in range(0, len(indexes), 500):
+        for customer_id, kind, index, vouched_by in uow.connection.execute(
+            select(
+                identifiers.c.customer_id,
+                identifiers.c.kind,
+                identifiers.c.blind_index,
+                identifiers.c.verified_by,
+            ).where(among(uow.dialect, identifiers.c.blind_index, indexes[start : start + 500]))
+        ):
+            if (customer_id, kind, index) in wanted:
+                found[(customer_id, kind, index)] = vouched_by
+    return found
 
 
 def vouched_customers(uow: UnitOfWork, customer_ids: Sequence[str]) -> set[str]:

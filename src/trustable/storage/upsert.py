@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trustable.storage.uow import UnitOfWork
@@ -62,7 +62,11 @@ def run_rows(
     """Run `stmt` (from `rows_insert`, with any `ON CONFLICT` or `RETURNING`) for
     `rows`; its result."""
     if style == "citus":
-        return uow.connection.execute(stmt.values(list(rows)))
+        if not stmt.returning_column_descriptions:
+            # With RETURNING, SQLAlchemy sends executemany's rows as pages of one
+            # multi-row VALUES ("insertmanyvalues") built from one cached compilation.
+            stmt = stmt.returning(literal_column("1"))
+        return uow.connection.execute(stmt, list(rows))
     return uow.connection.execute(stmt, row_params(style, columns, rows))
 
 
