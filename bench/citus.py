@@ -363,7 +363,7 @@ def figures(result: CitusResult) -> list[Figure]:
 
 def _node_name(directory: str, result: CitusResult) -> str:
     if directory == result.keys_node:
-        return "single PostgreSQL (the key store's)"
+        return "single PostgreSQL (keys)"
     if directory == result.nodes[0]:
         return "coordinator"
     if directory in result.nodes:
@@ -374,10 +374,13 @@ def _node_name(directory: str, result: CitusResult) -> str:
 def _collection_rows(result: CitusResult) -> list[tuple[str, ...]]:
     rows = []
     for name, run in (("single PostgreSQL", result.single), ("Citus cluster", result.cluster)):
-        by_node = sorted(
-            ((_node_name(d, result), run.cpu.node_us(d)) for d in run.cpu.by_node),
-            key=lambda pair: pair[0],
-        )
+        if run is result.single:  # one server holds both stores
+            by_node = [("single PostgreSQL", run.cpu.node_us(result.keys_node))]
+        else:
+            by_node = sorted(
+                ((_node_name(d, result), run.cpu.node_us(d)) for d in run.cpu.by_node),
+                key=lambda pair: pair[0],
+            )
         rows.append(
             (
                 name,
@@ -387,7 +390,7 @@ def _collection_rows(result: CitusResult) -> list[tuple[str, ...]]:
                 f"{run.latency_ms(0.5):.1f} / {run.latency_ms(0.99):.1f}",
                 f"{run.cpu.server_us:.0f}",
                 f"{run.cpu.database_us:.0f}",
-                "; ".join(f"{node} {us:.0f}" for node, us in by_node if us >= 0.5),
+                "; ".join(f"{node} {us:.0f}" for node, us in by_node if us >= 2),
             )
         )
     return rows
@@ -436,7 +439,9 @@ def render(result: CitusResult) -> list[str]:
         f"events per request, {opts.users:,} users seeded with their consents; warm-up "
         f"{opts.warmup_s:.0f} s, timed {opts.duration_s:.0f} s. CPU per stored event "
         "(µs), from every process's CPU time over the timed window: the app's processes, "
-        "and every postgres process grouped by the server (node) it belongs to.",
+        "and every postgres process grouped by the server (node) it belongs to (the "
+        "cluster stands idle beside the single PostgreSQL's run; its background "
+        "processes count in the databases' column).",
         "",
         *table(
             (
