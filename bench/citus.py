@@ -113,15 +113,8 @@ def measure(work: Path, opts: CitusOptions, progress: Callable[[str], None]) -> 
 
         progress(f"  export and erasure, single PostgreSQL: {opts.small:,} customers")
         with postgres_store(work / "pg-rights", opts.postgres_url) as store:
-            built = build(
-                store,
-                customers=opts.small,
-                targets=2 * opts.targets,
-                events=opts.events,
-                seed=opts.seed,
-                progress=progress,
-            )
-            single_rights = _rights(store, work, built.targets[0::2], built.targets[1::2], opts)
+            exported, erased = _build(store, opts, 2, progress)
+            single_rights = _rights(store, work, exported, erased, opts)
             _say(single_rights, progress)
 
         progress(f"  export and erasure, cluster: {opts.small:,} customers")
@@ -131,15 +124,7 @@ def measure(work: Path, opts: CitusOptions, progress: Callable[[str], None]) -> 
             keys_url=opts.postgres_url,
             partitions=opts.shards,
         ) as store:
-            built = build(
-                store,
-                customers=opts.small,
-                targets=3 * opts.targets,
-                events=opts.events,
-                seed=opts.seed,
-                progress=progress,
-            )
-            exported, erased_first, erased_later = (built.targets[k::3] for k in range(3))
+            exported, erased_first, erased_later = _build(store, opts, 3, progress)
             cluster_rights = _rights(store, work, exported, erased_first, opts)
             _say(cluster_rights, progress)
             progress(f"  growing the cluster's store to {opts.large:,} customers")
@@ -206,6 +191,22 @@ def _data_directory(url: str) -> str:
         row = conn.execute("SHOW data_directory").fetchone()
     assert row is not None
     return str(row[0])
+
+
+def _build(
+    store: Store, opts: CitusOptions, groups: int, progress: Callable[[str], None]
+) -> list[list[Target]]:
+    """Section 8's store of `small` customers, its targets dealt into `groups` groups
+    of `targets` (the exported, then the erased at each size)."""
+    built = build(
+        store,
+        customers=opts.small,
+        targets=groups * opts.targets,
+        events=opts.events,
+        seed=opts.seed,
+        progress=progress,
+    )
+    return [built.targets[k::groups] for k in range(groups)]
 
 
 def _rights(
@@ -482,7 +483,8 @@ def render(result: CitusResult) -> list[str]:
         f"({moved.before.get('events', 0):,} events), then one more worker started and "
         f"registered ({moved.add_s:.1f} s) and `citus_rebalance_start()` waited for: "
         f"**{moved.seconds:.1f} s**, {moved.shards_moved} shards "
-        f"({moved.bytes_moved / 2**20:.1f} MiB) moved onto it; shards per worker port "
+        f"({moved.bytes_moved / 2**20:.1f} MiB; {len(moved.before)} co-located tables "
+        f"of {opts.shards} shards each) moved onto it; shards per worker port "
         f"afterwards {moved.placements}. Rows of every distributed table before and after: "
         f"{moved.rows_changed} changed. Collection went on through such a move in "
         "`tests/storage/test_citus_rebalance.py` (nothing acknowledged lost, none stored "

@@ -20,7 +20,7 @@ from tests.citus import workers
 from tests.conftest import postgres_store, sqlite_settings
 from tests.destinations.receiver import Receiver
 from tests.destinations.test_delivery import policy_with
-from tests.helpers import msg
+from tests.helpers import msg, send
 from tests.storage.test_partitions import (
     ACROSS_CUSTOMERS,
     Recorder,
@@ -30,8 +30,6 @@ from tests.storage.test_partitions import (
 )
 from trustable.bootstrap import Trustable, bootstrap, migrate
 from trustable.core.settings import Settings
-from trustable.events.segment import parse_batch
-from trustable.events.service import ingest
 from trustable.storage.citus import REFERENCE, ROOT, by_shard, distribute, placement
 from trustable.storage.engine import schema_of
 from trustable.storage.partitions import PARTITIONED
@@ -249,20 +247,7 @@ def test_a_known_customer_s_contacts_are_not_written_to_the_reference_table_agai
 
     def collect(path: str) -> None:
         recorder.path = path
-        batch = parse_batch(
-            {"batch": [{**identify, "messageId": path}]}, single_type=None, received_at=app.clock()
-        )
-        with app.uow() as uow:
-            ingest(
-                uow,
-                app.vault,
-                app.policy,
-                batch.messages,
-                now=app.clock(),
-                actor="test",
-                trusted=False,
-            )
-            uow.commit()
+        send(app, {**identify, "messageId": path}, trusted=False)
 
     try:
         collect("first")
