@@ -7,6 +7,7 @@ worker."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -267,3 +268,41 @@ def test_a_known_customer_s_contacts_are_not_written_to_the_reference_table_agai
     assert held == ["email", "user_id"]  # the address, claimed once
     assert writes("first")  # the new customer and the address claimed
     assert writes("again") == []
+
+
+def test_trusted_sign_ups_at_the_same_time_never_deadlock_on_the_reference_table(
+    cluster_store: Settings,
+) -> None:
+    """A backend's sign-ups create customers (a plain insert into the `identifiers`
+    reference table) and vouch for their addresses (an upsert, which Citus locks
+    exclusively): batches doing both at once must take turns, not deadlock and be
+    retried. Sent straight to `ingest`, with no retry, so a deadlock fails here."""
+    app = bootstrap(cluster_store)
+    failures: list[str] = []
+
+    def sign_ups(sender: int) -> None:
+        for n in range(15):
+            user = f"u-{sender}-{n}"
+            try:
+                send(
+                    app,
+                    msg("identify", user, traits={"email": f"{user}@example.org"}),
+                    msg("track", user, event="Signed Up"),
+                )
+            except Exception as exc:  # any failure, reported below
+                failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    senders = [threading.Thread(target=sign_ups, args=(s,)) for s in range(4)]
+    try:
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=120)
+        with app.reader() as uow:
+            emails = uow.connection.execute(
+                text("SELECT count(*) FROM identifiers WHERE kind = 'email'")
+            ).scalar_one()
+    finally:
+        app.close()
+    assert failures == []
+    assert emails == 4 * 15

@@ -266,6 +266,10 @@ class IdentityBatch:
 
     def flush(self) -> list[Merge]:
         """Write what was decided; return the merges still to be carried out."""
+        if self.trusted or self.merges:
+            # Vouching for identifiers (here or in `record_contacts`) and joining
+            # histories update identifiers after this batch's inserts.
+            locks.hold_reference_writes(self.uow)
         if self.new_customers:
             self.vault.create_keys(self.new_customers)
             insert_rows(

@@ -101,11 +101,12 @@ def record_contacts(uow: UnitOfWork, rows: Sequence[dict[str, Any]]) -> None:
     vouching = [r for r in ordered if r["verified_by"] is not None]
     if uow.distributed:
         # On Citus `identifiers` is a reference table: an `ON CONFLICT` write to it
-        # locks the table on every node, and after the batch's own plain insert of
-        # new identifiers that lock is an upgrade two batches can deadlock on. So
-        # what is already held is left out, and new claims are plain inserts (a
-        # claim made meanwhile by another batch fails the unique key, and the batch
-        # starts over).
+        # locks the table on every node, exclusively, and after the batch's own
+        # plain insert of new identifiers that is an upgrade two batches can
+        # deadlock on (`locks.hold_reference_writes`; a trusted batch, the only one
+        # that vouches, holds that turn already). So what is already held is left
+        # out, and new claims are plain inserts (a claim made meanwhile by another
+        # batch fails the unique key, and the batch starts over).
         held = _held(uow, ordered)
         insert_rows(uow, identifiers, [r for r in claims if _contact_key(r) not in held])
         claims = []

@@ -24,6 +24,7 @@ from trustable.storage.uow import UnitOfWork
 
 IDENTIFIERS = 0x54520001  # an identifier being created: kind and blind index
 SEGMENT_COUNTS = 0x54520002  # a customer's segment memberships being judged
+REFERENCE_WRITES = 0x54520003  # on Citus: the `identifiers` reference table written
 
 _HOLD = text(
     "SELECT count(pg_advisory_xact_lock(:space, k)) "
@@ -43,3 +44,21 @@ def hold(uow: UnitOfWork, space: int, names: Iterable[str]) -> None:
     keys = sorted({lock_key(name) for name in names})
     if keys:
         uow.connection.execute(_HOLD, {"space": space, "keys": keys})
+
+
+def hold_reference_writes(uow: UnitOfWork) -> None:
+    """On Citus, before work that writes the `identifiers` reference table and may
+    then update it (vouch for an identifier, join histories): such work takes turns.
+
+    Citus locks a reference table on every node for each write until the transaction
+    ends: shared for a plain insert, exclusive for an update, a delete or an insert
+    with `ON CONFLICT`. Work that inserts and then updates upgrades its lock, and two
+    doing that at once deadlock. One at a time they cannot; work that only inserts,
+    or starts with an exclusive write, never upgrades and needs no turn. Elsewhere
+    nothing is needed: PostgreSQL locks rows, not the table, and SQLite has one
+    writer.
+    """
+    if uow.distributed:
+        uow.connection.execute(
+            text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": REFERENCE_WRITES}
+        )
