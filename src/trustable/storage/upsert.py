@@ -8,11 +8,11 @@ On PostgreSQL many rows travel as one array per column,
 for any number of rows, so psycopg prepares it once and PostgreSQL parses it once,
 where a multi-row `VALUES` would be new SQL for every batch size (with three
 placeholders a row to render, parse and plan). SQLite takes the rows as they are.
-Citus takes them as one multi-row `VALUES` (`run_rows`): it sends each shard its rows
-in one task, where an `INSERT … SELECT` from a function runs on the coordinator and
-routes its rows through intermediate results, and where rows given to executemany
-would each be a statement of their own, a round trip to a worker per row (the
-`style` of a unit of work, `rows_style`).
+Citus takes them as pages of a multi-row `VALUES` (`run_rows`): it sends each shard
+its rows in one task, where an `INSERT … SELECT` from a function runs on the
+coordinator and routes its rows through intermediate results, and where psycopg's
+plain executemany would send each row as a statement of its own, a round trip to a
+worker per row (the `style` of a unit of work, `rows_style`).
 """
 
 from __future__ import annotations
