@@ -20,11 +20,13 @@ def personal_values() -> list[str]:
 
 
 def found_in(value: str, dump: bytes) -> bool:
-    """Is `value` in the bytes? A number counts only whole (a zip code inside the
-    digits of a timestamp is no hit); any other text counts anywhere."""
+    """Is `value` in the bytes? A number counts only as a word of its own: five digits
+    turn up by chance inside the digits of a timestamp and inside hex ids and uuids
+    (`...c78712edaa-...`), while a zip code kept in clear stands between quotes,
+    separators or record bytes. Any other text counts anywhere."""
     if not value.isdigit():
         return value.encode() in dump
-    pattern = rb"(?<![0-9])" + re.escape(value.encode()) + rb"(?![0-9])"
+    pattern = rb"(?<![0-9A-Za-z])" + re.escape(value.encode()) + rb"(?![0-9A-Za-z])"
     return re.search(pattern, dump) is not None
 
 
@@ -47,3 +49,10 @@ def test_sqlite_files_hold_no_personal_value_in_clear(app: Trustable) -> None:
     blob = b"".join(p.read_bytes() for p in app.settings.home.iterdir() if p.is_file())
     assert found_in("demo web write key", blob)
     assert [value for value in personal_values() if found_in(value, blob)] == []
+
+
+def test_a_zip_code_counts_in_clear_but_not_inside_a_random_id() -> None:
+    assert found_in("78712", b'{"zip": "78712"}')
+    assert found_in("78712", b"\x17\x0578712\x01")  # a SQLite record's text column
+    assert not found_in("78712", b"cus_78e5c8vpr1etqpgdp2c78712edaa-cea6-5747")
+    assert not found_in("78712", b"2026-12-05T13:58:01.787120Z")
