@@ -75,8 +75,11 @@ citus:
 	else echo "no $(CITUS_TOOL): the tests on a Citus cluster will be skipped"; fi
 
 ## make test: the whole suite (browser tests too), then ruff, mypy (strict), import contracts
+# The suite runs in TEST_PROCESSES processes (pytest-xdist); a test on a Citus cluster
+# always runs in the same one (tests/conftest.py). TEST_PROCESSES=0 runs it in one.
+TEST_PROCESSES ?= 2
 test: $(STAMP_TEST) chromium $(STAMP_AXE) $(STAMP_SDKS) citus
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadgroup
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports

@@ -44,6 +44,10 @@ POSTGRES_URL = os.environ.get(
 # two partitions rather than its default 16: every test makes a store of its own, and
 # each partition costs its creation; tests/storage/test_partitions.py uses more.
 os.environ.setdefault("TRUSTABLE_PARTITIONS", "2")
+# pytest-xdist's worker processes start with COLUMNS=80 in their environment, and a
+# Rich console made when `trustable.cli` is imported would keep that width for good;
+# each CLI test gives its own invocation the width it wants instead.
+os.environ.pop("COLUMNS", None)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MOVIELENS = Path(os.environ.get("TRUSTABLE_MOVIELENS", SHARED / "data" / "ml-100k"))
 
@@ -117,6 +121,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return  # the fixture's own two
     # As a mark, so that pytest applies it in place of the fixture's own params.
     metafunc.definition.add_marker(pytest.mark.parametrize("settings", stores, indirect=True))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs the suite in parallel processes (pytest-xdist, `--dist
+    loadgroup`). Every test on a Citus cluster goes to one of them, so that the session
+    starts one cluster, not one per process, and no two clusters race for ports."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_citus = callspec is not None and callspec.params.get("settings") == "citus"
+        uses_cluster = "citus_url" in getattr(item, "fixturenames", ())
+        if on_citus or uses_cluster or item.path.name.startswith("test_citus"):
+            item.add_marker(pytest.mark.xdist_group("citus"))
 
 
 STORES = ["sqlite", "postgresql"]

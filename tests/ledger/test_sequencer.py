@@ -96,15 +96,20 @@ def test_records_submitted_side_by_side_are_each_sequenced_once(app: Trustable) 
     """Writers in several threads submit while sequencing runs: every record gets
     exactly one index, the indices are dense and the tree checks."""
     stop = threading.Event()
+    sequenced_some = threading.Event()
     rounds: list[int] = []
 
     def sequencing() -> None:
         while not stop.is_set():
             rounds.append(flush(app, batch=37).sequenced)
+            if rounds[-1]:
+                sequenced_some.set()
 
     def writer(tag: str) -> None:
         for round_ in range(10):
             submit(app, 20, tag=f"{tag}.{round_}")
+            if round_ == 0:  # the rest is written while sequencing has begun, however
+                sequenced_some.wait(timeout=60)  # busy the machine is
 
     sequencer = threading.Thread(target=sequencing)
     sequencer.start()
