@@ -59,6 +59,4 @@ def hold_reference_writes(uow: UnitOfWork) -> None:
     writer.
     """
     if uow.distributed:
-        uow.connection.execute(
-            text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": REFERENCE_WRITES}
-        )
+        hold(uow, REFERENCE_WRITES, ["identifiers"])
