@@ -75,11 +75,11 @@ citus:
 	else echo "no $(CITUS_TOOL): the tests on a Citus cluster will be skipped"; fi
 
 ## make test: the whole suite (browser tests too), then ruff, mypy (strict), import contracts
-# The suite runs in TEST_PROCESSES processes (pytest-xdist); a test on a Citus cluster
-# always runs in the same one (tests/conftest.py). TEST_PROCESSES=0 runs it in one.
+# The suite runs in TEST_PROCESSES processes (pytest-xdist), each starting its own
+# Citus cluster when its tests need one (tests/citus.py). TEST_PROCESSES=0: in one.
 TEST_PROCESSES ?= 2
 test: $(STAMP_TEST) chromium $(STAMP_AXE) $(STAMP_SDKS) citus
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES)
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports

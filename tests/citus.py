@@ -31,8 +31,13 @@ class ClusterUnavailable(RuntimeError):
 
 
 def _free_ports(count: int) -> int:
-    """The first of `count` consecutive ports free on loopback now."""
-    for first in range(19_800, 29_000, count + 1):
+    """The first of `count` consecutive ports free on loopback now, from this
+    process's own range: each pytest-xdist worker (gw0, gw1, …) starts a cluster of its
+    own for its tests on Citus, and two probing one range at the same moment would
+    both find the same ports free."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = 19_800 + 1_000 * (int(worker) if worker.isdigit() else 0)
+    for first in range(base, base + 1_000 - count, count + 1):
         try:
             for port in range(first, first + count):
                 with socket.socket() as sock:

@@ -123,18 +123,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.definition.add_marker(pytest.mark.parametrize("settings", stores, indirect=True))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs the suite in parallel processes (pytest-xdist, `--dist
-    loadgroup`). Every test on a Citus cluster goes to one of them, so that the session
-    starts one cluster, not one per process, and no two clusters race for ports."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        on_citus = callspec is not None and callspec.params.get("settings") == "citus"
-        uses_cluster = "citus_url" in getattr(item, "fixturenames", ())
-        if on_citus or uses_cluster or item.path.name.startswith("test_citus"):
-            item.add_marker(pytest.mark.xdist_group("citus"))
-
-
 STORES = ["sqlite", "postgresql"]
 
 
@@ -157,7 +145,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 @pytest.fixture(scope="session")
 def citus_url() -> Iterator[str]:
-    """A Citus cluster for the session: a coordinator and two workers on loopback,
+    """A Citus cluster for the session (for each pytest-xdist worker process that runs
+    a test on Citus): a coordinator and two workers on loopback,
     started with ../shared/tools/citus-cluster.sh (`make test` installs Citus), or
     TRUSTABLE_TEST_CITUS naming one already running. Under CI=true a cluster that
     cannot start fails the tests that need it."""
